@@ -1,0 +1,153 @@
+//! The command line: `karpdeck catalog`, `karpdeck inspect`.
+
+mod catalog;
+mod inspect;
+mod table;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::catalog::Arch;
+use crate::model::Quantity;
+use crate::scenario::ScaleSpec;
+
+/// Exit status for malformed input (files, flags).
+pub const EXIT_BAD_INPUT: i32 = 2;
+/// Exit status for other failures (writing output).
+pub const EXIT_FAILURE: i32 = 1;
+
+/// karpdeck: an operations console for Kubernetes node fleets on EC2 running Karpenter.
+#[derive(Debug, Parser)]
+#[command(name = "karpdeck", version, about)]
+pub struct Cli {
+    /// Log file (default: $XDG_STATE_HOME/karpdeck/karpdeck.log); level from KARPDECK_LOG.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List EC2 instance types from the embedded catalog, filtered like ec2-instance-selector.
+    Catalog(CatalogArgs),
+    /// Show what a scenario file contains: nodes, pending pods, NodePools, warnings.
+    Inspect(InspectArgs),
+}
+
+/// `karpdeck catalog` options.
+#[derive(Debug, clap::Args)]
+pub struct CatalogArgs {
+    /// Region whose offerings and prices to show.
+    #[arg(long, default_value = crate::scenario::DEFAULT_REGION)]
+    pub region: String,
+    /// Architecture: amd64 (x86_64) or arm64.
+    #[arg(long, value_parser = parse_arch)]
+    pub arch: Option<Arch>,
+    /// At least this many vCPUs.
+    #[arg(long, value_name = "N")]
+    pub min_vcpus: Option<u32>,
+    /// At least this much memory, as a quantity (8Gi, 16G, 16384Mi).
+    #[arg(long, value_name = "QUANTITY", value_parser = parse_memory)]
+    pub min_memory: Option<i64>,
+    /// Only types with GPUs.
+    #[arg(long)]
+    pub gpu: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `karpdeck inspect` options.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Scenario file: kubectl `-o yaml` List output or multi-document YAML.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// Change a workload's replicas before inspecting (NAMESPACE/NAME=N); repeatable.
+    #[arg(long = "scale", value_name = "NS/NAME=N", value_parser = parse_scale)]
+    pub scales: Vec<ScaleSpec>,
+    /// Region, when the scenario's nodes do not say.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_arch(s: &str) -> Result<Arch, String> {
+    Arch::parse(s).ok_or_else(|| format!("unknown architecture {s:?} (use amd64 or arm64)"))
+}
+
+fn parse_memory(s: &str) -> Result<i64, String> {
+    let q = Quantity::parse(s).map_err(|e| e.to_string())?;
+    if q.is_negative() {
+        return Err("must not be negative".into());
+    }
+    Ok(q.units_ceil())
+}
+
+fn parse_scale(s: &str) -> Result<ScaleSpec, String> {
+    s.parse::<ScaleSpec>().map_err(|e| match e {
+        crate::scenario::ScenarioError::Scale { message, .. } => message,
+        other => other.to_string(),
+    })
+}
+
+/// A failed command: what to print and the exit status.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit status.
+    pub code: i32,
+    /// One line for stderr.
+    pub message: String,
+}
+
+impl Failure {
+    /// Malformed input.
+    pub fn bad_input(message: impl ToString) -> Self {
+        Self {
+            code: EXIT_BAD_INPUT,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Run a parsed command line, writing results to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
+    crate::logging::init(cli.log_file.as_deref());
+    let text = match cli.command {
+        Command::Catalog(args) => catalog::run(&args)?,
+        Command::Inspect(args) => inspect::run(&args)?,
+    };
+    out.write_all(text.as_bytes()).map_err(|e| Failure {
+        code: EXIT_FAILURE,
+        message: format!("cannot write output: {e}"),
+    })
+}
+
+/// Entry point for the binary: parse `std::env::args`, run, print a one-line error on failure.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors exit 2, as clap's own do.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    match run(cli, &mut lock) {
+        Ok(()) => 0,
+        Err(f) => {
+            tracing::error!(message = %f.message, "command failed");
+            eprintln!("karpdeck: error: {}", f.message);
+            f.code
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! karpdeck: an operations console for Kubernetes node fleets on EC2, with a Karpenter-compatible
+//! planning engine. The library holds everything; `main.rs` only dispatches the command line.
+
+pub mod catalog;
+pub mod cli;
+pub mod logging;
+pub mod model;
+pub mod scenario;

@@ -1,0 +1,184 @@
+//! Pod specs (of Pods and of workload templates) into slim [`Pod`]s.
+
+use std::collections::BTreeMap;
+
+use crate::model::duration::parse_go_duration;
+use crate::model::labels;
+use crate::model::pod::{effective_requests, ContainerRequests, PodPhase, PodVolumes};
+use crate::model::{DoNotDisrupt, HostPort, Pod, Quantity, Resources};
+use crate::scenario::error::ScenarioError;
+use crate::scenario::field::Field;
+
+use super::constraints::{
+    node_affinity, node_selector, opt_resources, pod_affinity, tolerations, topology_spread,
+};
+use super::meta::{timestamp, Meta};
+
+/// A container's requests, with each resource that has only a limit defaulted to the limit, as the
+/// API server does.
+fn container_requests(c: &Field) -> Result<ContainerRequests, ScenarioError> {
+    let mut requests = Resources::default();
+    if let Some(res) = c.get("resources") {
+        let mut merged: BTreeMap<String, (Field, Quantity)> = BTreeMap::new();
+        for key in ["limits", "requests"] {
+            if let Some(list) = res.get(key) {
+                for (name, value) in list.entries()? {
+                    let q = value.quantity()?;
+                    merged.insert(name, (value, q));
+                }
+            }
+        }
+        for (name, (value, q)) in merged {
+            if q.is_negative() {
+                return Err(value.error(format!("{name} must not be negative")));
+            }
+            requests.set(&name, &q);
+        }
+    }
+    let sidecar = c.opt_string("restartPolicy")?.as_deref() == Some("Always");
+    Ok(ContainerRequests { requests, sidecar })
+}
+
+fn host_ports(containers: &[Field]) -> Result<Vec<HostPort>, ScenarioError> {
+    let mut out = Vec::new();
+    for c in containers {
+        for p in c.list("ports")? {
+            let Some(hp) = p.get("hostPort") else {
+                continue;
+            };
+            let port = hp.int()?;
+            let port = u16::try_from(port)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| hp.error(format!("hostPort {port} is not a port number")))?;
+            out.push(HostPort {
+                ip: p.opt_string("hostIP")?.unwrap_or_default(),
+                port,
+                protocol: p.opt_string("protocol")?.unwrap_or_else(|| "TCP".into()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn volumes(spec: &Field) -> Result<PodVolumes, ScenarioError> {
+    let mut out = PodVolumes::default();
+    for v in spec.list("volumes")? {
+        out.empty_dir |= v.get("emptyDir").is_some();
+        out.host_path |= v.get("hostPath").is_some();
+        if let Some(pvc) = v.get("persistentVolumeClaim") {
+            out.claims.push(pvc.req("claimName")?.string()?);
+        }
+    }
+    Ok(out)
+}
+
+fn do_not_disrupt(meta: &Meta, spec_origin: &Field) -> Result<Option<DoNotDisrupt>, ScenarioError> {
+    let value = meta
+        .annotations
+        .get(labels::DO_NOT_DISRUPT)
+        .or_else(|| meta.annotations.get(labels::DO_NOT_EVICT));
+    match value.map(String::as_str) {
+        None | Some("false") => Ok(None),
+        Some("true") => Ok(Some(DoNotDisrupt::Always)),
+        Some(d) => parse_go_duration(d)
+            .map(|d| Some(DoNotDisrupt::For(d)))
+            .ok_or_else(|| {
+                spec_origin.error(format!(
+                    "annotation {}: {d:?} is neither \"true\" nor a duration",
+                    labels::DO_NOT_DISRUPT
+                ))
+            }),
+    }
+}
+
+/// Build a pod from its metadata, `spec` and optional `status`.
+pub fn pod(meta: Meta, spec: &Field, status: Option<&Field>) -> Result<Pod, ScenarioError> {
+    let containers = spec.list("containers")?;
+    if containers.is_empty() {
+        return Err(spec.error("containers: a pod needs at least one container"));
+    }
+    let main = containers
+        .iter()
+        .map(container_requests)
+        .collect::<Result<Vec<_>, _>>()?;
+    let init_fields = spec.list("initContainers")?;
+    let init = init_fields
+        .iter()
+        .map(container_requests)
+        .collect::<Result<Vec<_>, _>>()?;
+    let overhead = opt_resources(spec, "overhead")?.unwrap_or_default();
+    let affinity = spec.get("affinity");
+    let mut all_containers = containers.clone();
+    all_containers.extend(init_fields.iter().cloned());
+
+    let mut ready = false;
+    let mut marked_unschedulable = false;
+    let mut phase = PodPhase::Pending;
+    let mut nominated_node = None;
+    let mut started = None;
+    if let Some(st) = status {
+        phase = PodPhase::parse(&st.opt_string("phase")?.unwrap_or_default());
+        nominated_node = st.opt_string("nominatedNodeName")?;
+        started = st.get("startTime").map(|t| timestamp(&t)).transpose()?;
+        for c in st.list("conditions")? {
+            let kind = c.opt_string("type")?.unwrap_or_default();
+            let is_true = c.opt_string("status")?.as_deref() == Some("True");
+            match kind.as_str() {
+                "Ready" => ready = is_true,
+                "PodScheduled" => {
+                    marked_unschedulable =
+                        !is_true && c.opt_string("reason")?.as_deref() == Some("Unschedulable")
+                }
+                _ => {}
+            }
+        }
+    }
+    let deletion_cost = match meta.annotations.get(labels::POD_DELETION_COST) {
+        Some(v) => v.parse().map_err(|_| {
+            spec.error(format!(
+                "annotation {}: {v:?} is not an integer",
+                labels::POD_DELETION_COST
+            ))
+        })?,
+        None => 0,
+    };
+    Ok(Pod {
+        do_not_disrupt: do_not_disrupt(&meta, spec)?,
+        mirror: meta.annotations.contains_key(labels::MIRROR_POD),
+        deletion_cost,
+        namespace: meta.namespace,
+        name: meta.name,
+        labels: meta.labels,
+        owner: meta.owner,
+        node_name: spec.opt_string("nodeName")?.filter(|n| !n.is_empty()),
+        phase,
+        ready,
+        marked_unschedulable,
+        nominated_node,
+        created: meta.created,
+        started,
+        deleting: meta.deleting,
+        priority: spec.opt_int("priority")?.unwrap_or(0) as i32,
+        priority_class: spec.opt_string("priorityClassName")?,
+        requests: effective_requests(&main, &init, &overhead),
+        node_selector: node_selector(spec)?,
+        node_affinity: affinity
+            .as_ref()
+            .map(node_affinity)
+            .transpose()?
+            .unwrap_or_default(),
+        pod_affinity: affinity
+            .as_ref()
+            .map(pod_affinity)
+            .transpose()?
+            .unwrap_or_default(),
+        tolerations: tolerations(spec)?,
+        topology_spread: topology_spread(spec)?,
+        host_ports: host_ports(&all_containers)?,
+        volumes: volumes(spec)?,
+        termination_grace_seconds: spec.opt_int("terminationGracePeriodSeconds")?.unwrap_or(30),
+        scheduling_gated: !spec.list("schedulingGates")?.is_empty(),
+        pdbs: Vec::new(),
+    })
+}

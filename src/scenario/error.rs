@@ -1,0 +1,40 @@
+//! Scenario loading errors: one line each, naming the file, the document, the object and the field.
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {message}")]
+    Io {
+        /// File name.
+        file: String,
+        /// OS error.
+        message: String,
+    },
+    /// The text is not YAML.
+    #[error("{file}: invalid YAML: {message}")]
+    Yaml {
+        /// File name.
+        file: String,
+        /// Parser message with line and column.
+        message: String,
+    },
+    /// A known kind is malformed.
+    #[error("{location}: {field}: {message}")]
+    Invalid {
+        /// `file: document N (Kind ns/name)`.
+        location: String,
+        /// The dotted field path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `--scale` argument is wrong or names nothing.
+    #[error("--scale {spec}: {message}")]
+    Scale {
+        /// The argument as given.
+        spec: String,
+        /// What is wrong.
+        message: String,
+    },
+}
