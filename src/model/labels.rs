@@ -91,21 +91,58 @@ pub mod aws {
     pub const EC2NODECLASS: &str = "karpenter.k8s.aws/ec2nodeclass";
 }
 
-/// Labels that a requirement may name even when the other side does not define them: Karpenter
-/// fills them in from the chosen instance type and offering.
+/// Labels that a requirement may name even when the other side does not define them, because
+/// Karpenter fills them in from the chosen instance type and offering: core's `WellKnownLabels`
+/// plus the AWS provider's. `kubernetes.io/hostname` is not one (Karpenter restricts it).
+pub const WELL_KNOWN: [&str; 31] = [
+    NODEPOOL,
+    ZONE,
+    REGION,
+    INSTANCE_TYPE,
+    ARCH,
+    OS,
+    WINDOWS_BUILD,
+    CAPACITY_TYPE,
+    ZONE_ID,
+    aws::INSTANCE_HYPERVISOR,
+    aws::INSTANCE_ENCRYPTION_IN_TRANSIT,
+    aws::INSTANCE_CATEGORY,
+    aws::INSTANCE_FAMILY,
+    aws::INSTANCE_GENERATION,
+    aws::INSTANCE_LOCAL_NVME,
+    aws::INSTANCE_SIZE,
+    aws::INSTANCE_CPU,
+    aws::INSTANCE_CPU_MANUFACTURER,
+    "karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz",
+    aws::INSTANCE_MEMORY,
+    aws::INSTANCE_EBS_BANDWIDTH,
+    aws::INSTANCE_NETWORK_BANDWIDTH,
+    aws::INSTANCE_GPU_NAME,
+    aws::INSTANCE_GPU_MANUFACTURER,
+    aws::INSTANCE_GPU_COUNT,
+    aws::INSTANCE_GPU_MEMORY,
+    aws::INSTANCE_ACCELERATOR_NAME,
+    aws::INSTANCE_ACCELERATOR_MANUFACTURER,
+    aws::INSTANCE_ACCELERATOR_COUNT,
+    "karpenter.k8s.aws/capacity-reservation-id",
+    "karpenter.k8s.aws/capacity-reservation-type",
+];
+
+/// Whether `key` is in [`WELL_KNOWN`].
 pub fn is_well_known(key: &str) -> bool {
-    matches!(
-        key,
-        ZONE | REGION
-            | ZONE_ID
-            | INSTANCE_TYPE
-            | ARCH
-            | OS
-            | WINDOWS_BUILD
-            | CAPACITY_TYPE
-            | NODEPOOL
-            | HOSTNAME
-    ) || key.starts_with("karpenter.k8s.aws/")
+    WELL_KNOWN.contains(&key)
+}
+
+/// Deprecated beta labels map to their GA names, as Karpenter normalises requirement keys.
+pub fn normalise_key(key: &str) -> &str {
+    match key {
+        "failure-domain.beta.kubernetes.io/zone" => ZONE,
+        "failure-domain.beta.kubernetes.io/region" => REGION,
+        "beta.kubernetes.io/arch" => ARCH,
+        "beta.kubernetes.io/os" => OS,
+        "beta.kubernetes.io/instance-type" => INSTANCE_TYPE,
+        other => other,
+    }
 }
 
 /// Normalise a capacity-type label value from either Karpenter or EKS managed node groups.

@@ -212,10 +212,12 @@ pub struct ContainerRequests {
 
 /// Pod effective requests as kube-scheduler computes them: the larger of (regular containers plus
 /// all sidecars) and, for each plain init container, its own request plus the sidecars started
-/// before it; then pod overhead on top.
+/// before it; pod-level CPU and memory requests (`spec.resources`), where set, replace the
+/// aggregate; then pod overhead on top.
 pub fn effective_requests(
     containers: &[ContainerRequests],
     init_containers: &[ContainerRequests],
+    pod_level: &Resources,
     overhead: &Resources,
 ) -> Resources {
     let mut sidecars = Resources::default();
@@ -232,7 +234,14 @@ pub fn effective_requests(
     for c in containers {
         running.add_assign(&c.requests);
     }
-    running.max(&init_peak).add(overhead)
+    let mut total = running.max(&init_peak);
+    if pod_level.cpu_millis > 0 {
+        total.cpu_millis = pod_level.cpu_millis;
+    }
+    if pod_level.memory_bytes > 0 {
+        total.memory_bytes = pod_level.memory_bytes;
+    }
+    total.add(overhead)
 }
 
 #[cfg(test)]
@@ -245,6 +254,9 @@ mod tests {
             sidecar: false,
         }
     }
+    fn none() -> Resources {
+        Resources::default()
+    }
     fn sidecar(cpu: i64, mem: i64) -> ContainerRequests {
         ContainerRequests {
             sidecar: true,
@@ -254,17 +266,13 @@ mod tests {
 
     #[test]
     fn sum_of_containers() {
-        let r = effective_requests(&[c(100, 10), c(200, 20)], &[], &Resources::default());
+        let r = effective_requests(&[c(100, 10), c(200, 20)], &[], &none(), &none());
         assert_eq!(r, Resources::cpu_mem(300, 30));
     }
 
     #[test]
     fn largest_init_container_wins_per_resource() {
-        let r = effective_requests(
-            &[c(100, 10)],
-            &[c(500, 5), c(50, 40)],
-            &Resources::default(),
-        );
+        let r = effective_requests(&[c(100, 10)], &[c(500, 5), c(50, 40)], &none(), &none());
         assert_eq!(r, Resources::cpu_mem(500, 40));
     }
 
@@ -274,7 +282,8 @@ mod tests {
         let r = effective_requests(
             &[c(200, 10)],
             &[sidecar(100, 10), c(300, 5)],
-            &Resources::default(),
+            &none(),
+            &none(),
         );
         assert_eq!(r.cpu_millis, 400);
         assert_eq!(r.memory_bytes, 20);
@@ -282,14 +291,26 @@ mod tests {
         let r = effective_requests(
             &[c(200, 10)],
             &[c(300, 5), sidecar(100, 10)],
-            &Resources::default(),
+            &none(),
+            &none(),
         );
         assert_eq!(r.cpu_millis, 300);
     }
 
     #[test]
     fn overhead_is_added() {
-        let r = effective_requests(&[c(100, 10)], &[], &Resources::cpu_mem(250, 120));
+        let r = effective_requests(&[c(100, 10)], &[], &none(), &Resources::cpu_mem(250, 120));
         assert_eq!(r, Resources::cpu_mem(350, 130));
+    }
+
+    #[test]
+    fn pod_level_resources_replace_the_aggregate() {
+        let r = effective_requests(
+            &[c(100, 10), c(100, 10)],
+            &[],
+            &Resources::cpu_mem(1000, 0),
+            &none(),
+        );
+        assert_eq!(r, Resources::cpu_mem(1000, 20));
     }
 }

@@ -301,8 +301,8 @@ impl Requirement {
             lte,
             min_values,
         };
-        if !complement {
-            // A finite set keeps only the values inside the bounds; the bounds are then spent.
+        if gte.is_some() || lte.is_some() {
+            // Values outside the bounds can neither be allowed nor need excluding.
             let filtered: BTreeSet<String> = out
                 .values
                 .iter()
@@ -310,6 +310,9 @@ impl Requirement {
                 .cloned()
                 .collect();
             out.values = filtered;
+        }
+        if !complement {
+            // A finite set already respects the bounds; they are spent.
             out.gte = None;
             out.lte = None;
         }
@@ -442,8 +445,10 @@ impl Requirements {
         r
     }
 
-    /// Narrow `key` by `req` (intersecting with what is there).
+    /// Narrow `key` by `req` (intersecting with what is there). Deprecated beta label keys are
+    /// stored under their GA names.
     pub fn add(&mut self, key: &str, req: Requirement) {
+        let key = labels::normalise_key(key);
         match self.by_key.get_mut(key) {
             Some(existing) => *existing = existing.intersection(&req),
             None => {
@@ -540,14 +545,27 @@ impl Requirements {
         self.intersects(incoming)
     }
 
-    /// The defined key nearest to `key` by edit distance, if it is close enough to be a typo.
+    /// A label the author probably meant: like Karpenter, a well-known or defined key that contains
+    /// `key` or ends with its name part (`zone` → `topology.kubernetes.io/zone`); failing that, a
+    /// defined key within a small edit distance (`billing-tem` → `billing-team`).
     fn closest_key(&self, key: &str) -> Option<String> {
-        self.by_key
-            .keys()
-            .map(|k| (edit_distance(k, key), k))
-            .filter(|(d, k)| *d <= (k.len() / 5).max(1))
-            .min()
-            .map(|(_, k)| k.clone())
+        let name = key.rsplit('/').next().unwrap_or(key);
+        let resembles =
+            |k: &str| k != key && (k.contains(key) || (!name.is_empty() && k.ends_with(name)));
+        labels::WELL_KNOWN
+            .iter()
+            .copied()
+            .chain(self.by_key.keys().map(String::as_str))
+            .find(|k| resembles(k))
+            .or_else(|| {
+                self.by_key
+                    .keys()
+                    .map(|k| (edit_distance(k, key), k.as_str()))
+                    .filter(|(d, k)| *d <= (k.len() / 5).max(1))
+                    .min()
+                    .map(|(_, k)| k)
+            })
+            .map(str::to_string)
     }
 
     /// The intersection of both sets, key by key.
@@ -673,6 +691,60 @@ mod tests {
         let r = req(In, &["2", "4", "8", "x"]).intersection(&req(Gt, &["3"]));
         assert_eq!(r, req(In, &["4", "8"]));
         assert!(req(In, &["2"]).intersection(&req(Gt, &["3"])).is_empty());
+    }
+
+    #[test]
+    fn bounds_drop_exclusions_they_already_exclude() {
+        // NotIn [2] ∩ Gt 3 is just "an integer ≥ 4": the exclusion is spent.
+        let r = req(NotIn, &["2"]).intersection(&req(Gt, &["3"]));
+        assert_eq!(r.operator(), Exists);
+        assert_eq!(r.gte(), Some(4));
+        assert!(r.values().is_empty());
+        let r = req(NotIn, &["5"]).intersection(&req(Gt, &["3"]));
+        assert_eq!(r.operator(), NotIn);
+        assert!(!r.has("5") && r.has("6") && !r.has("3"));
+    }
+
+    #[test]
+    fn beta_labels_are_normalised() {
+        let mut r = Requirements::new();
+        r.add(
+            "failure-domain.beta.kubernetes.io/zone",
+            req(In, &["us-west-2a"]),
+        );
+        r.add("beta.kubernetes.io/arch", req(In, &["arm64"]));
+        assert!(r.has_key("topology.kubernetes.io/zone"));
+        assert!(r.has_key("kubernetes.io/arch"));
+    }
+
+    #[test]
+    fn hostname_and_unknown_provider_labels_are_not_well_known() {
+        let pool = reqs(&[("karpenter.k8s.aws/instance-family", req(In, &["m5"]))]);
+        let host = reqs(&[("kubernetes.io/hostname", req(In, &["n1"]))]);
+        assert!(pool.compatible(&host, true).is_err());
+        let typo = reqs(&[("karpenter.k8s.aws/instance-familly", req(In, &["m5"]))]);
+        assert!(pool.compatible(&typo, true).is_err());
+        let region = reqs(&[("topology.kubernetes.io/region", req(In, &["us-west-2"]))]);
+        assert!(pool.compatible(&region, true).is_ok());
+    }
+
+    #[test]
+    fn hints_follow_karpenter_then_edit_distance() {
+        let pool = reqs(&[("billing-team", req(In, &["x"]))]);
+        let err = pool
+            .compatible(&reqs(&[("zone", req(In, &["a"]))]), false)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "label \"zone\" does not have known values (typo of \"topology.kubernetes.io/zone\"?)"
+        );
+        let err = pool
+            .compatible(&reqs(&[("owner", req(In, &["a"]))]), false)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "label \"owner\" does not have known values"
+        );
     }
 
     #[test]

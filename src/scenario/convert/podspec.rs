@@ -14,11 +14,18 @@ use super::constraints::{
 };
 use super::meta::{timestamp, Meta};
 
-/// A container's requests, with each resource that has only a limit defaulted to the limit, as the
-/// API server does.
+/// A container's requests.
 fn container_requests(c: &Field) -> Result<ContainerRequests, ScenarioError> {
+    let requests = resource_requirements(c)?;
+    let sidecar = c.opt_string("restartPolicy")?.as_deref() == Some("Always");
+    Ok(ContainerRequests { requests, sidecar })
+}
+
+/// The requests of a `resources` block (container or pod level), each resource that has only a
+/// limit defaulting to the limit, as the API server does.
+fn resource_requirements(owner: &Field) -> Result<Resources, ScenarioError> {
     let mut requests = Resources::default();
-    if let Some(res) = c.get("resources") {
+    if let Some(res) = owner.get("resources") {
         let mut merged: BTreeMap<String, (Field, Quantity)> = BTreeMap::new();
         for key in ["limits", "requests"] {
             if let Some(list) = res.get(key) {
@@ -35,8 +42,7 @@ fn container_requests(c: &Field) -> Result<ContainerRequests, ScenarioError> {
             requests.set(&name, &q);
         }
     }
-    let sidecar = c.opt_string("restartPolicy")?.as_deref() == Some("Always");
-    Ok(ContainerRequests { requests, sidecar })
+    Ok(requests)
 }
 
 fn host_ports(containers: &[Field]) -> Result<Vec<HostPort>, ScenarioError> {
@@ -161,7 +167,7 @@ pub fn pod(meta: Meta, spec: &Field, status: Option<&Field>) -> Result<Pod, Scen
         deleting: meta.deleting,
         priority: spec.opt_int("priority")?.unwrap_or(0) as i32,
         priority_class: spec.opt_string("priorityClassName")?,
-        requests: effective_requests(&main, &init, &overhead),
+        requests: effective_requests(&main, &init, &resource_requirements(spec)?, &overhead),
         node_selector: node_selector(spec)?,
         node_affinity: affinity
             .as_ref()

@@ -1,0 +1,278 @@
+//! The commands as a user runs them: output, JSON shape, and one-line errors with exit status 2.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn scenario(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/scenarios")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("karpdeck-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn karpdeck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_karpdeck"))
+        .args(args)
+        // Keep the log out of the developer's home.
+        .env("XDG_STATE_HOME", scratch_dir().join("state"))
+        .output()
+        .expect("run karpdeck")
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "status {:?}, stderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    serde_json::from_str(&stdout(&karpdeck(args))).unwrap()
+}
+
+#[test]
+fn inspect_seed_lab_text() {
+    let out = stdout(&karpdeck(&[
+        "inspect",
+        "--scenario",
+        &scenario("seed-lab.yaml"),
+    ]));
+    assert!(out.contains("region ap-southeast-1"), "{out}");
+    for expected in [
+        "2925m / 3920m",
+        "1825m / 3920m",
+        "1324Mi / 15186996Ki",
+        "1925m / 3920m",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    assert!(
+        out.contains("nlb-app-karpenter/nginx-deployment  Deployment  1         1        0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("default  (Provisioner karpenter.sh/v1alpha5"),
+        "{out}"
+    );
+    assert!(
+        out.contains("limits: cpu 0 / 1000, memory 0 / 1000Gi"),
+        "{out}"
+    );
+    assert!(out.contains("PENDING PODS (0)"), "{out}");
+}
+
+#[test]
+fn inspect_seed_lab_scaled_json() {
+    let v = json(&[
+        "inspect",
+        "--scenario",
+        &scenario("seed-lab.yaml"),
+        "--scale",
+        "nlb-app-karpenter/nginx-deployment=6",
+        "--json",
+    ]);
+    let pending = v["pending_pods"].as_array().unwrap();
+    assert_eq!(pending.len(), 5);
+    for p in pending {
+        assert!(p["pod"]
+            .as_str()
+            .unwrap()
+            .starts_with("nlb-app-karpenter/nginx-deployment-"));
+        assert_eq!(p["requests"]["cpu"], "2");
+        assert_eq!(p["requests"]["memory"], "3906250Ki");
+    }
+    let nodes = v["nodes"].as_array().unwrap();
+    let cpu: Vec<&str> = nodes
+        .iter()
+        .map(|n| n["requests"]["cpu"].as_str().unwrap())
+        .collect();
+    assert_eq!(cpu, ["2925m", "1825m", "1925m"]);
+    assert_eq!(nodes[1]["requests"]["memory"], "1324Mi");
+    let pool = &v["nodepools"][0];
+    assert_eq!(pool["name"], "default");
+    assert_eq!(pool["limits"]["cpu"], "1000");
+    assert_eq!(pool["limits"]["memory"], "1000Gi");
+    assert_eq!(v["workloads"][0]["pending"], 5);
+    assert_eq!(v["workloads"][0]["running"], 1);
+}
+
+#[test]
+fn inspect_scaled_text_shows_pending_group() {
+    let out = stdout(&karpdeck(&[
+        "inspect",
+        "--scenario",
+        &scenario("seed-lab.yaml"),
+        "--scale",
+        "nlb-app-karpenter/nginx-deployment=6",
+    ]));
+    assert!(out.contains("PENDING PODS (5)"), "{out}");
+    assert!(out.contains("cpu 2  memory 4G"), "{out}");
+}
+
+#[test]
+fn catalog_json_has_the_reference_types() {
+    let v = json(&["catalog", "--json"]);
+    let types = v.as_array().unwrap();
+    assert!(types.len() >= 500, "{}", types.len());
+    let get = |name: &str| types.iter().find(|t| t["name"] == name).unwrap().clone();
+    let m5 = get("m5.large");
+    assert_eq!(m5["vcpus"], 2);
+    assert_eq!(m5["memory_mib"], 8192);
+    assert_eq!(m5["max_pods"], 29);
+    assert_eq!(m5["arch"], "amd64");
+    assert_eq!(m5["gpu_count"], 0);
+    assert_eq!(m5["allocatable"]["cpu"], "1930m");
+    assert_eq!(m5["allocatable"]["memory"], "6903Mi");
+    assert_eq!(m5["allocatable"]["pods"], "29");
+    assert!(m5["on_demand_price"].as_f64().unwrap() > 0.0);
+    assert!(m5["spot_price"].as_f64().unwrap() < m5["on_demand_price"].as_f64().unwrap());
+    assert!(m5["interruption_bucket"].is_string());
+    for (name, cpu) in [("m6g.xlarge", "3920m"), ("c6g.2xlarge", "7910m")] {
+        let t = get(name);
+        assert_eq!(t["max_pods"], 58, "{name}");
+        assert_eq!(t["allocatable"]["cpu"], cpu, "{name}");
+        assert_eq!(t["arch"], "arm64", "{name}");
+    }
+    assert_eq!(get("p3.8xlarge")["gpu_count"], 4);
+    assert_eq!(get("p3.8xlarge")["allocatable"]["nvidia.com/gpu"], "4");
+}
+
+#[test]
+fn catalog_filters() {
+    let v = json(&[
+        "catalog",
+        "--region",
+        "eu-west-1",
+        "--arch",
+        "arm64",
+        "--min-vcpus",
+        "4",
+        "--min-memory",
+        "16Gi",
+        "--json",
+    ]);
+    let types = v.as_array().unwrap();
+    assert!(!types.is_empty());
+    for t in types {
+        assert_eq!(t["arch"], "arm64");
+        assert!(t["vcpus"].as_u64().unwrap() >= 4);
+        assert!(t["memory_mib"].as_u64().unwrap() >= 16384);
+        assert_eq!(t["region"], "eu-west-1");
+    }
+    let gpus = json(&["catalog", "--gpu", "--json"]);
+    assert!(gpus
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["gpu_count"].as_u64().unwrap() > 0));
+    let table = stdout(&karpdeck(&[
+        "catalog",
+        "--min-vcpus",
+        "96",
+        "--arch",
+        "amd64",
+    ]));
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("instance types in us-east-1"), "{table}");
+}
+
+/// Run with a scenario file written from `text`; expect exit 2 and one error line.
+fn bad_scenario(name: &str, text: &str) -> String {
+    let path = scratch_dir().join(name);
+    std::fs::write(&path, text).unwrap();
+    let o = karpdeck(&["inspect", "--scenario", path.to_str().unwrap()]);
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(o.status.code(), Some(2), "stderr: {stderr}");
+    assert!(o.stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("karpdeck: error: "), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn malformed_input_is_one_line_and_exit_2() {
+    let e = bad_scenario(
+        "yaml.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: [\n",
+    );
+    assert!(e.contains("yaml.yaml: invalid YAML"), "{e}");
+
+    let e = bad_scenario(
+        "quantity.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  containers:\n  - name: c\n    resources: {requests: {memory: 12XB}}\n",
+    );
+    assert!(
+        e.contains("quantity.yaml: document 1 (Pod ns/p): spec.containers[0].resources.requests.memory: invalid quantity \"12XB\""),
+        "{e}"
+    );
+
+    let e = bad_scenario(
+        "nocontainers.yaml",
+        "apiVersion: v1\nkind: Node\nmetadata: {name: n}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  nodeName: n\n",
+    );
+    assert!(
+        e.contains("document 2 (Pod ns/p): spec: containers: a pod needs at least one container"),
+        "{e}"
+    );
+
+    let e = bad_scenario(
+        "operator.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchExpressions:\n          - {key: zone, operator: Near, values: [a]}\n",
+    );
+    assert!(
+        e.contains("spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator: unknown operator \"Near\""),
+        "{e}"
+    );
+
+    let e = bad_scenario(
+        "provisioner.yaml",
+        "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata: {name: default}\nspec:\n  limits: {resources: {cpu: lots}}\n",
+    );
+    assert!(
+        e.contains("(Provisioner default): spec.limits.resources.cpu: invalid quantity \"lots\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_flags_and_files_exit_2() {
+    let missing = karpdeck(&["inspect", "--scenario", "/nonexistent/cluster.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/cluster.yaml: cannot read")
+    );
+
+    let scale = karpdeck(&[
+        "inspect",
+        "--scenario",
+        &scenario("seed-lab.yaml"),
+        "--scale",
+        "default/nope=3",
+    ]);
+    assert_eq!(scale.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&scale.stderr).contains("--scale default/nope=3: no Deployment")
+    );
+
+    let memory = karpdeck(&["catalog", "--min-memory", "12XB"]);
+    assert_eq!(memory.status.code(), Some(2));
+    let region = karpdeck(&["catalog", "--region", "mars-north-1"]);
+    assert_eq!(region.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&region.stderr).contains("not in the embedded catalog"));
+}
