@@ -145,6 +145,9 @@ fn catalog_json_has_the_reference_types() {
         assert_eq!(t["allocatable"]["cpu"], cpu, "{name}");
         assert_eq!(t["arch"], "arm64", "{name}");
     }
+    let m5_4x = get("m5.4xlarge");
+    assert_eq!(m5_4x["max_pods"], 234);
+    assert_eq!(m5_4x["max_pods_eks_managed"], 110);
     assert_eq!(get("p3.8xlarge")["gpu_count"], 4);
     assert_eq!(get("p3.8xlarge")["allocatable"]["nvidia.com/gpu"], "4");
 }

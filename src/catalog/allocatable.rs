@@ -16,7 +16,9 @@ pub enum PodDensity {
     /// `(ENIs − reserved) × (IPv4 per ENI − 1) + 2` (AL2, AL2023, Bottlerocket; Karpenter's default).
     #[default]
     EniLimited,
-    /// EKS's recommendation with VPC CNI prefix delegation: 110 below 30 vCPUs, else 250.
+    /// EKS managed node groups: the ENI formula, capped at 110 below 30 vCPUs and 250 above.
+    ManagedNodeGroup,
+    /// VPC CNI prefix delegation: 16 addresses per ENI slot, with the managed-node-group cap.
     PrefixDelegation,
     /// A flat 110 (AMI families without ENI-limited density, such as Windows and Custom).
     Flat110,
@@ -68,10 +70,15 @@ pub fn kube_reserved_cpu_millis(vcpus: u32) -> i64 {
 impl NodeSettings {
     /// Maximum pods on a node of this type.
     pub fn max_pods(&self, it: &InstanceType) -> i64 {
+        let eks_cap = if it.vcpus < 30 { 110 } else { 250 };
         let base = self.kubelet.max_pods.unwrap_or_else(|| match self.density {
             PodDensity::EniLimited => it.eni_limited_pods(self.reserved_enis),
-            PodDensity::PrefixDelegation if it.vcpus < 30 => 110,
-            PodDensity::PrefixDelegation => 250,
+            PodDensity::ManagedNodeGroup => it.eni_limited_pods(self.reserved_enis).min(eks_cap),
+            PodDensity::PrefixDelegation => {
+                let slots = (it.enis.saturating_sub(self.reserved_enis) as i64)
+                    * (it.ipv4_per_eni as i64 - 1).max(0);
+                (slots * 16 + 2).min(eks_cap)
+            }
             PodDensity::Flat110 => 110,
         });
         match self.kubelet.pods_per_core {
@@ -257,6 +264,16 @@ mod tests {
         };
         assert_eq!(pd.max_pods(small), 110);
         assert_eq!(pd.max_pods(big), 250);
+        let tiny = c.get("t3.nano").unwrap();
+        assert_eq!(NodeSettings::default().max_pods(tiny), 4);
+        assert_eq!(pd.max_pods(tiny), 34);
+        let mng = NodeSettings {
+            density: PodDensity::ManagedNodeGroup,
+            ..NodeSettings::default()
+        };
+        assert_eq!(mng.max_pods(small), 29);
+        assert_eq!(mng.max_pods(c.get("m5.4xlarge").unwrap()), 110);
+        assert_eq!(mng.max_pods(big), 250);
         let flat = NodeSettings {
             density: PodDensity::Flat110,
             ..NodeSettings::default()

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::table::Table;
 use super::{CatalogArgs, Failure};
-use crate::catalog::{Basis, Catalog, InstanceType, NodeSettings, TypeFilter};
+use crate::catalog::{Basis, Catalog, InstanceType, NodeSettings, PodDensity, TypeFilter};
 use crate::model::quantity::{format_bytes_human, format_millis};
 use crate::model::Operator;
 
@@ -35,6 +35,7 @@ struct TypeJson {
     enis: u32,
     ipv4_per_eni: u32,
     max_pods: i64,
+    max_pods_eks_managed: i64,
     capacity: BTreeMap<String, String>,
     allocatable: BTreeMap<String, String>,
     region: String,
@@ -53,6 +54,7 @@ fn type_json(
     region: &str,
     it: &InstanceType,
     settings: &NodeSettings,
+    managed: &NodeSettings,
 ) -> TypeJson {
     let offer = catalog.offer(region, &it.name);
     let od = offer.and_then(|o| o.on_demand);
@@ -86,6 +88,7 @@ fn type_json(
         enis: it.enis,
         ipv4_per_eni: it.ipv4_per_eni,
         max_pods: settings.max_pods(it),
+        max_pods_eks_managed: managed.max_pods(it),
         capacity: settings.capacity(it).to_quantity_map(),
         allocatable: settings.allocatable(it).to_quantity_map(),
         region: region.to_string(),
@@ -137,9 +140,13 @@ pub fn run(args: &CatalogArgs) -> Result<String, Failure> {
         ))
     });
     let settings = NodeSettings::default();
+    let managed = NodeSettings {
+        density: PodDensity::ManagedNodeGroup,
+        ..NodeSettings::default()
+    };
     let rows: Vec<TypeJson> = types
         .iter()
-        .map(|it| type_json(&catalog, &args.region, it, &settings))
+        .map(|it| type_json(&catalog, &args.region, it, &settings, &managed))
         .collect();
     if args.json {
         let mut s = serde_json::to_string_pretty(&rows).map_err(Failure::bad_input)?;
