@@ -174,35 +174,26 @@ pub fn format_millis(millis: i64) -> String {
 
 /// Bytes in canonical binary form: the largest of Ki..Ei that divides exactly (`12025950Ki`, `16Gi`).
 pub fn format_bytes(bytes: i64) -> String {
-    const SUFFIXES: [&str; 6] = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
-    if bytes == 0 {
-        return "0".to_string();
-    }
-    let mut value = bytes;
-    let mut suffix = "";
-    for s in SUFFIXES {
-        if value % 1024 != 0 {
-            break;
-        }
-        value /= 1024;
-        suffix = s;
-    }
-    format!("{value}{suffix}")
+    format_scaled(bytes, 1024, &["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"])
 }
 
 /// Whole units in canonical decimal form (`4`, `1k`, `4G`).
 pub fn format_decimal(units: i64) -> String {
-    const SUFFIXES: [&str; 6] = ["k", "M", "G", "T", "P", "E"];
-    if units == 0 {
+    format_scaled(units, 1000, &["k", "M", "G", "T", "P", "E"])
+}
+
+/// `value` with the largest suffix whose power of `base` divides it exactly.
+fn format_scaled(value: i64, base: i64, suffixes: &[&str]) -> String {
+    if value == 0 {
         return "0".to_string();
     }
-    let mut value = units;
+    let mut value = value;
     let mut suffix = "";
-    for s in SUFFIXES {
-        if value % 1000 != 0 {
+    for s in suffixes {
+        if value % base != 0 {
             break;
         }
-        value /= 1000;
+        value /= base;
         suffix = s;
     }
     format!("{value}{suffix}")
