@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod engine;
 pub mod logging;
 pub mod model;
 pub mod scenario;

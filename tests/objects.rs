@@ -65,10 +65,9 @@ fn nodepool_v1() {
     let p = &l.snapshot.nodepools[0];
     assert_eq!(p.api, NodePoolApi::V1);
     assert_eq!(p.weight, 10);
-    let limits = p.limits.as_ref().unwrap();
-    assert_eq!(limits.cpu_millis, 100_000);
-    assert_eq!(limits.memory_bytes, 400 << 30);
-    assert_eq!(p.node_limit, Some(20));
+    assert_eq!(p.limits.get("cpu"), Some(100_000));
+    assert_eq!(p.limits.get("memory"), Some(400 << 30));
+    assert_eq!(p.limits.get("nodes"), Some(20));
     assert_eq!(
         p.consolidation_policy,
         Some(ConsolidationPolicy::WhenEmptyOrUnderutilized)
@@ -117,7 +116,7 @@ fn nodepool_defaults_and_never() {
     assert_eq!(p.expire_after, None);
     assert_eq!(p.budgets, vec![karpdeck::model::Budget::default_budget()]);
     assert_eq!(p.weight, 0);
-    assert!(p.limits.is_none());
+    assert!(p.limits.is_empty());
 
     let l = load("apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: p}\nspec:\n  template:\n    spec: {}\n");
     let p = &l.snapshot.nodepools[0];

@@ -59,9 +59,8 @@ fn seed_lab_matches_the_walkthrough() {
     let pool = &s.nodepools[0];
     assert_eq!(pool.name, "default");
     assert_eq!(pool.api, NodePoolApi::V1alpha5Provisioner);
-    let limits = pool.limits.as_ref().unwrap();
-    assert_eq!(limits.cpu_millis, 1_000_000);
-    assert_eq!(limits.memory_bytes, 1000 << 30);
+    assert_eq!(pool.limits.get("cpu"), Some(1_000_000));
+    assert_eq!(pool.limits.get("memory"), Some(1000 << 30));
     assert_eq!(
         pool.consolidation_policy,
         Some(ConsolidationPolicy::WhenEmptyOrUnderutilized)
@@ -156,7 +155,7 @@ fn best_practices_pools_and_pending_replicas() {
         general.labels.get("billing-team").map(String::as_str),
         Some("my-team")
     );
-    assert_eq!(general.limits.as_ref().unwrap().cpu_millis, 1_000_000);
+    assert_eq!(general.limits.get("cpu"), Some(1_000_000));
 
     let pending: Vec<_> = s.pending_pods().collect();
     assert_eq!(pending.len(), 202);

@@ -108,14 +108,11 @@ fn owner_of(p: &Pod) -> Option<String> {
 
 fn nodepool_json(s: &Snapshot, pool: &NodePool) -> NodePoolJson {
     let (usage, nodes) = s.nodepool_usage(&pool.name);
-    let mut limits = pool
+    let limits = pool
         .limits
-        .as_ref()
-        .map(Resources::to_quantity_map)
-        .unwrap_or_default();
-    if let Some(n) = pool.node_limit {
-        limits.insert("nodes".into(), n.to_string());
-    }
+        .iter()
+        .map(|(name, amount)| (name.to_string(), Resources::format_one(name, amount)))
+        .collect();
     NodePoolJson {
         name: pool.name.clone(),
         source: pool.api.describe(),

@@ -1,7 +1,8 @@
-//! The command line: `karpdeck catalog`, `karpdeck inspect`.
+//! The command line: `karpdeck catalog`, `inspect`, `plan`.
 
 mod catalog;
 mod inspect;
+mod plan;
 mod table;
 
 use std::io::Write;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::catalog::Arch;
+use crate::engine::plan::Strategy;
 use crate::model::Quantity;
 use crate::scenario::ScaleSpec;
 
@@ -37,6 +39,8 @@ pub enum Command {
     Catalog(CatalogArgs),
     /// Show what a scenario file contains: nodes, pending pods, NodePools, warnings.
     Inspect(InspectArgs),
+    /// Plan provisioning for a scenario's pending pods: placements, NodeClaims, reasons, cost.
+    Plan(PlanArgs),
 }
 
 /// `karpdeck catalog` options.
@@ -77,6 +81,30 @@ pub struct InspectArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `karpdeck plan` options.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Scenario file: kubectl `-o yaml` List output or multi-document YAML.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// Change a workload's replicas before planning (NAMESPACE/NAME=N); repeatable.
+    #[arg(long = "scale", value_name = "NS/NAME=N", value_parser = parse_scale)]
+    pub scales: Vec<ScaleSpec>,
+    /// karpenter (what Karpenter would launch) or optimized (karpdeck's cheaper packing).
+    #[arg(long, default_value = "karpenter", value_parser = parse_strategy)]
+    pub strategy: Strategy,
+    /// Region, when the scenario's nodes do not say.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Print plan JSON (field names as in DESIGN.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    s.parse()
 }
 
 fn parse_arch(s: &str) -> Result<Arch, String> {
@@ -123,6 +151,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
     let text = match cli.command {
         Command::Catalog(args) => catalog::run(&args)?,
         Command::Inspect(args) => inspect::run(&args)?,
+        Command::Plan(args) => plan::run(&args)?,
     };
     out.write_all(text.as_bytes()).map_err(|e| Failure {
         code: EXIT_FAILURE,

@@ -3,6 +3,7 @@
 pub mod affinity;
 pub mod duration;
 pub mod labels;
+pub mod limits;
 pub mod node;
 pub mod nodeclaim;
 pub mod nodeclass;
@@ -20,6 +21,7 @@ pub use affinity::{
     HostPort, LabelSelector, NodeAffinity, PodAffinityTerm, SelectorOp, TopologySpread,
     WeightedPodAffinityTerm,
 };
+pub use limits::{LimitBreach, Limits};
 pub use node::{CapacityType, Node};
 pub use nodeclaim::NodeClaim;
 pub use nodeclass::{KubeletConfig, NodeClass};

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::limits::Limits;
 use super::nodeclass::KubeletConfig;
 use super::pdb::IntOrPercent;
 use super::requirements::Requirements;
-use super::resources::Resources;
 use super::taints::Taint;
 
 /// Which API the object came from; the engine treats them alike, the views say which it was.
@@ -129,10 +129,8 @@ pub struct NodePool {
     pub taints: Vec<Taint>,
     /// Taints present only while a node starts; pods need not tolerate them.
     pub startup_taints: Vec<Taint>,
-    /// Total capacity the pool may own; absent resources are unlimited.
-    pub limits: Option<Resources>,
-    /// A `nodes` limit, if set.
-    pub node_limit: Option<i64>,
+    /// Total capacity (and node count) the pool may own.
+    pub limits: Limits,
     /// Consolidation policy; `None` when consolidation is off (v1alpha5 without it).
     pub consolidation_policy: Option<ConsolidationPolicy>,
     /// Quiet period before consolidation; `None` means `Never`.

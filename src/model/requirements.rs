@@ -425,7 +425,7 @@ impl fmt::Display for Incompatibility {
 }
 
 /// Requirements keyed by label, one set per key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Requirements {
     by_key: BTreeMap<String, Requirement>,
 }
@@ -462,6 +462,11 @@ impl Requirements {
         for (k, r) in &other.by_key {
             self.add(k, r.clone());
         }
+    }
+
+    /// Drop the requirement on `key`.
+    pub fn remove(&mut self, key: &str) -> Option<Requirement> {
+        self.by_key.remove(key)
     }
 
     /// The requirement on `key`, if any.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::model::duration::parse_go_duration;
 use crate::model::pdb::IntOrPercent;
+use crate::model::Limits;
 use crate::model::{
     Budget, ConsolidationPolicy, DisruptionReason, KubeletConfig, NodeClass, NodePool, NodePoolApi,
     Resources,
@@ -13,7 +14,7 @@ use crate::model::{
 use crate::scenario::error::ScenarioError;
 use crate::scenario::field::Field;
 
-use super::constraints::{opt_resources, requirements, resources, taints};
+use super::constraints::{opt_resources, requirements, taints};
 use super::meta::Meta;
 
 /// Karpenter's default node lifetime.
@@ -99,12 +100,20 @@ fn budgets(disruption: &Field) -> Result<Vec<Budget>, ScenarioError> {
         .collect()
 }
 
-/// `spec.limits`: resources plus an optional `nodes` count.
-fn limits(f: Option<Field>) -> Result<(Option<Resources>, Option<i64>), ScenarioError> {
-    let Some(f) = f else { return Ok((None, None)) };
-    let mut all = resources(&f)?;
-    let nodes = all.extended.remove("nodes");
-    Ok((Some(all), nodes))
+/// `spec.limits`: resources and an optional `nodes` count, each in its unit.
+fn limits(f: Option<Field>) -> Result<Limits, ScenarioError> {
+    let mut out = Limits::default();
+    let Some(f) = f else { return Ok(out) };
+    for (name, value) in f.entries()? {
+        let q = value.quantity()?;
+        if q.is_negative() {
+            return Err(value.error(format!("{name} must not be negative")));
+        }
+        let mut one = Resources::default();
+        one.set(&name, &q);
+        out.set(&name, one.get(&name));
+    }
+    Ok(out)
 }
 
 fn weight(spec: &Field) -> Result<i32, ScenarioError> {
@@ -165,7 +174,7 @@ pub fn nodepool(api: NodePoolApi, meta: Meta, root: &Field) -> Result<NodePool, 
             },
         ),
     };
-    let (limit_resources, node_limit) = limits(spec.get("limits"))?;
+
     Ok(NodePool {
         name: meta.name,
         api,
@@ -174,8 +183,7 @@ pub fn nodepool(api: NodePoolApi, meta: Meta, root: &Field) -> Result<NodePool, 
         requirements: requirements(&tspec, "requirements")?,
         taints: taints(&tspec, "taints")?,
         startup_taints: taints(&tspec, "startupTaints")?,
-        limits: limit_resources,
-        node_limit,
+        limits: limits(spec.get("limits"))?,
         consolidation_policy: Some(policy),
         consolidate_after,
         expire_after,
@@ -220,9 +228,9 @@ pub fn provisioner(meta: Meta, root: &Field) -> Result<NodePool, ScenarioError> 
         ),
         (false, None) => (None, None),
     };
-    let (limit_resources, node_limit) = match spec.get("limits") {
+    let pool_limits = match spec.get("limits") {
         Some(l) => limits(l.get("resources"))?,
-        None => (None, None),
+        None => Limits::default(),
     };
     Ok(NodePool {
         name: meta.name,
@@ -232,8 +240,7 @@ pub fn provisioner(meta: Meta, root: &Field) -> Result<NodePool, ScenarioError> 
         requirements: requirements(&spec, "requirements")?,
         taints: taints(&spec, "taints")?,
         startup_taints: taints(&spec, "startupTaints")?,
-        limits: limit_resources,
-        node_limit,
+        limits: pool_limits,
         consolidation_policy: policy,
         consolidate_after,
         expire_after: spec

@@ -1,0 +1,314 @@
+//! karpdeck's own strategy: keep Karpenter's constraints but choose node shapes for cost.
+//!
+//! Karpenter fills NodeClaims pod by pod and only then picks the cheapest type that still fits,
+//! so a claim's size is an accident of arrival order. Here the pods of claims that carry no
+//! topology constraint (nothing spreads, attracts or repels them, no host ports) are re-packed per
+//! NodePool: repeatedly choose the instance type whose fully packed node buys the most pod demand
+//! per dollar, fill it first-fit-decreasing, and let the launch pick the cheapest type that holds
+//! the result. Claims with constrained pods are kept exactly as Karpenter planned them. The
+//! caller keeps whichever plan is cheaper, so this never costs more than the greedy result.
+
+use std::collections::BTreeMap;
+
+use super::launch::launch;
+use super::scheduling::constraints::PodConstraints;
+use super::scheduling::{PlannedClaim, Schedule, Template};
+use crate::model::affinity::LabelSelector;
+use crate::model::{Pod, Requirements, Resources, Snapshot};
+
+/// How many of the most cost-efficient types are tried for each new node.
+const CANDIDATE_TYPES: usize = 24;
+
+/// Selectors of every topology constraint in the snapshot, with the namespace they apply in
+/// (`None`: any namespace).
+fn topology_selectors(snapshot: &Snapshot) -> Vec<(Option<String>, LabelSelector)> {
+    let mut out = Vec::new();
+    for p in &snapshot.pods {
+        let ns = Some(p.namespace.clone());
+        for s in &p.topology_spread {
+            out.push((ns.clone(), s.selector.clone()));
+        }
+        let terms = p
+            .pod_affinity
+            .required
+            .iter()
+            .chain(&p.pod_affinity.anti_required)
+            .chain(p.pod_affinity.preferred.iter().map(|w| &w.term))
+            .chain(p.pod_affinity.anti_preferred.iter().map(|w| &w.term));
+        for t in terms {
+            let scope = if t.namespace_selector.is_some() || !t.namespaces.is_empty() {
+                None
+            } else {
+                ns.clone()
+            };
+            out.push((scope, t.selector.clone()));
+        }
+    }
+    out
+}
+
+/// Whether moving the pod between nodes could change any topology decision.
+fn is_free(pod: &Pod, selectors: &[(Option<String>, LabelSelector)]) -> bool {
+    pod.topology_spread.is_empty()
+        && pod.pod_affinity.is_empty()
+        && pod.host_ports.is_empty()
+        && !selectors.iter().any(|(ns, sel)| {
+            ns.as_deref().is_none_or(|n| n == pod.namespace) && sel.matches(&pod.labels)
+        })
+}
+
+/// Identical pods (same requests, same requirements) packed as one shape with a count.
+struct Shape {
+    requests: Resources,
+    reqs: Requirements,
+    pods: Vec<usize>,
+}
+
+/// A node being filled.
+struct Bin {
+    reqs: Requirements,
+    requests: Resources,
+    pods: Vec<usize>,
+}
+
+fn compatible_types(template: &Template, reqs: &Requirements, requests: &Resources) -> Vec<usize> {
+    (0..template.types.len())
+        .filter(|&i| {
+            let t = &template.types[i];
+            t.compatible(reqs) && t.fits(requests) && t.has_offering(reqs)
+        })
+        .collect()
+}
+
+/// Pack `shapes` into nodes of type `target` (first-fit-decreasing, one node), returning how many
+/// pods of each shape went in and the node's requirements and requests.
+fn fill(
+    template: &Template,
+    target: usize,
+    shapes: &[Shape],
+    taken: &[usize],
+) -> (Vec<usize>, Bin) {
+    let ty = &template.types[target];
+    let mut bin = Bin {
+        reqs: template.requirements.clone(),
+        requests: Resources::default(),
+        pods: Vec::new(),
+    };
+    let mut counts = vec![0; shapes.len()];
+    for (si, shape) in shapes.iter().enumerate() {
+        let left = shape.pods.len() - taken[si];
+        if left == 0 || bin.reqs.compatible(&shape.reqs, true).is_err() {
+            continue;
+        }
+        let merged = bin.reqs.intersection(&shape.reqs);
+        if !ty.compatible(&merged) || !ty.has_offering(&merged) {
+            continue;
+        }
+        // As many of this shape as still fit.
+        let mut n = 0;
+        let mut requests = bin.requests.clone();
+        while n < left {
+            let next = requests.add(&shape.requests);
+            if !ty.fits(&next) {
+                break;
+            }
+            requests = next;
+            n += 1;
+        }
+        if n > 0 {
+            counts[si] = n;
+            bin.requests = requests;
+            bin.reqs = merged;
+        }
+    }
+    (counts, bin)
+}
+
+/// Re-pack one NodePool's free pods; `None` when some pod cannot be placed this way.
+fn repack_template(
+    snapshot: &Snapshot,
+    template_index: usize,
+    template: &Template,
+    pods: &[usize],
+) -> Option<Vec<PlannedClaim>> {
+    let mut by_shape: BTreeMap<(i64, i64, String), Shape> = BTreeMap::new();
+    for &p in pods {
+        let pod = &snapshot.pods[p];
+        let requests = pod.requests_with_slot();
+        let reqs = PodConstraints::new(pod, false).requirements();
+        let key = (
+            -requests.cpu_millis,
+            -requests.memory_bytes,
+            format!("{requests}{reqs}"),
+        );
+        by_shape
+            .entry(key)
+            .or_insert_with(|| Shape {
+                requests,
+                reqs,
+                pods: Vec::new(),
+            })
+            .pods
+            .push(p);
+    }
+    let shapes: Vec<Shape> = by_shape.into_values().collect();
+    // Market rates: the cheapest price per millicore and per byte among the pool's types, to
+    // weigh a pod's demand.
+    let price = |i: usize| launch(template, &[i], &template.requirements).map(|l| l.price_per_hour);
+    let priced: Vec<(usize, f64)> = (0..template.types.len())
+        .filter_map(|i| price(i).map(|p| (i, p)))
+        .collect();
+    let rate = |f: &dyn Fn(&Resources) -> i64| {
+        priced
+            .iter()
+            .map(|&(i, p)| p / f(&template.types[i].allocatable).max(1) as f64)
+            .fold(f64::INFINITY, f64::min)
+    };
+    let cpu_rate = rate(&|r| r.cpu_millis);
+    let mem_rate = rate(&|r| r.memory_bytes);
+    let weight =
+        |r: &Resources| (r.cpu_millis as f64 * cpu_rate).max(r.memory_bytes as f64 * mem_rate);
+    // The types worth trying: best demand per dollar when filled with one pod shape alone.
+    let mut candidates: Vec<(f64, usize, f64)> = priced
+        .iter()
+        .filter_map(|&(i, p)| {
+            let ty = &template.types[i];
+            let room = ty.allocatable.sub(&ty.daemon_overhead);
+            let value =
+                (room.cpu_millis as f64 * cpu_rate).min(room.memory_bytes as f64 * mem_rate);
+            (value > 0.0).then_some((value / p, i, p))
+        })
+        .collect();
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    candidates.truncate(CANDIDATE_TYPES);
+    let mut taken = vec![0usize; shapes.len()];
+    let mut claims = Vec::new();
+    while taken.iter().zip(&shapes).any(|(t, s)| *t < s.pods.len()) {
+        let mut best: Option<(f64, Vec<usize>, Bin)> = None;
+        for &(_, ti, p) in &candidates {
+            let (counts, bin) = fill(template, ti, &shapes, &taken);
+            if bin.requests.is_zero() {
+                continue;
+            }
+            let packed: f64 = counts
+                .iter()
+                .zip(&shapes)
+                .map(|(n, s)| *n as f64 * weight(&s.requests))
+                .sum();
+            let score = packed / p;
+            if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
+                best = Some((score, counts, bin));
+            }
+        }
+        let (_, counts, mut bin) = match best {
+            Some(b) => b,
+            None => {
+                // No efficient type takes what is left: fall back to any type that fits.
+                let (counts, bin) = (0..template.types.len())
+                    .map(|ti| fill(template, ti, &shapes, &taken))
+                    .find(|(_, b)| !b.requests.is_zero())?;
+                (0.0, counts, bin)
+            }
+        };
+        // The same mix repeats while the shapes last: take it as often as possible at once.
+        let repeats = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(si, n)| (shapes[si].pods.len() - taken[si]) / n)
+            .min()
+            .unwrap_or(1)
+            .max(1);
+        for _ in 0..repeats {
+            bin.pods.clear();
+            for (si, n) in counts.iter().enumerate() {
+                bin.pods
+                    .extend_from_slice(&shapes[si].pods[taken[si]..taken[si] + n]);
+                taken[si] += n;
+            }
+            let types = compatible_types(template, &bin.reqs, &bin.requests);
+            let overhead = types
+                .iter()
+                .map(|&i| &template.types[i].daemon_overhead)
+                .min_by_key(|o| (o.cpu_millis, o.memory_bytes))
+                .cloned()
+                .unwrap_or_default();
+            claims.push(PlannedClaim {
+                template: template_index,
+                nodepool: template.name.clone(),
+                pods: bin.pods.clone(),
+                requests: bin.requests.add(&overhead),
+                requirements: bin.reqs.clone(),
+                types,
+            });
+        }
+    }
+    Some(claims)
+}
+
+fn claims_cost(schedule: &Schedule, claims: &[PlannedClaim]) -> Option<f64> {
+    claims
+        .iter()
+        .map(|c| {
+            launch(&schedule.templates[c.template], &c.types, &c.requirements)
+                .map(|l| l.price_per_hour)
+        })
+        .sum()
+}
+
+/// The schedule's NodeClaims with free pods re-packed per NodePool where that is cheaper and
+/// keeps within the pool's limits; constrained claims unchanged.
+pub fn repack(snapshot: &Snapshot, schedule: &Schedule) -> Vec<PlannedClaim> {
+    let selectors = topology_selectors(snapshot);
+    let mut constrained: BTreeMap<usize, Vec<PlannedClaim>> = BTreeMap::new();
+    let mut free: BTreeMap<usize, Vec<PlannedClaim>> = BTreeMap::new();
+    for c in &schedule.claims {
+        let bucket = if c
+            .pods
+            .iter()
+            .all(|&p| is_free(&snapshot.pods[p], &selectors))
+        {
+            &mut free
+        } else {
+            &mut constrained
+        };
+        bucket.entry(c.template).or_default().push(c.clone());
+    }
+    let mut out: Vec<PlannedClaim> = Vec::new();
+    for ti in 0..schedule.templates.len() {
+        let template = &schedule.templates[ti];
+        let fixed = constrained.remove(&ti).unwrap_or_default();
+        let original = free.remove(&ti).unwrap_or_default();
+        let pods: Vec<usize> = original
+            .iter()
+            .flat_map(|c| c.pods.iter().copied())
+            .collect();
+        let better = repack_template(snapshot, ti, template, &pods).filter(|repacked| {
+            let all: Vec<&PlannedClaim> = fixed.iter().chain(repacked).collect();
+            within_limits(template, &all)
+                && claims_cost(schedule, repacked)
+                    .zip(claims_cost(schedule, &original))
+                    .is_some_and(|(new, old)| new < old)
+        });
+        out.extend(fixed);
+        out.extend(better.unwrap_or(original));
+    }
+    out
+}
+
+/// Whether the claims, each at its largest option, stay within the pool's limits on top of what
+/// the pool owned before the solve.
+fn within_limits(template: &Template, claims: &[&PlannedClaim]) -> bool {
+    let (mut usage, mut nodes) = template.base_usage.clone();
+    for c in claims {
+        let largest = c.types.iter().fold(Resources::default(), |m, &i| {
+            m.max(&template.types[i].capacity)
+        });
+        if template.limits.breach(&usage, nodes, &largest).is_some() {
+            return false;
+        }
+        usage.add_assign(&largest);
+        nodes += 1;
+    }
+    true
+}

@@ -1,0 +1,293 @@
+//! A provisioning plan: where pending pods go, which NodeClaims to create and what they cost, with
+//! the stable JSON shape of DESIGN.md.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::launch::{launch, node_price, Launch};
+use super::optimize;
+use super::scheduling::reasons::PodReason;
+use super::scheduling::{schedule, Options, PlannedClaim, Schedule, Target};
+use crate::model::{Resources, Snapshot};
+
+/// How new capacity is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// What Karpenter itself would do: greedy, pod by pod.
+    #[default]
+    Karpenter,
+    /// karpdeck's: the same constraints, re-packed for a lower hourly cost.
+    Optimized,
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "karpenter" => Ok(Self::Karpenter),
+            "optimized" => Ok(Self::Optimized),
+            other => Err(format!(
+                "unknown strategy {other:?} (use karpenter or optimized)"
+            )),
+        }
+    }
+}
+
+/// A NodeClaim in a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeClaimPlan {
+    /// The scheduling result it came from.
+    pub claim: PlannedClaim,
+    /// What it would launch.
+    pub launch: Launch,
+}
+
+/// A provisioning plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Strategy used.
+    pub strategy: Strategy,
+    /// Pods placed on existing capacity: (pod index, node or NodeClaim name).
+    pub existing: Vec<(usize, String)>,
+    /// New NodeClaims, in creation order.
+    pub nodeclaims: Vec<NodeClaimPlan>,
+    /// Pods left pending.
+    pub unschedulable: Vec<(usize, PodReason)>,
+    /// Hourly cost of the nodes running now (those the catalog prices).
+    pub current_per_hour: f64,
+    /// Nodes the catalog could not price.
+    pub unpriced_nodes: Vec<String>,
+    /// The schedule behind the plan (templates, relaxations).
+    pub schedule: Schedule,
+}
+
+impl Plan {
+    /// Current cost plus the new NodeClaims.
+    pub fn planned_per_hour(&self) -> f64 {
+        self.current_per_hour + self.new_per_hour()
+    }
+
+    /// What the new NodeClaims cost per hour.
+    pub fn new_per_hour(&self) -> f64 {
+        self.nodeclaims
+            .iter()
+            .map(|c| c.launch.price_per_hour)
+            .sum()
+    }
+
+    /// Pods that get capacity (existing or new).
+    pub fn scheduled_pods(&self) -> usize {
+        self.existing.len()
+            + self
+                .nodeclaims
+                .iter()
+                .map(|c| c.claim.pods.len())
+                .sum::<usize>()
+    }
+}
+
+fn with_launch(schedule: &Schedule, claims: Vec<PlannedClaim>) -> Vec<NodeClaimPlan> {
+    claims
+        .into_iter()
+        .filter_map(|claim| {
+            let template = &schedule.templates[claim.template];
+            let launch = launch(template, &claim.types, &claim.requirements)?;
+            Some(NodeClaimPlan { claim, launch })
+        })
+        .collect()
+}
+
+/// Plan provisioning for the snapshot's pending pods.
+pub fn plan(snapshot: &Snapshot, strategy: Strategy, options: &Options) -> Plan {
+    let schedule = schedule(snapshot, options);
+    let greedy = with_launch(&schedule, schedule.claims.clone());
+    let nodeclaims = match strategy {
+        Strategy::Karpenter => greedy,
+        Strategy::Optimized => {
+            let repacked = with_launch(&schedule, optimize::repack(snapshot, &schedule));
+            let cost = |c: &[NodeClaimPlan]| c.iter().map(|c| c.launch.price_per_hour).sum::<f64>();
+            let pods = |c: &[NodeClaimPlan]| c.iter().map(|c| c.claim.pods.len()).sum::<usize>();
+            // Never worse than Karpenter: the same pods placed, for less or equal money.
+            if pods(&repacked) == pods(&greedy) && cost(&repacked) <= cost(&greedy) {
+                repacked
+            } else {
+                greedy
+            }
+        }
+    };
+    let mut current = 0.0;
+    let mut unpriced = Vec::new();
+    for n in &snapshot.nodes {
+        match node_price(snapshot, n) {
+            Some(p) => current += p,
+            None => unpriced.push(n.name.clone()),
+        }
+    }
+    let existing = schedule
+        .placements
+        .iter()
+        .map(|&(pod, target)| {
+            let name = match target {
+                Target::Node(i) => snapshot.nodes[i].name.clone(),
+                Target::InFlight(i) => snapshot.nodeclaims[i].name.clone(),
+            };
+            (pod, name)
+        })
+        .collect();
+    Plan {
+        strategy,
+        existing,
+        nodeclaims,
+        unschedulable: schedule.failures.clone(),
+        current_per_hour: current,
+        unpriced_nodes: unpriced,
+        schedule,
+    }
+}
+
+/// `{ "pod": "ns/name", "node": "..." }`.
+#[derive(Debug, Serialize)]
+pub struct PlacementJson {
+    /// Pod.
+    pub pod: String,
+    /// Node or in-flight NodeClaim.
+    pub node: String,
+}
+
+/// A NodeClaim in plan JSON.
+#[derive(Debug, Serialize)]
+pub struct NodeClaimJson {
+    /// NodePool.
+    pub nodepool: String,
+    /// Cheapest first.
+    pub instance_types: Vec<String>,
+    /// Allowed and offered.
+    pub capacity_types: Vec<&'static str>,
+    /// Allowed and offered.
+    pub zones: Vec<String>,
+    /// Requests incl. daemon overhead, Karpenter log style.
+    pub requests: BTreeMap<String, String>,
+    /// Pods, `ns/name`.
+    pub pods: Vec<String>,
+    /// Expected USD per hour.
+    pub price_per_hour: f64,
+}
+
+/// An unschedulable pod in plan JSON.
+#[derive(Debug, Serialize)]
+pub struct UnschedulableJson {
+    /// Pod.
+    pub pod: String,
+    /// One readable line per reason.
+    pub reasons: Vec<String>,
+}
+
+/// The provisioning section.
+#[derive(Debug, Serialize)]
+pub struct ProvisioningJson {
+    /// Pods on existing capacity.
+    pub existing_placements: Vec<PlacementJson>,
+    /// New NodeClaims.
+    pub nodeclaims: Vec<NodeClaimJson>,
+    /// Pods left pending.
+    pub unschedulable: Vec<UnschedulableJson>,
+}
+
+/// The disruption section (filled by the disruption engine).
+#[derive(Debug, Serialize, Default)]
+pub struct DisruptionJson {
+    /// Actions.
+    pub actions: Vec<serde_json::Value>,
+}
+
+/// Costs.
+#[derive(Debug, Serialize)]
+pub struct CostJson {
+    /// USD per hour now.
+    pub current_per_hour: f64,
+    /// USD per hour after the plan.
+    pub planned_per_hour: f64,
+}
+
+/// Plan JSON, field names as DESIGN.md fixes them.
+#[derive(Debug, Serialize)]
+pub struct PlanJson {
+    /// Strategy.
+    pub strategy: Strategy,
+    /// Region.
+    pub region: String,
+    /// Provisioning.
+    pub provisioning: ProvisioningJson,
+    /// Disruption.
+    pub disruption: DisruptionJson,
+    /// Cost.
+    pub cost: CostJson,
+}
+
+fn round_usd(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0
+}
+
+/// Requests as Karpenter logs them: cpu, memory (in Ki), pods, then any extended resource.
+pub fn requests_json(r: &Resources) -> BTreeMap<String, String> {
+    let mut out = r.to_quantity_map();
+    if r.memory_bytes % 1024 == 0 && r.memory_bytes > 0 {
+        out.insert("memory".into(), format!("{}Ki", r.memory_bytes / 1024));
+    }
+    out
+}
+
+impl Plan {
+    /// The JSON document.
+    pub fn to_json(&self, snapshot: &Snapshot) -> PlanJson {
+        let key = |i: usize| snapshot.pods[i].key();
+        PlanJson {
+            strategy: self.strategy,
+            region: snapshot.region.clone(),
+            provisioning: ProvisioningJson {
+                existing_placements: self
+                    .existing
+                    .iter()
+                    .map(|(p, n)| PlacementJson {
+                        pod: key(*p),
+                        node: n.clone(),
+                    })
+                    .collect(),
+                nodeclaims: self
+                    .nodeclaims
+                    .iter()
+                    .map(|c| NodeClaimJson {
+                        nodepool: c.claim.nodepool.clone(),
+                        instance_types: c.launch.instance_types.clone(),
+                        capacity_types: c
+                            .launch
+                            .capacity_types
+                            .iter()
+                            .map(|t| t.as_str())
+                            .collect(),
+                        zones: c.launch.zones.clone(),
+                        requests: requests_json(&c.claim.requests),
+                        pods: c.claim.pods.iter().map(|&p| key(p)).collect(),
+                        price_per_hour: round_usd(c.launch.price_per_hour),
+                    })
+                    .collect(),
+                unschedulable: self
+                    .unschedulable
+                    .iter()
+                    .map(|(p, r)| UnschedulableJson {
+                        pod: key(*p),
+                        reasons: r.lines(),
+                    })
+                    .collect(),
+            },
+            disruption: DisruptionJson::default(),
+            cost: CostJson {
+                current_per_hour: round_usd(self.current_per_hour),
+                planned_per_hour: round_usd(self.planned_per_hour()),
+            },
+        }
+    }
+}

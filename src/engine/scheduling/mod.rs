@@ -1,0 +1,642 @@
+//! The scheduling simulation: where Karpenter (and kube-scheduler before it) would put each pending
+//! pod — existing nodes, in-flight NodeClaims, NodeClaims created this round, or a new NodeClaim
+//! from the heaviest NodePool that can take it — and why the rest stay pending.
+//!
+//! Pure and deterministic: the same snapshot gives the same schedule.
+
+pub mod constraints;
+pub mod reasons;
+pub mod template;
+pub mod topology;
+
+mod targets;
+
+use std::collections::VecDeque;
+
+use crate::model::labels;
+use crate::model::taints::first_untolerated;
+use crate::model::{HostPort, Pod, Requirements, Resources, Snapshot};
+
+use constraints::{PodConstraints, Relaxation};
+use reasons::{ClosestMiss, PodReason, PoolReason, PoolRejection, TypeSearch};
+pub use targets::Target;
+use targets::{existing_targets, ExistingTarget};
+pub use template::{Template, TemplateType};
+use topology::{PodGroups, PodView, Topology};
+
+/// Engine options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Karpenter's `--preference-policy=Ignore`: preferences never bind.
+    pub ignore_preferences: bool,
+}
+
+/// A NodeClaim the solve created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedClaim {
+    /// Index into [`Schedule::templates`].
+    pub template: usize,
+    /// NodePool name.
+    pub nodepool: String,
+    /// Snapshot indices of its pods.
+    pub pods: Vec<usize>,
+    /// Pod requests plus the smallest daemon overhead among its instance types, with pod slots.
+    pub requests: Resources,
+    /// The claim's requirements (without the placeholder hostname).
+    pub requirements: Requirements,
+    /// Indices into the template's types that can hold it, in catalog order.
+    pub types: Vec<usize>,
+}
+
+/// The outcome of a solve.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// The NodePools as scheduled, in the order they were tried.
+    pub templates: Vec<Template>,
+    /// Pods placed on existing nodes or in-flight NodeClaims: (snapshot pod index, target).
+    pub placements: Vec<(usize, Target)>,
+    /// New NodeClaims.
+    pub claims: Vec<PlannedClaim>,
+    /// Pods left pending and why.
+    pub failures: Vec<(usize, PodReason)>,
+    /// Preferences given up by pods that scheduled only after relaxing them.
+    pub relaxed: Vec<(usize, Vec<Relaxation>)>,
+}
+
+/// A pending pod during the solve.
+struct Pending {
+    pod: usize,
+    constraints: PodConstraints,
+    groups: PodGroups,
+    requests: Resources,
+}
+
+/// A NodeClaim being built.
+struct Claim {
+    template: usize,
+    pods: Vec<usize>,
+    requests: Resources,
+    requirements: Requirements,
+    types: Vec<usize>,
+    host_ports: Vec<HostPort>,
+}
+
+/// Pods Karpenter would try to provision for: pending, not owned by a DaemonSet, not mirrors.
+pub fn provisionable(snapshot: &Snapshot) -> Vec<usize> {
+    snapshot
+        .pods
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_pending() && !p.is_daemon() && !p.mirror)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn host_port_conflict(used: &[HostPort], wanted: &[HostPort]) -> bool {
+    wanted.iter().any(|w| used.iter().any(|u| u.conflicts(w)))
+}
+
+fn view(pod: &Pod) -> PodView<'_> {
+    PodView {
+        namespace: &pod.namespace,
+        labels: &pod.labels,
+    }
+}
+
+/// Queue order: CPU descending, memory descending, creation time, then name.
+fn queue_order(snapshot: &Snapshot, pending: &mut [usize]) {
+    pending.sort_by(|&a, &b| {
+        let (pa, pb) = (&snapshot.pods[a], &snapshot.pods[b]);
+        pb.requests
+            .cpu_millis
+            .cmp(&pa.requests.cpu_millis)
+            .then(pb.requests.memory_bytes.cmp(&pa.requests.memory_bytes))
+            .then(pa.created.cmp(&pb.created))
+            .then_with(|| pa.key().cmp(&pb.key()))
+    });
+}
+
+struct Solver<'s> {
+    snapshot: &'s Snapshot,
+    templates: Vec<Template>,
+    existing: Vec<ExistingTarget>,
+    claims: Vec<Claim>,
+    /// Claim indices by pod count ascending, ties in creation order.
+    claim_order: Vec<usize>,
+    topology: Topology,
+}
+
+/// Whether any requirement has become unsatisfiable.
+fn has_empty(reqs: &Requirements) -> bool {
+    reqs.iter().any(|(_, r)| r.is_empty())
+}
+
+impl<'s> Solver<'s> {
+    fn new(snapshot: &'s Snapshot, pending: &mut [Pending]) -> Self {
+        let templates = template::build_templates(snapshot);
+        let existing = existing_targets(snapshot, &templates);
+        let mut topology = Topology::new(snapshot.namespaces.clone());
+        for p in pending.iter_mut() {
+            let pod = &snapshot.pods[p.pod];
+            let c = &p.constraints;
+            p.groups = topology.register(
+                view(pod),
+                &c.spread,
+                c.all_affinity(),
+                c.all_anti_affinity(),
+                &c.anti_affinity,
+            );
+        }
+        // Bound pods with required anti-affinity keep others away from their domains.
+        let bound: Vec<(usize, PodGroups)> = snapshot
+            .pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_active_on_node() && !p.deleting)
+            .map(|(i, p)| {
+                let g = topology.register(view(p), [], [], [], &p.pod_affinity.anti_required);
+                (i, g)
+            })
+            .collect();
+        let keys = topology.keys();
+        for t in &existing {
+            for key in &keys {
+                if let Some(r) = t.requirements.get(key) {
+                    for d in r.values() {
+                        topology.add_domain(key, d, &t.taints);
+                    }
+                }
+            }
+        }
+        for t in &templates {
+            for key in &keys {
+                for d in template_domains(t, key) {
+                    topology.add_domain(key, &d, &t.taints);
+                }
+            }
+        }
+        for (i, groups) in &bound {
+            let pod = &snapshot.pods[*i];
+            let Some(target) = existing
+                .iter()
+                .find(|t| Some(t.name.as_str()) == pod.node_name.as_deref())
+            else {
+                continue;
+            };
+            let reqs = &target.requirements;
+            topology.record(view(pod), &groups.owns_inverse, |key| {
+                reqs.get(key)
+                    .map(|r| r.values().iter().map(String::as_str).collect())
+                    .unwrap_or_default()
+            });
+        }
+        Self {
+            snapshot,
+            templates,
+            existing,
+            claims: Vec::new(),
+            claim_order: Vec::new(),
+            topology,
+        }
+    }
+
+    fn try_existing(&mut self, p: &Pending) -> bool {
+        let pod = &self.snapshot.pods[p.pod];
+        let strict = p.constraints.strict_requirements();
+        for t in self.existing.iter_mut() {
+            if first_untolerated(&t.taints, &p.constraints.tolerations).is_some()
+                || host_port_conflict(&t.host_ports, &pod.host_ports)
+                || !p.requests.fits_in(&t.available)
+                || t.requirements.compatible(&strict, false).is_err()
+            {
+                continue;
+            }
+            if self
+                .topology
+                .requirements(
+                    view(pod),
+                    &p.groups,
+                    &strict,
+                    &t.requirements,
+                    &p.constraints.tolerations,
+                )
+                .is_err()
+            {
+                continue;
+            }
+            t.available = t.available.sub(&p.requests);
+            t.host_ports.extend(pod.host_ports.iter().cloned());
+            t.pods.push(p.pod);
+            let reqs = &t.requirements;
+            self.topology
+                .record(view(pod), &p.groups.owns_inverse, |key| {
+                    reqs.get(key)
+                        .map(|r| r.values().iter().map(String::as_str).collect())
+                        .unwrap_or_default()
+                });
+            return true;
+        }
+        false
+    }
+
+    /// Try to add a pod to a claim; on success the claim is updated.
+    fn add_to_claim(
+        &mut self,
+        ci: usize,
+        p: &Pending,
+        pod_reqs: &Requirements,
+    ) -> Result<(), PoolReason> {
+        let pod = &self.snapshot.pods[p.pod];
+        let claim = &self.claims[ci];
+        let template = &self.templates[claim.template];
+        if let Some(t) = first_untolerated(&template.taints, &p.constraints.tolerations) {
+            return Err(PoolReason::TaintNotTolerated(t.clone()));
+        }
+        if host_port_conflict(&claim.host_ports, &pod.host_ports) {
+            return Err(PoolReason::NoInstanceType(Box::new(TypeSearch {
+                host_port_conflict: true,
+                ..TypeSearch::default()
+            })));
+        }
+        claim
+            .requirements
+            .compatible(pod_reqs, true)
+            .map_err(PoolReason::Requirements)?;
+        let mut merged = claim.requirements.intersection(pod_reqs);
+        let topo = self
+            .topology
+            .requirements(
+                view(pod),
+                &p.groups,
+                pod_reqs,
+                &merged,
+                &p.constraints.tolerations,
+            )
+            .map_err(|e| PoolReason::Topology {
+                key: e.key,
+                kind: e.kind.name(),
+            })?;
+        merged.add_all(&topo);
+        if has_empty(&merged) {
+            let key = topo
+                .iter()
+                .next()
+                .map(|(k, _)| k.to_string())
+                .unwrap_or_default();
+            return Err(PoolReason::Topology {
+                key,
+                kind: "topology",
+            });
+        }
+        let requests = claim.requests.add(&p.requests);
+        let recheck_labels = merged != claim.requirements;
+        let types: Vec<usize> = claim
+            .types
+            .iter()
+            .copied()
+            .filter(|&ti| {
+                let t = &template.types[ti];
+                (!recheck_labels || t.compatible(&merged))
+                    && t.fits(&requests)
+                    && t.has_offering(&merged)
+            })
+            .collect();
+        if types.is_empty() {
+            return Err(no_type_reason(template, &claim.types, &merged, &requests));
+        }
+        let claim = &mut self.claims[ci];
+        claim.requirements = merged;
+        claim.types = types;
+        claim.requests = requests;
+        claim.pods.push(p.pod);
+        claim.host_ports.extend(pod.host_ports.iter().cloned());
+        let reqs = &claim.requirements;
+        self.topology
+            .record(view(pod), &p.groups.owns_inverse, |key| {
+                reqs.get(key)
+                    .map(|r| r.values().iter().map(String::as_str).collect())
+                    .unwrap_or_default()
+            });
+        Ok(())
+    }
+
+    fn try_claims(&mut self, p: &Pending, pod_reqs: &Requirements) -> bool {
+        for pos in 0..self.claim_order.len() {
+            let ci = self.claim_order[pos];
+            if !self.claim_could_fit(ci, &p.requests) {
+                continue;
+            }
+            if self.add_to_claim(ci, p, pod_reqs).is_ok() {
+                // Keep the order by pod count: move the claim right past claims with fewer or equal pods.
+                let n = self.claims[ci].pods.len();
+                let mut j = pos;
+                while j + 1 < self.claim_order.len()
+                    && self.claims[self.claim_order[j + 1]].pods.len() < n
+                {
+                    self.claim_order.swap(j, j + 1);
+                    j += 1;
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A cheap necessary condition: some remaining type has room for the pod.
+    fn claim_could_fit(&self, ci: usize, requests: &Resources) -> bool {
+        let claim = &self.claims[ci];
+        let template = &self.templates[claim.template];
+        let total = claim.requests.add(requests);
+        claim
+            .types
+            .iter()
+            .any(|&ti| template.types[ti].fits(&total))
+    }
+
+    fn try_new_claim(
+        &mut self,
+        p: &Pending,
+        pod_reqs: &Requirements,
+    ) -> Result<(), Vec<PoolRejection>> {
+        let mut rejections = Vec::new();
+        for ti in 0..self.templates.len() {
+            let template = &self.templates[ti];
+            let reject = |reason| PoolRejection {
+                nodepool: template.name.clone(),
+                reason,
+            };
+            if template.types.is_empty() {
+                rejections.push(reject(PoolReason::NoTypes));
+                continue;
+            }
+            if let Some(t) = first_untolerated(&template.taints, &p.constraints.tolerations) {
+                rejections.push(reject(PoolReason::TaintNotTolerated(t.clone())));
+                continue;
+            }
+            if let Err(e) = template.requirements.compatible(pod_reqs, true) {
+                rejections.push(reject(PoolReason::Requirements(e)));
+                continue;
+            }
+            let within_limits: Vec<usize> = (0..template.types.len())
+                .filter(|&i| template.limit_breach(&template.types[i].capacity).is_none())
+                .collect();
+            let hostname = template::placeholder_hostname(self.claims.len());
+            let mut requirements = template.requirements.clone();
+            requirements.add(labels::HOSTNAME, template::hostname_requirement(&hostname));
+            self.topology
+                .add_domain(labels::HOSTNAME, &hostname, &template.taints);
+            self.claims.push(Claim {
+                template: ti,
+                pods: Vec::new(),
+                requests: Resources::default(),
+                requirements,
+                types: within_limits,
+                host_ports: Vec::new(),
+            });
+            let ci = self.claims.len() - 1;
+            match self.add_to_claim(ci, p, pod_reqs) {
+                Ok(()) => {
+                    let template = &mut self.templates[ti];
+                    let largest = self.claims[ci]
+                        .types
+                        .iter()
+                        .fold(Resources::default(), |m, &i| {
+                            m.max(&template.types[i].capacity)
+                        });
+                    template.charge(&largest);
+                    self.claim_order.insert(0, ci);
+                    return Ok(());
+                }
+                Err(reason) => {
+                    self.claims.pop();
+                    let template = &self.templates[ti];
+                    let reason = match reason {
+                        // Types excluded by limits would have fit: say which limit.
+                        PoolReason::NoInstanceType(_) => {
+                            limit_reason(template, p, pod_reqs).unwrap_or(reason)
+                        }
+                        other => other,
+                    };
+                    rejections.push(PoolRejection {
+                        nodepool: template.name.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        Err(rejections)
+    }
+
+    fn add(&mut self, p: &Pending) -> Result<(), PodReason> {
+        if self.try_existing(p) {
+            return Ok(());
+        }
+        let pod_reqs = p.constraints.requirements();
+        if self.try_claims(p, &pod_reqs) {
+            return Ok(());
+        }
+        if self.templates.is_empty() {
+            return Err(PodReason::NoNodePools);
+        }
+        self.try_new_claim(p, &pod_reqs)
+            .map_err(PodReason::Rejected)
+    }
+}
+
+/// Domains a template can offer for a topology key.
+fn template_domains(t: &Template, key: &str) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    match key {
+        labels::HOSTNAME => {}
+        labels::ZONE => {
+            for ty in &t.types {
+                for o in &ty.offerings {
+                    if t.requirements.get(key).is_none_or(|r| r.has(&o.zone)) {
+                        out.insert(o.zone.clone());
+                    }
+                }
+            }
+        }
+        labels::CAPACITY_TYPE => {
+            for ty in &t.types {
+                for o in &ty.offerings {
+                    let ct = o.capacity_type.as_str();
+                    if t.requirements.get(key).is_none_or(|r| r.has(ct)) {
+                        out.insert(ct.to_string());
+                    }
+                }
+            }
+        }
+        _ => match t.requirements.get(key) {
+            Some(r) if !r.is_complement() => out.extend(r.values().iter().cloned()),
+            _ => {
+                for ty in &t.types {
+                    if let Some(r) = ty.labels.get(key) {
+                        if !r.is_complement() {
+                            out.extend(r.values().iter().cloned());
+                        }
+                    }
+                }
+            }
+        },
+    }
+    out.into_iter().collect()
+}
+
+/// Explain why no type of `types` can hold `requests` under `reqs`.
+fn no_type_reason(
+    template: &Template,
+    types: &[usize],
+    reqs: &Requirements,
+    requests: &Resources,
+) -> PoolReason {
+    let compatible: Vec<&TemplateType> = types
+        .iter()
+        .map(|&i| &template.types[i])
+        .filter(|t| t.compatible(reqs))
+        .collect();
+    let fitting: Vec<&&TemplateType> = compatible.iter().filter(|t| t.fits(requests)).collect();
+    let offered = fitting.iter().filter(|t| t.has_offering(reqs)).count();
+    let closest = if fitting.is_empty() {
+        compatible
+            .iter()
+            .filter_map(|t| {
+                let need = requests.add(&t.daemon_overhead);
+                let resource = need.first_exceeding(&t.allocatable)?.to_string();
+                let (n, a) = (need.get(&resource), t.allocatable.get(&resource));
+                Some((a as f64 / n as f64, t, resource, n, a))
+            })
+            .max_by(|x, y| x.0.total_cmp(&y.0))
+            .map(|(_, t, resource, needed, allocatable)| ClosestMiss {
+                instance_type: t.name.clone(),
+                resource,
+                needed,
+                allocatable,
+            })
+    } else {
+        None
+    };
+    PoolReason::NoInstanceType(Box::new(TypeSearch {
+        compatible: compatible.len(),
+        fitting: fitting.len(),
+        offered,
+        closest,
+        zones: reqs.get(labels::ZONE).cloned(),
+        capacity_types: reqs.get(labels::CAPACITY_TYPE).cloned(),
+        host_port_conflict: false,
+    }))
+}
+
+/// When the pod alone would fit some type that the pool's limits exclude, the breach to report.
+fn limit_reason(template: &Template, p: &Pending, pod_reqs: &Requirements) -> Option<PoolReason> {
+    let reqs = template.requirements.intersection(pod_reqs);
+    template
+        .types
+        .iter()
+        .filter(|t| t.compatible(&reqs) && t.fits(&p.requests) && t.has_offering(&reqs))
+        .filter_map(|t| template.limit_breach(&t.capacity))
+        .min_by_key(|b| b.usage - b.limit)
+        .map(PoolReason::LimitExceeded)
+}
+
+/// Simulate scheduling the snapshot's provisionable pods.
+pub fn schedule(snapshot: &Snapshot, options: &Options) -> Schedule {
+    let mut order = provisionable(snapshot);
+    queue_order(snapshot, &mut order);
+    let mut failures = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    for i in order {
+        let pod = &snapshot.pods[i];
+        if pod.scheduling_gated {
+            failures.push((i, PodReason::SchedulingGated));
+            continue;
+        }
+        pending.push(Pending {
+            pod: i,
+            constraints: PodConstraints::new(pod, options.ignore_preferences),
+            groups: PodGroups::default(),
+            requests: pod.requests_with_slot(),
+        });
+    }
+    let mut solver = Solver::new(snapshot, &mut pending);
+    let mut queue: VecDeque<(Pending, Option<usize>)> =
+        pending.into_iter().map(|p| (p, None)).collect();
+    let mut errors: std::collections::HashMap<usize, PodReason> = Default::default();
+    let mut relaxed_log = Vec::new();
+    while let Some((mut p, last_len)) = queue.pop_front() {
+        // A pod that comes round again with the queue no shorter than when it was pushed means a
+        // whole cycle made no progress.
+        if last_len == Some(queue.len() + 1) {
+            queue.push_front((p, last_len));
+            break;
+        }
+        let mut result = solver.add(&p);
+        while result.is_err() && p.constraints.relax() {
+            let pod = &snapshot.pods[p.pod];
+            let c = &p.constraints;
+            p.groups = solver.topology.register(
+                view(pod),
+                &c.spread,
+                c.all_affinity(),
+                c.all_anti_affinity(),
+                &c.anti_affinity,
+            );
+            result = solver.add(&p);
+        }
+        match result {
+            Ok(()) => {
+                errors.remove(&p.pod);
+                if !p.constraints.relaxed.is_empty() {
+                    relaxed_log.push((p.pod, p.constraints.relaxed.clone()));
+                }
+            }
+            Err(reason) => {
+                errors.insert(p.pod, reason);
+                let len = queue.len() + 1;
+                queue.push_back((p, Some(len)));
+            }
+        }
+    }
+    for (p, _) in queue {
+        if let Some(reason) = errors.remove(&p.pod) {
+            failures.push((p.pod, reason));
+        }
+    }
+    failures.sort_by_key(|(i, _)| *i);
+    let placements = solver
+        .existing
+        .iter()
+        .flat_map(|t| t.pods.iter().map(|&p| (p, t.target)))
+        .collect();
+    let claims = solver
+        .claims
+        .iter()
+        .map(|c| {
+            let template = &solver.templates[c.template];
+            let overhead = c
+                .types
+                .iter()
+                .map(|&i| &template.types[i].daemon_overhead)
+                .min_by_key(|o| (o.cpu_millis, o.memory_bytes))
+                .cloned()
+                .unwrap_or_default();
+            let mut requirements = c.requirements.clone();
+            requirements.remove(labels::HOSTNAME);
+            PlannedClaim {
+                template: c.template,
+                nodepool: template.name.clone(),
+                pods: c.pods.clone(),
+                requests: c.requests.add(&overhead),
+                requirements,
+                types: c.types.clone(),
+            }
+        })
+        .collect();
+    Schedule {
+        templates: solver.templates,
+        placements,
+        claims,
+        failures,
+        relaxed: relaxed_log,
+    }
+}

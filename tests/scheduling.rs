@@ -1,0 +1,104 @@
+//! The scheduling simulation against the numbers Karpenter logged and the guide's expectations.
+
+use std::path::PathBuf;
+
+use karpdeck::catalog::Catalog;
+use karpdeck::engine::scheduling::{schedule, Options, Target};
+use karpdeck::scenario::{self, LoadOptions, Loaded};
+
+fn load(name: &str, scales: &[&str]) -> Loaded {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/scenarios")
+        .join(name);
+    let options = LoadOptions {
+        scales: scales.iter().map(|s| s.parse().unwrap()).collect(),
+        region: None,
+    };
+    scenario::load_file(&path, &options, Catalog::embedded()).unwrap()
+}
+
+#[test]
+fn seed_lab_scale_out_matches_karpenters_log() {
+    let l = load("seed-lab.yaml", &["nlb-app-karpenter/nginx-deployment=6"]);
+    let s = &l.snapshot;
+    let plan = schedule(s, &Options::default());
+    assert!(plan.failures.is_empty(), "{:?}", plan.failures);
+    assert_eq!(plan.placements.len(), 1);
+    let (_, target) = plan.placements[0];
+    let Target::Node(n) = target else {
+        panic!("{target:?}")
+    };
+    assert_eq!(
+        s.nodes[n].name,
+        "ip-172-31-75-60.ap-southeast-1.compute.internal"
+    );
+    assert_eq!(plan.claims.len(), 2);
+    let c = &plan.claims[0];
+    let t = &plan.templates[c.template];
+    let names = |types: &[usize]| -> Vec<String> {
+        let mut v: Vec<String> = types.iter().map(|&i| t.types[i].name.clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(c.pods.len(), 3);
+    assert_eq!(
+        c.requests.to_string(),
+        r#"{"cpu":"6825m","memory":"12025950Ki","pods":"7"}"#
+    );
+    assert_eq!(names(&c.types), ["c6g.2xlarge"]);
+    let c = &plan.claims[1];
+    assert_eq!(c.pods.len(), 1);
+    assert_eq!(
+        c.requests.to_string(),
+        r#"{"cpu":"2825m","memory":"4213450Ki","pods":"5"}"#
+    );
+    assert_eq!(names(&c.types), ["c6g.2xlarge", "m6g.xlarge", "r6g.xlarge"]);
+}
+
+#[test]
+fn best_practices_keeps_gpu_and_team_pods_apart() {
+    let l = load("best-practices.yaml", &[]);
+    let s = &l.snapshot;
+    let plan = schedule(s, &Options::default());
+    assert!(plan.failures.is_empty(), "{:?}", plan.failures);
+    let mut gpu_pods = 0;
+    let mut team_pods = 0;
+    for c in &plan.claims {
+        let t = &plan.templates[c.template];
+        let types: Vec<&str> = c.types.iter().map(|&i| t.types[i].name.as_str()).collect();
+        assert!(!types.is_empty());
+        for &p in &c.pods {
+            let pod = &s.pods[p];
+            match pod.namespace.as_str() {
+                "ml" => {
+                    assert_eq!(c.nodepool, "gpu");
+                    gpu_pods += 1;
+                }
+                "my-team" => {
+                    assert_eq!(c.nodepool, "generalcompute");
+                    team_pods += 1;
+                }
+                other => panic!("unexpected pod from {other}"),
+            }
+        }
+        if c.nodepool == "gpu" {
+            assert!(types.iter().all(|t| t.starts_with("p3.")), "{types:?}");
+        } else {
+            let allowed = [
+                "m5.large",
+                "m5.xlarge",
+                "m5.2xlarge",
+                "c5.large",
+                "c5.xlarge",
+                "c5a.large",
+                "c5a.xlarge",
+                "r5.large",
+                "r5.xlarge",
+            ];
+            assert!(types.iter().all(|t| allowed.contains(t)), "{types:?}");
+            assert!(c.requirements.get("billing-team").unwrap().has("my-team"));
+        }
+    }
+    assert_eq!(gpu_pods, 2);
+    assert_eq!(team_pods, 200);
+}
