@@ -516,7 +516,19 @@ fn no_type_reason(
     } else {
         None
     };
+    let unsatisfiable = if compatible.is_empty() {
+        reqs.iter()
+            .find(|(key, r)| {
+                let mut one = Requirements::new();
+                one.add(key, (*r).clone());
+                !types.iter().any(|&i| template.types[i].compatible(&one))
+            })
+            .map(|(k, r)| (k.to_string(), r.clone()))
+    } else {
+        None
+    };
     PoolReason::NoInstanceType(Box::new(TypeSearch {
+        unsatisfiable,
         compatible: compatible.len(),
         fitting: fitting.len(),
         offered,

@@ -36,6 +36,8 @@ pub struct TypeSearch {
     pub capacity_types: Option<Requirement>,
     /// A host port is already taken on the claim.
     pub host_port_conflict: bool,
+    /// When no type is compatible: a requirement that no candidate type satisfies on its own.
+    pub unsatisfiable: Option<(String, Requirement)>,
 }
 
 /// Why one NodePool could not take a pod.
@@ -98,6 +100,7 @@ impl fmt::Display for PoolReason {
                     zones,
                     capacity_types,
                     host_port_conflict,
+                    unsatisfiable,
                 } = search.as_ref();
                 if *host_port_conflict {
                     return f.write_str("a host port the pod needs is already taken");
@@ -106,6 +109,9 @@ impl fmt::Display for PoolReason {
                     f,
                     "no instance type met the requirements and resources ({compatible} compatible, {fitting} with enough resources, {offered} with an available offering)"
                 )?;
+                if let Some((key, r)) = unsatisfiable {
+                    write!(f, "; no instance type has {key} {r}")?;
+                }
                 if let Some(c) = closest {
                     write!(
                         f,
