@@ -467,8 +467,6 @@ fn pod_errors() {
     );
     let e = pod("  containers: [{name: c}]\n  topologySpreadConstraints: [{maxSkew: 0, topologyKey: k, whenUnsatisfiable: DoNotSchedule}]\n");
     assert!(e.contains("maxSkew must be at least 1"), "{e}");
-    let e = pod("  containers: [{name: c}]\n  affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [n]}]}]}}}\n");
-    assert!(e.contains("matchFields is not supported"), "{e}");
     let e = try_load(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {karpenter.sh/do-not-disrupt: maybe}}\nspec:\n  containers: [{name: c}]\n",
     )
@@ -644,4 +642,111 @@ items:
         e.starts_with("t.yaml: document 1, items[0] (Node <unnamed>): metadata.name"),
         "{e}"
     );
+}
+
+#[test]
+fn real_kubectl_shapes_are_accepted() {
+    // The DaemonSet controller pins its pods with matchFields; hostPort 0 means none; an empty
+    // toleration effect means every effect and an empty operator means Equal.
+    let l = load(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: agent-x
+  namespace: kube-system
+  ownerReferences: [{kind: DaemonSet, name: agent, controller: true}]
+spec:
+  nodeName: n1
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+        - matchFields: [{key: metadata.name, operator: In, values: [n1]}]
+  containers: [{name: c, ports: [{containerPort: 80, hostPort: 0}]}]
+  tolerations: [{key: a, operator: Exists, effect: ""}, {key: b, operator: "", value: v}]
+"#,
+    );
+    let p = &l.snapshot.pods[0];
+    assert!(p.node_affinity.uses_match_fields);
+    assert!(p.host_ports.is_empty());
+    assert_eq!(p.tolerations[0].effect, None);
+    assert_eq!(p.tolerations[1].op, TolerationOp::Equal);
+}
+
+#[test]
+fn review_findings_are_errors_not_panics() {
+    let pod = |spec: &str| {
+        try_load(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: n}}\nspec:\n{spec}"
+        ))
+        .unwrap_err()
+    };
+    let e =
+        pod("  containers: [{name: c, resources: {requests: {pods: '9223372036854775807'}}}]\n");
+    assert!(e.contains("pods is not a container resource"), "{e}");
+    let e = pod("  priority: 3000000000\n  containers: [{name: c}]\n");
+    assert!(
+        e.contains("spec.priority: priority must fit in 32 bits"),
+        "{e}"
+    );
+    let e = pod("  containers: [{name: c}]\n  topologySpreadConstraints: [{maxSkew: 1, minDomains: 0, topologyKey: k, whenUnsatisfiable: DoNotSchedule}]\n");
+    assert!(e.contains("minDomains must be at least 1"), "{e}");
+    let e = try_load(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {controller.kubernetes.io/pod-deletion-cost: x}}\nspec: {containers: [{name: c}]}\n",
+    )
+    .unwrap_err();
+    assert!(e.contains("(Pod p): metadata.annotations.controller.kubernetes.io/pod-deletion-cost: \"x\" is not a 32-bit integer"), "{e}");
+    let e = try_load("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: b}\nspec: {selector: {matchExpressions: [{key: a, operator: In}]}}\n").unwrap_err();
+    assert!(
+        e.contains("operator In and NotIn need at least one value"),
+        "{e}"
+    );
+    let e = try_load("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: b}\nspec: {maxUnavailable: '-1'}\n").unwrap_err();
+    assert!(e.contains("neither an integer nor a percentage"), "{e}");
+    let e = try_load("apiVersion: v1\nkind: Node\nmetadata: {name: n}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n}\n").unwrap_err();
+    assert!(
+        e.contains(
+            "document 2 (Node n): metadata.name: duplicate Node n (first defined in document 1)"
+        ),
+        "{e}"
+    );
+    let e = try_load("- just\n- a list\n").unwrap_err();
+    assert_eq!(e, "t.yaml: document 1 (object): expected a Kubernetes object (a mapping with apiVersion and kind)");
+    let e = try_load("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: a}\nspec:\n  replicas: 100000000000\n  template: {spec: {containers: [{name: c}]}}\n").unwrap_err();
+    assert!(e.contains("would exceed the limit of 1000000 pods"), "{e}");
+}
+
+#[test]
+fn pdb_empty_selector_depends_on_api_version() {
+    let text = |api: &str| {
+        format!("apiVersion: {api}\nkind: PodDisruptionBudget\nmetadata: {{name: b, namespace: a}}\nspec: {{maxUnavailable: 1, selector: {{}}}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: a}}\nspec: {{containers: [{{name: c}}]}}\n")
+    };
+    assert_eq!(load(&text("policy/v1")).snapshot.pods[0].pdbs, vec![0]);
+    assert!(load(&text("policy/v1beta1")).snapshot.pods[0]
+        .pdbs
+        .is_empty());
+}
+
+#[test]
+fn scale_down_removes_the_cheapest_to_delete_first() {
+    let text = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: rs, namespace: a}\nspec:\n  replicas: 2\n  template: {spec: {containers: [{name: c}]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: old-cheap, namespace: a, creationTimestamp: '2024-01-01T00:00:00Z', annotations: {controller.kubernetes.io/pod-deletion-cost: '-1000'}, ownerReferences: [{kind: ReplicaSet, name: rs, controller: true}]}\nspec: {nodeName: n1, containers: [{name: c}]}\nstatus: {phase: Running, conditions: [{type: Ready, status: 'True'}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: new-dear, namespace: a, creationTimestamp: '2024-06-01T00:00:00Z', ownerReferences: [{kind: ReplicaSet, name: rs, controller: true}]}\nspec: {nodeName: n2, containers: [{name: c}]}\nstatus: {phase: Running, conditions: [{type: Ready, status: 'True'}]}\n";
+    let l = scaled(text, "a/rs=1");
+    let names: Vec<&str> = l.snapshot.pods.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["new-dear"]);
+}
+
+#[test]
+fn a_standalone_replicaset_is_not_taken_for_a_deployments_child() {
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: a}\nspec:\n  replicas: 1\n  template: {spec: {containers: [{name: c}]}}\n---\napiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: api-legacy, namespace: a}\nspec:\n  replicas: 1\n  template: {spec: {containers: [{name: c}]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: api-legacy-x1, namespace: a, ownerReferences: [{kind: ReplicaSet, name: api-legacy, controller: true}]}\nspec: {nodeName: n1, containers: [{name: c}]}\nstatus: {phase: Running}\n";
+    let l = load(text);
+    // The Deployment still needs its own replica.
+    assert_eq!(l.snapshot.pending_pods().count(), 1);
+    assert!(l
+        .snapshot
+        .pending_pods()
+        .next()
+        .unwrap()
+        .name
+        .starts_with("api-"));
 }

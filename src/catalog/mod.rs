@@ -120,7 +120,7 @@ pub struct Region {
 }
 
 /// The instance catalog.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Catalog {
     types: Vec<InstanceType>,
     index: HashMap<String, usize>,
@@ -216,6 +216,16 @@ impl Catalog {
             }
         }
         out
+    }
+}
+
+impl std::fmt::Debug for Catalog {
+    /// A summary: the full catalog would bury any message it appears in.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("types", &self.types.len())
+            .field("regions", &self.regions.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 

@@ -81,7 +81,7 @@ fn percent(used: i64, total: i64) -> String {
     if total <= 0 {
         return "-".into();
     }
-    format!("{}%", used * 100 / total)
+    format!("{}%", used as i128 * 100 / total as i128)
 }
 
 fn short(name: &str, amount: i64) -> String {

@@ -58,6 +58,9 @@ pub struct NodeAffinity {
     pub required: Vec<Requirements>,
     /// `preferredDuringSchedulingIgnoredDuringExecution`, as (weight, term).
     pub preferred: Vec<(i32, Requirements)>,
+    /// Some required term uses `matchFields` (the DaemonSet controller pins its pods this way);
+    /// Karpenter does not provision for such pods.
+    pub uses_match_fields: bool,
 }
 
 impl NodeAffinity {

@@ -16,7 +16,7 @@ impl IntOrPercent {
     pub fn parse(s: &str) -> Option<Self> {
         match s.strip_suffix('%') {
             Some(p) => p.parse().ok().map(Self::Percent),
-            None => s.parse().ok().map(Self::Int),
+            None => s.parse::<u32>().ok().map(|n| Self::Int(i64::from(n))),
         }
     }
 
@@ -25,7 +25,7 @@ impl IntOrPercent {
     pub fn resolve_ceil(&self, total: i64) -> i64 {
         match self {
             Self::Int(n) => *n,
-            Self::Percent(p) => (total * *p as i64 + 99) / 100,
+            Self::Percent(p) => (total.saturating_mul(*p as i64) + 99) / 100,
         }
     }
 }
@@ -55,6 +55,8 @@ pub struct Pdb {
     pub max_unavailable: Option<IntOrPercent>,
     /// `status.disruptionsAllowed` as the API server reported it, when present.
     pub disruptions_allowed: Option<i64>,
+    /// policy/v1: an empty selector selects every pod in the namespace (v1beta1: none).
+    pub empty_selector_selects_all: bool,
     /// `spec.unhealthyPodEvictionPolicy`.
     pub unhealthy_pod_eviction_policy: UnhealthyPodEvictionPolicy,
 }
@@ -71,9 +73,12 @@ impl Pdb {
         if let Some(a) = self.disruptions_allowed {
             return a;
         }
+        if expected <= 0 {
+            return 0;
+        }
         let desired_healthy = match (self.min_available, self.max_unavailable) {
             (Some(min), _) => min.resolve_ceil(expected),
-            (None, Some(max)) => expected - max.resolve_ceil(expected),
+            (None, Some(max)) => expected.saturating_sub(max.resolve_ceil(expected)),
             (None, None) => expected,
         };
         (healthy - desired_healthy).max(0)
@@ -92,6 +97,7 @@ mod tests {
             min_available: min.and_then(IntOrPercent::parse),
             max_unavailable: max.and_then(IntOrPercent::parse),
             disruptions_allowed: None,
+            empty_selector_selects_all: true,
             unhealthy_pod_eviction_policy: UnhealthyPodEvictionPolicy::IfHealthyBudget,
         }
     }
@@ -101,6 +107,7 @@ mod tests {
         assert_eq!(IntOrPercent::parse("3"), Some(IntOrPercent::Int(3)));
         assert_eq!(IntOrPercent::parse("25%"), Some(IntOrPercent::Percent(25)));
         assert_eq!(IntOrPercent::parse("x%"), None);
+        assert_eq!(IntOrPercent::parse("-1"), None);
         assert_eq!(IntOrPercent::Percent(10).resolve_ceil(11), 2);
         assert_eq!(IntOrPercent::Percent(50).resolve_ceil(4), 2);
     }
@@ -112,6 +119,7 @@ mod tests {
         assert_eq!(pdb(None, Some("1")).allowed_disruptions(3, 3), 1);
         assert_eq!(pdb(None, Some("0")).allowed_disruptions(3, 3), 0);
         assert_eq!(pdb(None, Some("1")).allowed_disruptions(3, 2), 0);
+        assert_eq!(pdb(None, Some("1")).allowed_disruptions(0, 0), 0);
         let mut reported = pdb(Some("1"), None);
         reported.disruptions_allowed = Some(5);
         assert_eq!(reported.allowed_disruptions(3, 3), 5);

@@ -196,7 +196,7 @@ impl Pod {
     /// Requests plus one pod slot, the way a node's capacity sees the pod.
     pub fn requests_with_slot(&self) -> Resources {
         let mut r = self.requests.clone();
-        r.pods += 1;
+        r.pods = r.pods.saturating_add(1);
         r
     }
 }

@@ -68,8 +68,11 @@ impl Snapshot {
                 .enumerate()
                 .filter(|(_, pdb)| {
                     pdb.namespace == pod.namespace
-                        && !pdb.selector.is_empty()
-                        && pdb.selector.matches(&pod.labels)
+                        && if pdb.selector.is_empty() {
+                            pdb.empty_selector_selects_all
+                        } else {
+                            pdb.selector.matches(&pod.labels)
+                        }
                 })
                 .map(|(i, _)| i)
                 .collect();
@@ -110,7 +113,7 @@ impl Snapshot {
     /// Active pods (not finished, not deleting) a workload controls: directly, or for a Deployment
     /// through its ReplicaSets.
     pub fn workload_pods<'a>(&'a self, w: &'a Workload) -> impl Iterator<Item = &'a Pod> + 'a {
-        let owned = w.owned_replicasets(&self.workloads);
+        let owned = w.ownership(&self.workloads);
         self.pods
             .iter()
             .filter(move |p| !p.phase.is_terminal() && !p.deleting && w.owns(p, &owned))

@@ -64,22 +64,26 @@ impl Workload {
         }
     }
 
-    /// Names of the ReplicaSets (among `all`) this Deployment owns.
-    pub fn owned_replicasets<'a>(&self, all: &'a [Workload]) -> HashSet<&'a str> {
-        all.iter()
-            .filter(|o| {
-                self.kind == WorkloadKind::Deployment
-                    && o.kind == WorkloadKind::ReplicaSet
-                    && o.namespace == self.namespace
-                    && o.owner_deployment.as_deref() == Some(self.name.as_str())
-            })
-            .map(|o| o.name.as_str())
-            .collect()
+    /// Which ReplicaSets (among `all`) this Deployment owns, and which belong to something else.
+    pub fn ownership<'a>(&self, all: &'a [Workload]) -> Ownership<'a> {
+        let mut o = Ownership::default();
+        for rs in all.iter().filter(|w| {
+            self.kind == WorkloadKind::Deployment
+                && w.kind == WorkloadKind::ReplicaSet
+                && w.namespace == self.namespace
+        }) {
+            if rs.owner_deployment.as_deref() == Some(self.name.as_str()) {
+                o.owned.insert(rs.name.as_str());
+            } else {
+                o.foreign.insert(rs.name.as_str());
+            }
+        }
+        o
     }
 
-    /// Whether `pod` belongs to this workload: directly, or for a Deployment through one of
-    /// `owned_replicasets` or a ReplicaSet named like its pod-template-hash child.
-    pub fn owns(&self, pod: &Pod, owned_replicasets: &HashSet<&str>) -> bool {
+    /// Whether `pod` belongs to this workload: directly, or for a Deployment through a ReplicaSet
+    /// it owns, or one named like its pod-template-hash child that the snapshot does not hold.
+    pub fn owns(&self, pod: &Pod, ownership: &Ownership) -> bool {
         let Some(owner) = &pod.owner else {
             return false;
         };
@@ -95,11 +99,21 @@ impl Workload {
             }
             WorkloadKind::Deployment => {
                 owner.kind == OwnerKind::ReplicaSet
-                    && (owned_replicasets.contains(owner.name.as_str())
-                        || is_template_hash_child(&self.name, &owner.name))
+                    && (ownership.owned.contains(owner.name.as_str())
+                        || (!ownership.foreign.contains(owner.name.as_str())
+                            && is_template_hash_child(&self.name, &owner.name)))
             }
         }
     }
+}
+
+/// The ReplicaSets around a Deployment.
+#[derive(Debug, Clone, Default)]
+pub struct Ownership<'a> {
+    /// ReplicaSets whose owner reference names the Deployment.
+    pub owned: HashSet<&'a str>,
+    /// ReplicaSets in the namespace that belong to something else (or to nothing).
+    pub foreign: HashSet<&'a str>,
 }
 
 /// `nginx-deployment-75d9ffff7` is the ReplicaSet a Deployment `nginx-deployment` would create

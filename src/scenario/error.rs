@@ -20,7 +20,7 @@ pub enum ScenarioError {
         message: String,
     },
     /// A known kind is malformed.
-    #[error("{location}: {field}: {message}")]
+    #[error("{location}: {}{message}", if field.is_empty() { String::new() } else { format!("{field}: ") })]
     Invalid {
         /// `file: document N (Kind ns/name)`.
         location: String,
@@ -28,6 +28,16 @@ pub enum ScenarioError {
         field: String,
         /// What is wrong.
         message: String,
+    },
+    /// Expanding replicas would create more pods than karpdeck holds.
+    #[error("{workload}: {replicas} replicas would exceed the limit of {limit} pods created per scenario")]
+    TooManyReplicas {
+        /// `Deployment ns/name`.
+        workload: String,
+        /// Replicas asked for.
+        replicas: i64,
+        /// The limit.
+        limit: usize,
     },
     /// A `--scale` argument is wrong or names nothing.
     #[error("--scale {spec}: {message}")]

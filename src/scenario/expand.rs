@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
+use crate::model::pod::PodPhase;
 use crate::model::{OwnerKind, OwnerRef, Pod, Snapshot, Workload, WorkloadKind};
 
 use super::error::ScenarioError;
@@ -133,19 +134,27 @@ fn suffix(seed: &str, len: usize) -> String {
         .collect()
 }
 
+/// At most this many pods are created from templates per scenario, so a typo in `replicas` cannot
+/// exhaust memory.
+pub const MAX_CREATED_PODS: usize = 1_000_000;
+
 /// Create the missing replicas of every controlling workload; remove surplus replicas only from the
 /// workloads in `scaled` (a scenario caught mid-rollout keeps its extra pods).
-pub fn expand_workloads(snapshot: &mut Snapshot, scaled: &HashSet<String>) -> Vec<ReplicaChange> {
+pub fn expand_workloads(
+    snapshot: &mut Snapshot,
+    scaled: &HashSet<String>,
+) -> Result<Vec<ReplicaChange>, ScenarioError> {
+    let mut created_total = 0usize;
     let mut changes = Vec::new();
     let mut taken: HashSet<String> = snapshot.pods.iter().map(Pod::key).collect();
     let workloads = snapshot.workloads.clone();
     for w in workloads.iter().filter(|w| w.is_controlling(&workloads)) {
-        let deployment_rs = w.owned_replicasets(&workloads);
+        let ownership = w.ownership(&workloads);
         let active: Vec<usize> = snapshot
             .pods
             .iter()
             .enumerate()
-            .filter(|(_, p)| !p.phase.is_terminal() && !p.deleting && w.owns(p, &deployment_rs))
+            .filter(|(_, p)| !p.phase.is_terminal() && !p.deleting && w.owns(p, &ownership))
             .map(|(i, _)| i)
             .collect();
         let found = active.len();
@@ -158,9 +167,18 @@ pub fn expand_workloads(snapshot: &mut Snapshot, scaled: &HashSet<String>) -> Ve
             removed: 0,
         };
         if found < wanted {
-            let owner = replica_owner(w, &deployment_rs, &snapshot.pods, &active);
+            created_total += wanted - found;
+            if created_total > MAX_CREATED_PODS {
+                return Err(ScenarioError::TooManyReplicas {
+                    workload: change.workload,
+                    replicas: w.replicas,
+                    limit: MAX_CREATED_PODS,
+                });
+            }
+            let owner = replica_owner(w, &ownership.owned, &snapshot.pods, &active);
+            let mut next_ordinal = 0;
             for n in 0..wanted - found {
-                let name = new_pod_name(w, &owner, n, &taken);
+                let name = new_pod_name(w, &owner, n, &mut next_ordinal, &taken);
                 taken.insert(format!("{}/{name}", w.namespace));
                 let mut pod = w.template.clone();
                 pod.name = name;
@@ -184,7 +202,7 @@ pub fn expand_workloads(snapshot: &mut Snapshot, scaled: &HashSet<String>) -> Ve
             changes.push(change);
         }
     }
-    changes
+    Ok(changes)
 }
 
 /// The owner new replicas get: the StatefulSet or ReplicaSet itself, or for a Deployment its
@@ -223,13 +241,23 @@ fn replica_owner(
     }
 }
 
-fn new_pod_name(w: &Workload, owner: &OwnerRef, n: usize, taken: &HashSet<String>) -> String {
+fn new_pod_name(
+    w: &Workload,
+    owner: &OwnerRef,
+    n: usize,
+    next_ordinal: &mut usize,
+    taken: &HashSet<String>,
+) -> String {
     let free = |name: &str| !taken.contains(&format!("{}/{name}", w.namespace));
     if w.kind == WorkloadKind::StatefulSet {
-        return (0..)
-            .map(|ordinal| format!("{}-{ordinal}", w.name))
-            .find(|name| free(name))
-            .expect("an unused ordinal exists");
+        // Ordinals only grow within one expansion, so each is tried once.
+        loop {
+            let name = format!("{}-{}", w.name, *next_ordinal);
+            *next_ordinal += 1;
+            if free(&name) {
+                return name;
+            }
+        }
     }
     (0..)
         .map(|attempt| {
@@ -264,13 +292,22 @@ fn scale_down_victims(w: &Workload, pods: &[Pod], active: &[usize], count: usize
                 *per_node.entry(n).or_default() += 1;
             }
         }
+        // The ReplicaSet controller's order: unassigned, then pending/unknown before running,
+        // not ready, lower deletion cost, more colocated, newer.
+        let phase_rank = |p: &Pod| match p.phase {
+            PodPhase::Pending => 0,
+            PodPhase::Unknown => 1,
+            _ => 2,
+        };
         ranked.sort_by(|&a, &b| {
             let (pa, pb) = (&pods[a], &pods[b]);
             let colocated = |p: &Pod| p.node_name.as_deref().map_or(0, |n| per_node[n]);
             pb.node_name
                 .is_none()
                 .cmp(&pa.node_name.is_none())
+                .then(phase_rank(pa).cmp(&phase_rank(pb)))
                 .then(pa.ready.cmp(&pb.ready))
+                .then(pa.deletion_cost.cmp(&pb.deletion_cost))
                 .then(colocated(pb).cmp(&colocated(pa)))
                 // Newest first; a pod without a timestamp counts as newest.
                 .then(match (pa.created, pb.created) {

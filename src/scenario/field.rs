@@ -100,6 +100,11 @@ impl<'a> Field<'a> {
         out
     }
 
+    /// An error about another field of the same object, by path.
+    pub fn error_at(&self, path: &str, message: impl Into<String>) -> ScenarioError {
+        self.origin.error(path, message)
+    }
+
     /// An error about this field.
     pub fn error(&self, message: impl Into<String>) -> ScenarioError {
         self.origin.error(&self.path(), message)

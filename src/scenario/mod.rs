@@ -78,6 +78,7 @@ pub fn load_str(
     let mut loader = Loader {
         snapshot: Snapshot::empty(DEFAULT_REGION, catalog),
         warnings: Vec::new(),
+        seen: Default::default(),
     };
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let value = Value::deserialize(doc).map_err(|e| ScenarioError::Yaml {
@@ -87,7 +88,7 @@ pub fn load_str(
         loader.document(file, &format!("document {}", i + 1), &value)?;
     }
     let scaled = expand::apply_scales(&mut loader.snapshot, &options.scales)?;
-    let replica_changes = expand::expand_workloads(&mut loader.snapshot, &scaled);
+    let replica_changes = expand::expand_workloads(&mut loader.snapshot, &scaled)?;
     loader.snapshot.link_pdbs();
     loader.snapshot.region = match &options.region {
         Some(r) => r.clone(),
@@ -129,6 +130,8 @@ fn one_line(s: &str) -> String {
 struct Loader {
     snapshot: Snapshot,
     warnings: Vec<Warning>,
+    /// (kind, namespace, name) → where it was first defined.
+    seen: std::collections::HashMap<(String, String, String), String>,
 }
 
 /// How an object is described before it is parsed: `Pod kube-system/coredns`.
@@ -177,6 +180,30 @@ impl Loader {
         };
         let root = Field::root(value, &origin);
         let api_version = root.req("apiVersion")?.string()?;
+        let identity = (
+            kind.clone(),
+            value
+                .get("metadata")
+                .and_then(|m| m.get("namespace"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            value
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        );
+        if !identity.2.is_empty() {
+            if let Some(first) = self.seen.get(&identity) {
+                return Err(origin.error(
+                    "metadata.name",
+                    format!("duplicate {} (first defined in {first})", origin.object),
+                ));
+            }
+            self.seen.insert(identity, position.to_string());
+        }
         let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
         let version = api_version.rsplit('/').next().unwrap_or_default();
         use convert::{apps, core, karpenter, meta::object_meta};
@@ -206,9 +233,11 @@ impl Loader {
             ("apps", "DaemonSet") => s
                 .daemonsets
                 .push(apps::daemonset(object_meta(&root, true)?, &root)?),
-            ("policy", "PodDisruptionBudget") => {
-                s.pdbs.push(apps::pdb(object_meta(&root, true)?, &root)?)
-            }
+            ("policy", "PodDisruptionBudget") => s.pdbs.push(apps::pdb(
+                object_meta(&root, true)?,
+                &root,
+                version == "v1",
+            )?),
             ("karpenter.sh", "NodePool") => {
                 let api = match version {
                     "v1" => NodePoolApi::V1,

@@ -563,6 +563,10 @@ pub fn schedule(snapshot: &Snapshot, options: &Options) -> Schedule {
             failures.push((i, PodReason::SchedulingGated));
             continue;
         }
+        if pod.node_affinity.uses_match_fields {
+            failures.push((i, PodReason::MatchFields));
+            continue;
+        }
         pending.push(Pending {
             pod: i,
             constraints: PodConstraints::new(pod, options.ignore_preferences),

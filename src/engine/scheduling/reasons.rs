@@ -80,6 +80,8 @@ pub enum PodReason {
     Rejected(Vec<PoolRejection>),
     /// The pod has scheduling gates; nothing schedules it until they are removed.
     SchedulingGated,
+    /// The pod's node affinity uses `matchFields`, which Karpenter does not provision for.
+    MatchFields,
 }
 
 fn format_amount(resource: &str, amount: i64) -> String {
@@ -154,6 +156,10 @@ impl PodReason {
         match self {
             Self::NoNodePools => vec!["no NodePool can launch nodes".to_string()],
             Self::SchedulingGated => vec!["the pod has scheduling gates".to_string()],
+            Self::MatchFields => vec![
+                "node affinity uses matchFields, which Karpenter does not provision for"
+                    .to_string(),
+            ],
             Self::Rejected(list) => list.iter().map(ToString::to_string).collect(),
         }
     }

@@ -76,8 +76,8 @@ fn int_or_percent(f: &Field) -> Result<IntOrPercent, ScenarioError> {
         .ok_or_else(|| f.error(format!("{raw:?} is neither an integer nor a percentage")))
 }
 
-/// A PodDisruptionBudget (policy/v1 or v1beta1).
-pub fn pdb(meta: Meta, root: &Field) -> Result<Pdb, ScenarioError> {
+/// A PodDisruptionBudget (policy/v1, or v1beta1 where an empty selector selects nothing).
+pub fn pdb(meta: Meta, root: &Field, v1: bool) -> Result<Pdb, ScenarioError> {
     let spec = root.req("spec")?;
     let min_available = spec
         .get("minAvailable")
@@ -112,6 +112,7 @@ pub fn pdb(meta: Meta, root: &Field) -> Result<Pdb, ScenarioError> {
             None => None,
         },
         unhealthy_pod_eviction_policy: policy,
+        empty_selector_selects_all: v1,
         namespace: meta.namespace,
         name: meta.name,
     })

@@ -73,14 +73,14 @@ pub fn node_selector(spec: &Field) -> Result<Requirements, ScenarioError> {
     ))
 }
 
-fn node_selector_term(term: &Field) -> Result<Requirements, ScenarioError> {
-    if let Some(fields) = term.get("matchFields") {
-        if !fields.items()?.is_empty() {
-            // Karpenter refuses pods with matchFields; keep them visible rather than guess.
-            return Err(fields.error("matchFields is not supported by Karpenter scheduling"));
-        }
+/// A node-selector term's expressions, and whether it also has `matchFields` (validated, kept as
+/// a flag: only `metadata.name` exists, and Karpenter does not provision for such pods).
+fn node_selector_term(term: &Field) -> Result<(Requirements, bool), ScenarioError> {
+    let fields = term.list("matchFields")?;
+    for f in &fields {
+        requirement(f)?;
     }
-    requirements(term, "matchExpressions")
+    Ok((requirements(term, "matchExpressions")?, !fields.is_empty()))
 }
 
 /// `affinity.nodeAffinity`.
@@ -91,13 +91,15 @@ pub fn node_affinity(affinity: &Field) -> Result<NodeAffinity, ScenarioError> {
     };
     if let Some(req) = na.get("requiredDuringSchedulingIgnoredDuringExecution") {
         for term in req.list("nodeSelectorTerms")? {
-            out.required.push(node_selector_term(&term)?);
+            let (reqs, match_fields) = node_selector_term(&term)?;
+            out.uses_match_fields |= match_fields;
+            out.required.push(reqs);
         }
     }
     for pref in na.list("preferredDuringSchedulingIgnoredDuringExecution")? {
         let weight = weight(&pref)?;
         out.preferred
-            .push((weight, node_selector_term(&pref.req("preference")?)?));
+            .push((weight, node_selector_term(&pref.req("preference")?)?.0));
     }
     Ok(out)
 }
@@ -131,8 +133,17 @@ pub fn label_selector(f: &Field) -> Result<LabelSelector, ScenarioError> {
                 )))
             }
         };
-        out.match_expressions
-            .push((key, op, strings(&e, "values")?));
+        let values = strings(&e, "values")?;
+        match op {
+            SelectorOp::In | SelectorOp::NotIn if values.is_empty() => {
+                return Err(e.error("operator In and NotIn need at least one value"))
+            }
+            SelectorOp::Exists | SelectorOp::DoesNotExist if !values.is_empty() => {
+                return Err(e.error("operator Exists and DoesNotExist take no values"))
+            }
+            _ => {}
+        }
+        out.match_expressions.push((key, op, values));
     }
     Ok(out)
 }
@@ -216,7 +227,7 @@ pub fn tolerations(spec: &Field) -> Result<Vec<Toleration>, ScenarioError> {
         .iter()
         .map(|t| {
             let op = match t.opt_string("operator")?.as_deref() {
-                None | Some("Equal") => TolerationOp::Equal,
+                None | Some("Equal") | Some("") => TolerationOp::Equal,
                 Some("Exists") => TolerationOp::Exists,
                 Some(other) => {
                     return Err(t
@@ -232,7 +243,11 @@ pub fn tolerations(spec: &Field) -> Result<Vec<Toleration>, ScenarioError> {
                 key,
                 op,
                 value: t.opt_string("value")?.unwrap_or_default(),
-                effect: t.get("effect").map(|e| effect(&e)).transpose()?,
+                // An empty effect matches every effect.
+                effect: match t.opt_string("effect")?.as_deref() {
+                    None | Some("") => None,
+                    Some(_) => Some(effect(&t.req("effect")?)?),
+                },
             })
         })
         .collect()
@@ -260,7 +275,7 @@ pub fn topology_spread(spec: &Field) -> Result<Vec<TopologySpread>, ScenarioErro
         .map(|c| {
             let skew_field = c.req("maxSkew")?;
             let max_skew = skew_field.int()?;
-            if max_skew < 1 {
+            if !(1..=i32::MAX as i64).contains(&max_skew) {
                 return Err(skew_field.error("maxSkew must be at least 1"));
             }
             let when = c.req("whenUnsatisfiable")?;
@@ -282,7 +297,15 @@ pub fn topology_spread(spec: &Field) -> Result<Vec<TopologySpread>, ScenarioErro
                     .map(|s| label_selector(&s))
                     .transpose()?
                     .unwrap_or_default(),
-                min_domains: c.opt_int("minDomains")?.map(|n| n as i32),
+                min_domains: match c.get("minDomains") {
+                    Some(f) => Some(
+                        i32::try_from(f.int()?)
+                            .ok()
+                            .filter(|n| *n >= 1)
+                            .ok_or_else(|| f.error("minDomains must be at least 1"))?,
+                    ),
+                    None => None,
+                },
                 node_affinity_policy: inclusion(c, "nodeAffinityPolicy", InclusionPolicy::Honor)?,
                 node_taints_policy: inclusion(c, "nodeTaintsPolicy", InclusionPolicy::Ignore)?,
                 match_label_keys: strings(c, "matchLabelKeys")?,

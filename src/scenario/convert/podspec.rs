@@ -39,10 +39,22 @@ fn resource_requirements(owner: &Field) -> Result<Resources, ScenarioError> {
             if q.is_negative() {
                 return Err(value.error(format!("{name} must not be negative")));
             }
+            if !is_container_resource(&name) {
+                return Err(value.error(format!(
+                    "{name} is not a container resource (use cpu, memory, ephemeral-storage, hugepages-* or a domain-qualified extended resource)"
+                )));
+            }
             requests.set(&name, &q);
         }
     }
     Ok(requests)
+}
+
+/// Resource names a container (or pod-level `resources`) may request.
+fn is_container_resource(name: &str) -> bool {
+    matches!(name, "cpu" | "memory" | "ephemeral-storage")
+        || name.starts_with("hugepages-")
+        || (name.contains('/') && !name.starts_with("kubernetes.io/"))
 }
 
 fn host_ports(containers: &[Field]) -> Result<Vec<HostPort>, ScenarioError> {
@@ -53,6 +65,10 @@ fn host_ports(containers: &[Field]) -> Result<Vec<HostPort>, ScenarioError> {
                 continue;
             };
             let port = hp.int()?;
+            // 0 means "no host port".
+            if port == 0 {
+                continue;
+            }
             let port = u16::try_from(port)
                 .ok()
                 .filter(|p| *p > 0)
@@ -90,10 +106,10 @@ fn do_not_disrupt(meta: &Meta, spec_origin: &Field) -> Result<Option<DoNotDisrup
         Some(d) => parse_go_duration(d)
             .map(|d| Some(DoNotDisrupt::For(d)))
             .ok_or_else(|| {
-                spec_origin.error(format!(
-                    "annotation {}: {d:?} is neither \"true\" nor a duration",
-                    labels::DO_NOT_DISRUPT
-                ))
+                spec_origin.error_at(
+                    &format!("metadata.annotations.{}", labels::DO_NOT_DISRUPT),
+                    format!("{d:?} is neither \"true\" nor a duration"),
+                )
             }),
     }
 }
@@ -142,10 +158,10 @@ pub fn pod(meta: Meta, spec: &Field, status: Option<&Field>) -> Result<Pod, Scen
     }
     let deletion_cost = match meta.annotations.get(labels::POD_DELETION_COST) {
         Some(v) => v.parse().map_err(|_| {
-            spec.error(format!(
-                "annotation {}: {v:?} is not an integer",
-                labels::POD_DELETION_COST
-            ))
+            spec.error_at(
+                &format!("metadata.annotations.{}", labels::POD_DELETION_COST),
+                format!("{v:?} is not a 32-bit integer"),
+            )
         })?,
         None => 0,
     };
@@ -165,7 +181,12 @@ pub fn pod(meta: Meta, spec: &Field, status: Option<&Field>) -> Result<Pod, Scen
         created: meta.created,
         started,
         deleting: meta.deleting,
-        priority: spec.opt_int("priority")?.unwrap_or(0) as i32,
+        priority: match spec.get("priority") {
+            Some(f) => {
+                i32::try_from(f.int()?).map_err(|_| f.error("priority must fit in 32 bits"))?
+            }
+            None => 0,
+        },
         priority_class: spec.opt_string("priorityClassName")?,
         requests: effective_requests(&main, &init, &resource_requirements(spec)?, &overhead),
         node_selector: node_selector(spec)?,
