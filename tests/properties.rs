@@ -117,3 +117,21 @@ proptest! {
         prop_assert_eq!(ra.intersects(&rb).is_ok(), rb.intersects(&ra).is_ok());
     }
 }
+
+proptest! {
+    #[test]
+    fn subset_agrees_with_membership(a in requirement(), b in requirement()) {
+        if a.is_subset_of(&b) {
+            for v in PROBES {
+                prop_assert!(!a.has(v) || b.has(v), "{} ⊆ {} but {} is only in the first", a, b, v);
+            }
+        }
+        // Intersecting with a superset changes nothing observable.
+        if a.is_subset_of(&b) {
+            let both = a.intersection(&b);
+            for v in PROBES {
+                prop_assert_eq!(both.has(v), a.has(v));
+            }
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! The command line: `karpdeck catalog`, `inspect`, `plan`.
 
+mod bench;
 mod catalog;
 mod inspect;
 mod plan;
@@ -41,6 +42,50 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Plan provisioning for a scenario's pending pods: placements, NodeClaims, reasons, cost.
     Plan(PlanArgs),
+    /// Write a synthetic scenario shaped like Karpenter's scheduling benchmark.
+    Gen(GenArgs),
+    /// Time the planning engine on generated scenarios.
+    Bench(BenchArgs),
+}
+
+/// `karpdeck gen` options.
+#[derive(Debug, clap::Args)]
+pub struct GenArgs {
+    /// Existing nodes.
+    #[arg(long, default_value_t = 0)]
+    pub nodes: usize,
+    /// Pending pods.
+    #[arg(long)]
+    pub pending: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Instance types the main NodePool may use (0: all amd64 types offered).
+    #[arg(long, default_value_t = 400)]
+    pub types: usize,
+    /// Region.
+    #[arg(long, default_value = crate::scenario::DEFAULT_REGION)]
+    pub region: String,
+}
+
+/// `karpdeck bench` options.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Pending-pod counts to run, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000,20000")]
+    pub pending: Vec<usize>,
+    /// Instance types the main NodePool may use.
+    #[arg(long, default_value_t = 400)]
+    pub types: usize,
+    /// Existing nodes.
+    #[arg(long, default_value_t = 0)]
+    pub nodes: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Region.
+    #[arg(long, default_value = crate::scenario::DEFAULT_REGION)]
+    pub region: String,
 }
 
 /// `karpdeck catalog` options.
@@ -152,6 +197,26 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Catalog(args) => catalog::run(&args)?,
         Command::Inspect(args) => inspect::run(&args)?,
         Command::Plan(args) => plan::run(&args)?,
+        Command::Gen(args) => {
+            let catalog = crate::catalog::Catalog::embedded();
+            if catalog.region(&args.region).is_none() {
+                return Err(Failure::bad_input(format!(
+                    "--region {}: not in the embedded catalog",
+                    args.region
+                )));
+            }
+            crate::scenario::generate::generate(
+                &crate::scenario::generate::GenOptions {
+                    nodes: args.nodes,
+                    pending: args.pending,
+                    seed: args.seed,
+                    types: args.types,
+                    region: args.region.clone(),
+                },
+                &catalog,
+            )
+        }
+        Command::Bench(args) => bench::run(&args)?,
     };
     out.write_all(text.as_bytes()).map_err(|e| Failure {
         code: EXIT_FAILURE,

@@ -319,6 +319,26 @@ impl Requirement {
         out
     }
 
+    /// Whether every value this requirement admits is also admitted by `other` (so intersecting
+    /// with `other` changes nothing but possibly `minValues`).
+    pub fn is_subset_of(&self, other: &Self) -> bool {
+        if !self.complement {
+            return self.values.iter().all(|v| other.has(v));
+        }
+        if !other.complement {
+            return false;
+        }
+        let bound_ok = |mine: Option<i64>, theirs: Option<i64>, tighter: fn(i64, i64) -> bool| {
+            theirs.is_none_or(|t| mine.is_some_and(|m| m == t || tighter(m, t)))
+        };
+        bound_ok(self.gte, other.gte, |m, t| m > t)
+            && bound_ok(self.lte, other.lte, |m, t| m < t)
+            && other
+                .values
+                .iter()
+                .all(|v| self.values.contains(v) || !self.within_bounds(v))
+    }
+
     /// Whether the two requirements share at least one value (the allocation-free check).
     pub fn intersects(&self, other: &Self) -> bool {
         if let (Some(g), Some(l)) = (max_opt(self.gte, other.gte), min_opt(self.lte, other.lte)) {
@@ -573,6 +593,19 @@ impl Requirements {
             .map(str::to_string)
     }
 
+    /// `self ∩ other` when that differs from `self`; `None` when `other` adds nothing (the common
+    /// case on a hot path, decided without allocating).
+    pub fn narrowed_by(&self, other: &Requirements) -> Option<Requirements> {
+        let unchanged = other.by_key.iter().all(|(k, theirs)| {
+            self.by_key
+                .get(labels::normalise_key(k))
+                .is_some_and(|mine| {
+                    mine.is_subset_of(theirs) && theirs.min_values <= mine.min_values
+                })
+        });
+        (!unchanged).then(|| self.intersection(other))
+    }
+
     /// The intersection of both sets, key by key.
     pub fn intersection(&self, other: &Requirements) -> Requirements {
         let mut out = self.clone();
@@ -750,6 +783,31 @@ mod tests {
             err.to_string(),
             "label \"owner\" does not have known values"
         );
+    }
+
+    #[test]
+    fn subsets_and_narrowing() {
+        assert!(req(In, &["a"]).is_subset_of(&req(In, &["a", "b"])));
+        assert!(!req(In, &["a", "c"]).is_subset_of(&req(In, &["a", "b"])));
+        assert!(req(In, &["a"]).is_subset_of(&req(Exists, &[])));
+        assert!(req(In, &["a"]).is_subset_of(&req(NotIn, &["b"])));
+        assert!(!req(Exists, &[]).is_subset_of(&req(In, &["a"])));
+        assert!(req(NotIn, &["a", "b"]).is_subset_of(&req(NotIn, &["a"])));
+        assert!(!req(NotIn, &["a"]).is_subset_of(&req(NotIn, &["a", "b"])));
+        assert!(req(Gt, &["5"]).is_subset_of(&req(Gt, &["3"])));
+        assert!(!req(Gt, &["3"]).is_subset_of(&req(Gt, &["5"])));
+        assert!(req(Gt, &["5"]).is_subset_of(&req(NotIn, &["2"])));
+        assert!(req(DoesNotExist, &[]).is_subset_of(&req(In, &["x"])));
+        let claim = reqs(&[("a", req(In, &["1"])), ("b", req(In, &["x", "y"]))]);
+        assert_eq!(
+            claim.narrowed_by(&reqs(&[("a", req(In, &["1", "2"]))])),
+            None
+        );
+        let n = claim.narrowed_by(&reqs(&[("b", req(In, &["x"]))])).unwrap();
+        assert_eq!(n.get("b").unwrap(), &req(In, &["x"]));
+        assert!(claim
+            .narrowed_by(&reqs(&[("c", req(Exists, &[]))]))
+            .is_some());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod error;
 pub mod expand;
 pub mod field;
+pub mod generate;
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -69,6 +69,17 @@ struct Pending {
     constraints: PodConstraints,
     groups: PodGroups,
     requests: Resources,
+    /// `constraints.requirements()`, kept until the next relaxation.
+    reqs: Requirements,
+    /// `constraints.strict_requirements()`, likewise.
+    strict: Requirements,
+}
+
+impl Pending {
+    fn refresh(&mut self) {
+        self.reqs = self.constraints.requirements();
+        self.strict = self.constraints.strict_requirements();
+    }
 }
 
 /// A NodeClaim being built.
@@ -79,6 +90,16 @@ struct Claim {
     requirements: Requirements,
     types: Vec<usize>,
     host_ports: Vec<HostPort>,
+    /// Per resource, the most any remaining type leaves after daemon overhead: a pod that does
+    /// not fit under it fits no type, which rules most claims out without scanning types.
+    headroom: Resources,
+}
+
+fn headroom(template: &Template, types: &[usize]) -> Resources {
+    types.iter().fold(Resources::default(), |m, &i| {
+        let t = &template.types[i];
+        m.max(&t.allocatable.sub(&t.daemon_overhead))
+    })
 }
 
 /// Pods Karpenter would try to provision for: pending, not owned by a DaemonSet, not mirrors.
@@ -202,12 +223,12 @@ impl<'s> Solver<'s> {
 
     fn try_existing(&mut self, p: &Pending) -> bool {
         let pod = &self.snapshot.pods[p.pod];
-        let strict = p.constraints.strict_requirements();
+        let strict = &p.strict;
         for t in self.existing.iter_mut() {
             if first_untolerated(&t.taints, &p.constraints.tolerations).is_some()
                 || host_port_conflict(&t.host_ports, &pod.host_ports)
                 || !p.requests.fits_in(&t.available)
-                || t.requirements.compatible(&strict, false).is_err()
+                || t.requirements.compatible(strict, false).is_err()
             {
                 continue;
             }
@@ -216,7 +237,7 @@ impl<'s> Solver<'s> {
                 .requirements(
                     view(pod),
                     &p.groups,
-                    &strict,
+                    strict,
                     &t.requirements,
                     &p.constraints.tolerations,
                 )
@@ -245,6 +266,7 @@ impl<'s> Solver<'s> {
         ci: usize,
         p: &Pending,
         pod_reqs: &Requirements,
+        fresh: bool,
     ) -> Result<(), PoolReason> {
         let pod = &self.snapshot.pods[p.pod];
         let claim = &self.claims[ci];
@@ -262,22 +284,31 @@ impl<'s> Solver<'s> {
             .requirements
             .compatible(pod_reqs, true)
             .map_err(PoolReason::Requirements)?;
-        let mut merged = claim.requirements.intersection(pod_reqs);
+        // Most pods add nothing to a claim's requirements; only then is anything cloned.
+        let narrowed = claim.requirements.narrowed_by(pod_reqs);
         let topo = self
             .topology
             .requirements(
                 view(pod),
                 &p.groups,
                 pod_reqs,
-                &merged,
+                narrowed.as_ref().unwrap_or(&claim.requirements),
                 &p.constraints.tolerations,
             )
             .map_err(|e| PoolReason::Topology {
                 key: e.key,
                 kind: e.kind.name(),
             })?;
-        merged.add_all(&topo);
-        if has_empty(&merged) {
+        let merged = if topo.is_empty() {
+            narrowed
+        } else {
+            let mut m = narrowed.unwrap_or_else(|| claim.requirements.clone());
+            m.add_all(&topo);
+            Some(m)
+        }
+        .filter(|m| *m != claim.requirements);
+        let reqs = merged.as_ref().unwrap_or(&claim.requirements);
+        if merged.is_some() && has_empty(reqs) {
             let key = topo
                 .iter()
                 .next()
@@ -289,24 +320,27 @@ impl<'s> Solver<'s> {
             });
         }
         let requests = claim.requests.add(&p.requests);
-        let recheck_labels = merged != claim.requirements;
+        // A fresh claim's types were filtered by the template only: check them all once.
+        let changed = fresh || merged.is_some();
         let types: Vec<usize> = claim
             .types
             .iter()
             .copied()
             .filter(|&ti| {
                 let t = &template.types[ti];
-                (!recheck_labels || t.compatible(&merged))
-                    && t.fits(&requests)
-                    && t.has_offering(&merged)
+                t.fits(&requests) && (!changed || (t.compatible(reqs) && t.has_offering(reqs)))
             })
             .collect();
         if types.is_empty() {
-            return Err(no_type_reason(template, &claim.types, &merged, &requests));
+            return Err(no_type_reason(template, &claim.types, reqs, &requests));
         }
+        let headroom = headroom(template, &types);
         let claim = &mut self.claims[ci];
-        claim.requirements = merged;
+        if let Some(m) = merged {
+            claim.requirements = m;
+        }
         claim.types = types;
+        claim.headroom = headroom;
         claim.requests = requests;
         claim.pods.push(p.pod);
         claim.host_ports.extend(pod.host_ports.iter().cloned());
@@ -326,7 +360,7 @@ impl<'s> Solver<'s> {
             if !self.claim_could_fit(ci, &p.requests) {
                 continue;
             }
-            if self.add_to_claim(ci, p, pod_reqs).is_ok() {
+            if self.add_to_claim(ci, p, pod_reqs, false).is_ok() {
                 // Keep the order by pod count: move the claim right past claims with fewer or equal pods.
                 let n = self.claims[ci].pods.len();
                 let mut j = pos;
@@ -390,11 +424,12 @@ impl<'s> Solver<'s> {
                 pods: Vec::new(),
                 requests: Resources::default(),
                 requirements,
+                headroom: headroom(template, &within_limits),
                 types: within_limits,
                 host_ports: Vec::new(),
             });
             let ci = self.claims.len() - 1;
-            match self.add_to_claim(ci, p, pod_reqs) {
+            match self.add_to_claim(ci, p, pod_reqs, true) {
                 Ok(()) => {
                     let template = &mut self.templates[ti];
                     let largest = self.claims[ci]
@@ -567,9 +602,12 @@ pub fn schedule(snapshot: &Snapshot, options: &Options) -> Schedule {
             failures.push((i, PodReason::MatchFields));
             continue;
         }
+        let constraints = PodConstraints::new(pod, options.ignore_preferences);
         pending.push(Pending {
             pod: i,
-            constraints: PodConstraints::new(pod, options.ignore_preferences),
+            reqs: constraints.requirements(),
+            strict: constraints.strict_requirements(),
+            constraints,
             groups: PodGroups::default(),
             requests: pod.requests_with_slot(),
         });
@@ -588,6 +626,7 @@ pub fn schedule(snapshot: &Snapshot, options: &Options) -> Schedule {
         }
         let mut result = solver.add(&p);
         while result.is_err() && p.constraints.relax() {
+            p.refresh();
             let pod = &snapshot.pods[p.pod];
             let c = &p.constraints;
             p.groups = solver.topology.register(

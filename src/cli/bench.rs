@@ -1,0 +1,104 @@
+//! `karpdeck bench`: the engine alone at the sizes the issues name, timed on one core.
+
+use std::fmt::Write;
+use std::time::Instant;
+
+use super::table::Table;
+use super::{BenchArgs, Failure};
+use crate::catalog::Catalog;
+use crate::engine::plan::{plan, Strategy};
+use crate::engine::scheduling::Options;
+use crate::scenario::generate::{generate, GenOptions};
+use crate::scenario::{load_str, LoadOptions};
+
+/// Peak resident memory of this process in KiB (Linux), after resetting it where possible so each
+/// size is measured on its own.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn reset_peak_rss() {
+    // "5" resets the peak RSS counter (Linux ≥ 4.0); harmless where unsupported.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Run the benchmark and return its report.
+pub fn run(args: &BenchArgs) -> Result<String, Failure> {
+    let catalog = Catalog::embedded();
+    let mut table = Table::new(&[
+        "PENDING",
+        "TYPES",
+        "NODES",
+        "LOAD",
+        "KARPENTER",
+        "PODS/S",
+        "OPTIMIZED",
+        "CLAIMS K/O",
+        "$/H K/O",
+        "PEAK RSS",
+    ]);
+    for &pending in &args.pending {
+        let options = GenOptions {
+            nodes: args.nodes,
+            pending,
+            seed: args.seed,
+            types: args.types,
+            region: args.region.clone(),
+        };
+        let text = generate(&options, &catalog);
+        let t0 = Instant::now();
+        let loaded = load_str(
+            "bench.yaml",
+            &text,
+            &LoadOptions::default(),
+            catalog.clone(),
+        )
+        .map_err(Failure::bad_input)?;
+        let load = t0.elapsed();
+        drop(text);
+        reset_peak_rss();
+        let t1 = Instant::now();
+        let greedy = plan(&loaded.snapshot, Strategy::Karpenter, &Options::default());
+        let karpenter = t1.elapsed();
+        let t2 = Instant::now();
+        let optimized = plan(&loaded.snapshot, Strategy::Optimized, &Options::default());
+        let optimizing = t2.elapsed();
+        let peak = peak_rss_kib();
+        let scheduled = greedy.scheduled_pods();
+        table.row(vec![
+            pending.to_string(),
+            args.types.to_string(),
+            args.nodes.to_string(),
+            format!("{:.0} ms", load.as_secs_f64() * 1000.0),
+            format!("{:.0} ms", karpenter.as_secs_f64() * 1000.0),
+            format!(
+                "{:.0}",
+                scheduled as f64 / karpenter.as_secs_f64().max(1e-9)
+            ),
+            format!("{:.0} ms", optimizing.as_secs_f64() * 1000.0),
+            format!("{}/{}", greedy.nodeclaims.len(), optimized.nodeclaims.len()),
+            format!(
+                "{:.2}/{:.2}",
+                greedy.new_per_hour(),
+                optimized.new_per_hour()
+            ),
+            peak.map_or("n/a".into(), |k| format!("{} MiB", k / 1024)),
+        ]);
+        tracing::info!(
+            pending,
+            ms = karpenter.as_millis() as u64,
+            "bench size done"
+        );
+    }
+    let mut out = table.render();
+    let _ = writeln!(
+        out,
+        "engine only (scenario generation and loading excluded), one thread; OPTIMIZED includes a full Karpenter pass; PEAK RSS is the process peak while planning"
+    );
+    Ok(out)
+}
