@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use super::labels;
 
@@ -83,11 +84,12 @@ pub enum RequirementError {
     },
 }
 
-/// The set of values one label key may take.
+/// The set of values one label key may take. Values are shared copy-on-write: requirements are
+/// cloned on every scheduling step, and an instance-type list can hold hundreds of names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Requirement {
     complement: bool,
-    values: BTreeSet<String>,
+    values: Arc<BTreeSet<String>>,
     gte: Option<i64>,
     lte: Option<i64>,
     min_values: Option<u32>,
@@ -126,7 +128,7 @@ impl Requirement {
                 }
                 Self {
                     complement: true,
-                    values: set(),
+                    values: Arc::new(set()),
                     ..Self::exists()
                 }
             }
@@ -156,7 +158,7 @@ impl Requirement {
     pub fn in_values(values: impl IntoIterator<Item = String>) -> Self {
         Self {
             complement: false,
-            values: values.into_iter().collect(),
+            values: Arc::new(values.into_iter().collect()),
             gte: None,
             lte: None,
             min_values: None,
@@ -172,7 +174,7 @@ impl Requirement {
     pub fn exists() -> Self {
         Self {
             complement: true,
-            values: BTreeSet::new(),
+            values: Arc::default(),
             gte: None,
             lte: None,
             min_values: None,
@@ -279,6 +281,13 @@ impl Requirement {
 
     /// The set of values both requirements admit.
     pub fn intersection(&self, other: &Self) -> Self {
+        // When one side already lies within the other, it is the answer: share it.
+        if self.is_subset_of(other) && self.min_values >= other.min_values {
+            return self.clone();
+        }
+        if other.is_subset_of(self) && other.min_values >= self.min_values {
+            return other.clone();
+        }
         let complement = self.complement && other.complement;
         let gte = max_opt(self.gte, other.gte);
         let lte = min_opt(self.lte, other.lte);
@@ -296,7 +305,7 @@ impl Requirement {
         };
         let mut out = Self {
             complement,
-            values,
+            values: Arc::new(values),
             gte,
             lte,
             min_values,
@@ -309,7 +318,7 @@ impl Requirement {
                 .filter(|v| out.within_bounds(v))
                 .cloned()
                 .collect();
-            out.values = filtered;
+            out.values = Arc::new(filtered);
         }
         if !complement {
             // A finite set already respects the bounds; they are spent.

@@ -179,6 +179,9 @@ impl<'s> Solver<'s> {
                 (i, g)
             })
             .collect();
+        for p in pending.iter_mut() {
+            topology.link_inverse(view(&snapshot.pods[p.pod]), &mut p.groups);
+        }
         let keys = topology.keys();
         for t in &existing {
             for key in &keys {
@@ -636,6 +639,7 @@ pub fn schedule(snapshot: &Snapshot, options: &Options) -> Schedule {
                 c.all_anti_affinity(),
                 &c.anti_affinity,
             );
+            solver.topology.link_inverse(view(pod), &mut p.groups);
             result = solver.add(&p);
         }
         match result {

@@ -126,6 +126,8 @@ pub struct PodGroups {
     pub own: Vec<usize>,
     /// Inverse anti-affinity groups the pod would own once placed.
     pub owns_inverse: Vec<usize>,
+    /// Inverse anti-affinity groups whose selector picks this pod (see [`Topology::link_inverse`]).
+    pub selected_by_inverse: Vec<usize>,
 }
 
 fn with_match_label_keys(
@@ -273,6 +275,17 @@ impl Topology {
             out.owns_inverse.push(self.intern(k, true));
         }
         out
+    }
+
+    /// Fill in which inverse anti-affinity groups select the pod; call once every group is
+    /// registered (the selection never changes during a solve).
+    pub fn link_inverse(&self, pod: PodView, groups: &mut PodGroups) {
+        groups.selected_by_inverse = self
+            .inverse
+            .iter()
+            .copied()
+            .filter(|&i| self.groups[i].selects(pod.namespace, pod.labels))
+            .collect();
     }
 
     /// Count a pod placed (or found bound) in the given domains per key. `domain_of` gives the
@@ -485,9 +498,9 @@ impl Topology {
             };
             check(g, domains)?;
         }
-        for &i in &self.inverse {
+        for &i in &groups.selected_by_inverse {
             let g = &self.groups[i];
-            if g.total == 0 || !g.selects(pod.namespace, pod.labels) {
+            if g.total == 0 {
                 continue;
             }
             let pod_domains = domains_for(pod_reqs, &g.key.key);
@@ -591,7 +604,8 @@ mod tests {
             match_label_keys: vec![],
         };
         let terms = [term];
-        let g = t.register(pod, [], [], &terms, &terms);
+        let mut g = t.register(pod, [], [], &terms, &terms);
+        t.link_inverse(pod, &mut g);
         for h in ["n1", "n2"] {
             t.add_domain(labels::HOSTNAME, h, &[]);
         }
@@ -610,14 +624,19 @@ mod tests {
             namespace: "ns",
             labels: &l,
         };
-        let none = PodGroups::default();
+        let mut none = PodGroups::default();
+        t.link_inverse(other, &mut none);
         assert!(t.requirements(other, &none, &any, &on("n1"), &[]).is_err());
         let unrelated = labels(&[("app", "web")]);
         let web = PodView {
             namespace: "ns",
             labels: &unrelated,
         };
-        assert!(t.requirements(web, &none, &any, &on("n1"), &[]).is_ok());
+        let mut web_groups = PodGroups::default();
+        t.link_inverse(web, &mut web_groups);
+        assert!(t
+            .requirements(web, &web_groups, &any, &on("n1"), &[])
+            .is_ok());
     }
 
     #[test]
