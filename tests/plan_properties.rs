@@ -12,11 +12,10 @@ use karpdeck::scenario::generate::{generate, GenOptions};
 use karpdeck::scenario::{load_str, LoadOptions};
 use proptest::prelude::*;
 
-/// Where the checker sees a pod: a node name or a claim number, with the node's labels as known.
+/// Where the checker sees a pod: a node name or a claim number, and the zones it may be in.
 #[derive(Debug, Clone)]
 struct Place {
     node: String,
-    labels: BTreeMap<String, String>,
     /// Zones the node may end up in (one for real nodes and zonal claims).
     zones: BTreeSet<String>,
 }
@@ -29,7 +28,12 @@ fn tolerates_all(pod: &Pod, taints: &[karpdeck::model::Taint]) -> bool {
 }
 
 /// Labels a claim's node would carry, from the cheapest launch type, its pool and requirements.
-fn claim_labels(s: &Snapshot, pool: &str, instance_type: &str, zones: &BTreeSet<String>) -> BTreeMap<String, String> {
+fn claim_labels(
+    s: &Snapshot,
+    pool: &str,
+    instance_type: &str,
+    zones: &BTreeSet<String>,
+) -> BTreeMap<String, String> {
     let np = s.nodepool(pool).unwrap();
     let it = s.catalog.get(instance_type).unwrap();
     let mut l: BTreeMap<String, String> = it
@@ -69,7 +73,11 @@ fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
     }
     for p in &pending {
         if seen.get(p) != Some(&1) {
-            return Err(format!("pod {} accounted {:?} times", s.pods[*p].key(), seen.get(p)));
+            return Err(format!(
+                "pod {} accounted {:?} times",
+                s.pods[*p].key(),
+                seen.get(p)
+            ));
         }
     }
 
@@ -83,17 +91,34 @@ fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
     }
     for (pi, node_name) in &plan.existing {
         let pod = &s.pods[*pi];
-        let node = s.nodes.iter().find(|n| &n.name == node_name).ok_or("unknown node")?;
+        let node = s
+            .nodes
+            .iter()
+            .find(|n| &n.name == node_name)
+            .ok_or("unknown node")?;
         let u = used.entry(node.name.as_str()).or_default();
         u.add_assign(&pod.requests_with_slot());
         if !u.fits_in(&node.allocatable) {
             return Err(format!("{} overcommitted", node.name));
         }
         if !tolerates_all(pod, &node.taints) || node.unschedulable || !node.ready {
-            return Err(format!("{} placed on unusable node {}", pod.key(), node.name));
+            return Err(format!(
+                "{} placed on unusable node {}",
+                pod.key(),
+                node.name
+            ));
         }
-        let zones = node.zone().map(|z| BTreeSet::from([z.to_string()])).unwrap_or_default();
-        places.insert(*pi, Place { node: node.name.clone(), labels: node.labels.clone(), zones });
+        let zones = node
+            .zone()
+            .map(|z| BTreeSet::from([z.to_string()]))
+            .unwrap_or_default();
+        places.insert(
+            *pi,
+            Place {
+                node: node.name.clone(),
+                zones,
+            },
+        );
     }
 
     // New claims: the cheapest launch type holds pods plus the DaemonSets that would run there.
@@ -126,7 +151,11 @@ fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
                 return Err(format!("{} nodeSelector not met on claim {ci}", pod.key()));
             }
             if !pod.node_affinity.required.is_empty()
-                && !pod.node_affinity.required.iter().any(|t| t.matches_labels(&node_labels))
+                && !pod
+                    .node_affinity
+                    .required
+                    .iter()
+                    .any(|t| t.matches_labels(&node_labels))
             {
                 return Err(format!("{} node affinity not met on claim {ci}", pod.key()));
             }
@@ -134,7 +163,6 @@ fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
                 pi,
                 Place {
                     node: format!("claim-{ci}"),
-                    labels: node_labels.clone(),
                     zones: zones.clone(),
                 },
             );
@@ -152,7 +180,10 @@ fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
                 .collect();
             for (k, r) in pool_reqs {
                 if !r.matches_label(l.get(k).map(String::as_str)) {
-                    return Err(format!("{name} breaks pool {} requirement {k} {r}", np.name));
+                    return Err(format!(
+                        "{name} breaks pool {} requirement {k} {r}",
+                        np.name
+                    ));
                 }
             }
         }
@@ -161,9 +192,13 @@ fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
                 return Err(format!("claim {ci} offers zone {z} outside its pool"));
             }
         }
-        let largest = c.launch.instance_types.iter().fold(Resources::default(), |m, n| {
-            m.max(&settings.capacity(s.catalog.get(n).unwrap()))
-        });
+        let largest = c
+            .launch
+            .instance_types
+            .iter()
+            .fold(Resources::default(), |m, n| {
+                m.max(&settings.capacity(s.catalog.get(n).unwrap()))
+            });
         let e = pool_usage.entry(np.name.clone()).or_default();
         e.0.add_assign(&largest);
         e.1 += 1;
@@ -178,7 +213,9 @@ fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
                 base.get(name) + usage.get(name)
             };
             if total > limit {
-                return Err(format!("pool {pool} over its {name} limit: {total} > {limit}"));
+                return Err(format!(
+                    "pool {pool} over its {name} limit: {total} > {limit}"
+                ));
             }
         }
     }
@@ -204,7 +241,10 @@ fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
                 continue;
             }
             if tsc.topology_key == labels::HOSTNAME {
-                if let Some((n, c)) = per_node(pods).into_iter().find(|(_, c)| *c > tsc.max_skew as usize) {
+                if let Some((n, c)) = per_node(pods)
+                    .into_iter()
+                    .find(|(_, c)| *c > tsc.max_skew as usize)
+                {
                     return Err(format!("{app}: {c} pods on {n} break hostname spread"));
                 }
             } else if tsc.topology_key == labels::ZONE {
@@ -212,7 +252,9 @@ fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
                 for pi in pods {
                     let z = &places[pi].zones;
                     if z.len() != 1 {
-                        return Err(format!("{app}: spread pod on a claim without a single zone"));
+                        return Err(format!(
+                            "{app}: spread pod on a claim without a single zone"
+                        ));
                     }
                     *counts.entry(z.iter().next().unwrap().clone()).or_default() += 1;
                 }
@@ -220,7 +262,10 @@ fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
                 let values: Vec<i64> = zones.map(|z| counts.get(z).copied().unwrap_or(0)).collect();
                 let (min, max) = (values.iter().min().unwrap(), values.iter().max().unwrap());
                 if max - min > tsc.max_skew as i64 {
-                    return Err(format!("{app}: zone counts {values:?} break maxSkew {}", tsc.max_skew));
+                    return Err(format!(
+                        "{app}: zone counts {values:?} break maxSkew {}",
+                        tsc.max_skew
+                    ));
                 }
             }
         }
@@ -233,7 +278,8 @@ fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
         }
         for term in &sample.pod_affinity.required {
             if term.topology_key == labels::ZONE {
-                let zones: BTreeSet<&BTreeSet<String>> = pods.iter().map(|pi| &places[pi].zones).collect();
+                let zones: BTreeSet<&BTreeSet<String>> =
+                    pods.iter().map(|pi| &places[pi].zones).collect();
                 if zones.len() != 1 || zones.iter().next().unwrap().len() != 1 {
                     return Err(format!("{app}: affine pods in zones {zones:?}"));
                 }
@@ -292,7 +338,11 @@ fn the_checker_catches_a_broken_plan() {
     dropped.nodeclaims[0].claim.pods.pop();
     assert!(check(&s, &dropped).unwrap_err().contains("accounted"));
     // Cram every pod onto the first claim: it no longer fits.
-    let all: Vec<usize> = p.nodeclaims.iter().flat_map(|c| c.claim.pods.clone()).collect();
+    let all: Vec<usize> = p
+        .nodeclaims
+        .iter()
+        .flat_map(|c| c.claim.pods.clone())
+        .collect();
     p.nodeclaims.truncate(1);
     p.nodeclaims[0].claim.pods = all;
     assert!(check(&s, &p).is_err());

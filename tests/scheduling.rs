@@ -102,3 +102,53 @@ fn best_practices_keeps_gpu_and_team_pods_apart() {
     assert_eq!(gpu_pods, 2);
     assert_eq!(team_pods, 200);
 }
+
+#[test]
+fn optimized_beats_greedy_when_karpenter_builds_one_giant_node() {
+    use karpdeck::engine::plan::{plan, Strategy};
+    let text = r#"
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      requirements:
+      - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+      - {key: kubernetes.io/arch, operator: In, values: [amd64]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cpu, namespace: d}
+spec:
+  replicas: 40
+  template:
+    metadata: {labels: {app: cpu}}
+    spec: {containers: [{name: c, resources: {requests: {cpu: '3', memory: 1Gi}}}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: mem, namespace: d}
+spec:
+  replicas: 40
+  template:
+    metadata: {labels: {app: mem}}
+    spec: {containers: [{name: c, resources: {requests: {cpu: 250m, memory: 12Gi}}}]}
+"#;
+    let options = LoadOptions {
+        scales: vec![],
+        region: Some("us-east-1".into()),
+    };
+    let l = scenario::load_str("t.yaml", text, &options, Catalog::embedded()).unwrap();
+    let greedy = plan(&l.snapshot, Strategy::Karpenter, &Options::default());
+    let optimized = plan(&l.snapshot, Strategy::Optimized, &Options::default());
+    // Karpenter keeps adding pods to the first claim until only the largest types fit.
+    assert_eq!(greedy.nodeclaims.len(), 1);
+    assert_eq!(optimized.scheduled_pods(), 80);
+    assert!(
+        optimized.new_per_hour() < greedy.new_per_hour() * 0.95,
+        "optimized {} vs karpenter {}",
+        optimized.new_per_hour(),
+        greedy.new_per_hour()
+    );
+}

@@ -22,11 +22,12 @@ const CANDIDATE_TYPES: usize = 24;
 /// Selectors of every topology constraint in the snapshot, with the namespace they apply in
 /// (`None`: any namespace).
 fn topology_selectors(snapshot: &Snapshot) -> Vec<(Option<String>, LabelSelector)> {
-    let mut out = Vec::new();
+    // Replicas repeat the same constraint: keep each once.
+    let mut out = std::collections::HashSet::new();
     for p in &snapshot.pods {
         let ns = Some(p.namespace.clone());
         for s in &p.topology_spread {
-            out.push((ns.clone(), s.selector.clone()));
+            out.insert((ns.clone(), s.selector.clone()));
         }
         let terms = p
             .pod_affinity
@@ -41,9 +42,11 @@ fn topology_selectors(snapshot: &Snapshot) -> Vec<(Option<String>, LabelSelector
             } else {
                 ns.clone()
             };
-            out.push((scope, t.selector.clone()));
+            out.insert((scope, t.selector.clone()));
         }
     }
+    let mut out: Vec<_> = out.into_iter().collect();
+    out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
     out
 }
 
@@ -227,20 +230,16 @@ fn repack_template(
                 taken[si] += n;
             }
             let types = compatible_types(template, &bin.reqs, &bin.requests);
-            let overhead = types
-                .iter()
-                .map(|&i| &template.types[i].daemon_overhead)
-                .min_by_key(|o| (o.cpu_millis, o.memory_bytes))
-                .cloned()
-                .unwrap_or_default();
-            claims.push(PlannedClaim {
-                template: template_index,
-                nodepool: template.name.clone(),
-                pods: bin.pods.clone(),
-                requests: bin.requests.add(&overhead),
-                requirements: bin.reqs.clone(),
-                types,
-            });
+            claims.push(finish(
+                template_index,
+                template,
+                Shaped {
+                    pods: bin.pods.clone(),
+                    pod_requests: bin.requests.clone(),
+                    requirements: bin.reqs.clone(),
+                    types,
+                },
+            ));
         }
     }
     Some(claims)
@@ -256,44 +255,188 @@ fn claims_cost(schedule: &Schedule, claims: &[PlannedClaim]) -> Option<f64> {
         .sum()
 }
 
-/// The schedule's NodeClaims with free pods re-packed per NodePool where that is cheaper and
-/// keeps within the pool's limits; constrained claims unchanged.
+/// The schedule's NodeClaims re-shaped per NodePool where that is cheaper and keeps within the
+/// pool's limits: constrained pods stay on their claims, free pods ride along where that costs
+/// nothing, and the rest are re-packed.
 pub fn repack(snapshot: &Snapshot, schedule: &Schedule) -> Vec<PlannedClaim> {
     let selectors = topology_selectors(snapshot);
-    let mut constrained: BTreeMap<usize, Vec<PlannedClaim>> = BTreeMap::new();
-    let mut free: BTreeMap<usize, Vec<PlannedClaim>> = BTreeMap::new();
-    for c in &schedule.claims {
-        let bucket = if c
-            .pods
-            .iter()
-            .all(|&p| is_free(&snapshot.pods[p], &selectors))
-        {
-            &mut free
-        } else {
-            &mut constrained
-        };
-        bucket.entry(c.template).or_default().push(c.clone());
-    }
     let mut out: Vec<PlannedClaim> = Vec::new();
-    for ti in 0..schedule.templates.len() {
-        let template = &schedule.templates[ti];
-        let fixed = constrained.remove(&ti).unwrap_or_default();
-        let original = free.remove(&ti).unwrap_or_default();
-        let pods: Vec<usize> = original
+    for (ti, template) in schedule.templates.iter().enumerate() {
+        let original: Vec<PlannedClaim> = schedule
+            .claims
             .iter()
-            .flat_map(|c| c.pods.iter().copied())
+            .filter(|c| c.template == ti)
+            .cloned()
             .collect();
-        let better = repack_template(snapshot, ti, template, &pods).filter(|repacked| {
-            let all: Vec<&PlannedClaim> = fixed.iter().chain(repacked).collect();
+        if original.is_empty() {
+            continue;
+        }
+        let better = reshape(snapshot, ti, template, &original, &selectors).filter(|new| {
+            let all: Vec<&PlannedClaim> = new.iter().collect();
             within_limits(template, &all)
-                && claims_cost(schedule, repacked)
+                && claims_cost(schedule, new)
                     .zip(claims_cost(schedule, &original))
                     .is_some_and(|(new, old)| new < old)
         });
-        out.extend(fixed);
         out.extend(better.unwrap_or(original));
     }
     out
+}
+
+/// A claim during re-shaping: its pods' requests kept apart from daemon overhead.
+struct Shaped {
+    pods: Vec<usize>,
+    pod_requests: Resources,
+    requirements: Requirements,
+    types: Vec<usize>,
+}
+
+/// A fixed claim free pods may ride along on, with its price and headroom cached.
+struct Host {
+    claim: Shaped,
+    /// The claim's price now: its cheapest type.
+    price: f64,
+    /// Per type in `claim.types`, its cheapest offering under the claim's requirements.
+    prices: Vec<f64>,
+    /// Per resource, the most any type leaves after daemon overhead.
+    headroom: Resources,
+}
+
+impl Host {
+    fn new(template: &Template, claim: Shaped) -> Option<Self> {
+        let prices: Vec<f64> = claim
+            .types
+            .iter()
+            .map(|&i| {
+                template.types[i]
+                    .cheapest_offering(&claim.requirements)
+                    .map_or(f64::INFINITY, |o| o.price)
+            })
+            .collect();
+        let price = prices.iter().copied().fold(f64::INFINITY, f64::min);
+        let headroom = claim.types.iter().fold(Resources::default(), |m, &i| {
+            let t = &template.types[i];
+            m.max(&t.allocatable.sub(&t.daemon_overhead))
+        });
+        price.is_finite().then_some(Self {
+            claim,
+            price,
+            prices,
+            headroom,
+        })
+    }
+}
+
+/// Add `pod` to the host if a type no dearer than its current cheapest still holds everything.
+/// Pods that would narrow the host's requirements do not ride (they would need re-pricing).
+fn ride_along(template: &Template, host: &mut Host, pod: &Pod, index: usize) -> bool {
+    let requests = host.claim.pod_requests.add(&pod.requests_with_slot());
+    if !requests.fits_in(&host.headroom) {
+        return false;
+    }
+    let reqs = PodConstraints::new(pod, false).requirements();
+    if host.claim.requirements.compatible(&reqs, true).is_err()
+        || host.claim.requirements.narrowed_by(&reqs).is_some()
+    {
+        return false;
+    }
+    let affordable = host
+        .claim
+        .types
+        .iter()
+        .zip(&host.prices)
+        .any(|(&i, &p)| p <= host.price && template.types[i].fits(&requests));
+    if !affordable {
+        return false;
+    }
+    let keep: Vec<bool> = host
+        .claim
+        .types
+        .iter()
+        .map(|&i| template.types[i].fits(&requests))
+        .collect();
+    let mut k = keep.iter();
+    host.claim.types.retain(|_| *k.next().unwrap());
+    let mut k = keep.iter();
+    host.prices.retain(|_| *k.next().unwrap());
+    host.claim.pod_requests = requests;
+    host.claim.pods.push(index);
+    true
+}
+
+fn finish(template_index: usize, template: &Template, c: Shaped) -> PlannedClaim {
+    let overhead = c
+        .types
+        .iter()
+        .map(|&i| &template.types[i].daemon_overhead)
+        .min_by_key(|o| (o.cpu_millis, o.memory_bytes))
+        .cloned()
+        .unwrap_or_default();
+    PlannedClaim {
+        template: template_index,
+        nodepool: template.name.clone(),
+        pods: c.pods,
+        requests: c.pod_requests.add(&overhead),
+        requirements: c.requirements,
+        types: c.types,
+    }
+}
+
+/// Keep constrained pods where they are, let free pods ride along at no cost, re-pack the rest.
+fn reshape(
+    snapshot: &Snapshot,
+    template_index: usize,
+    template: &Template,
+    original: &[PlannedClaim],
+    selectors: &[(Option<String>, LabelSelector)],
+) -> Option<Vec<PlannedClaim>> {
+    let mut fixed: Vec<Host> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
+    for c in original {
+        let (moving, staying): (Vec<usize>, Vec<usize>) = c
+            .pods
+            .iter()
+            .partition(|&&p| is_free(&snapshot.pods[p], selectors));
+        free.extend(moving);
+        if staying.is_empty() {
+            continue;
+        }
+        let pod_requests = staying.iter().fold(Resources::default(), |acc, &p| {
+            acc.add(&snapshot.pods[p].requests_with_slot())
+        });
+        let types = compatible_types(template, &c.requirements, &pod_requests);
+        if types.is_empty() {
+            return None;
+        }
+        fixed.push(Host::new(
+            template,
+            Shaped {
+                pods: staying,
+                pod_requests,
+                requirements: c.requirements.clone(),
+                types,
+            },
+        )?);
+    }
+    free.sort_by(|&a, &b| {
+        let (ra, rb) = (&snapshot.pods[a].requests, &snapshot.pods[b].requests);
+        (rb.cpu_millis, rb.memory_bytes, a).cmp(&(ra.cpu_millis, ra.memory_bytes, b))
+    });
+    let mut rest = Vec::new();
+    for p in free {
+        let pod = &snapshot.pods[p];
+        if !fixed.iter_mut().any(|c| ride_along(template, c, pod, p)) {
+            rest.push(p);
+        }
+    }
+    let mut out: Vec<PlannedClaim> = fixed
+        .into_iter()
+        .map(|h| finish(template_index, template, h.claim))
+        .collect();
+    if !rest.is_empty() {
+        out.extend(repack_template(snapshot, template_index, template, &rest)?);
+    }
+    Some(out)
 }
 
 /// Whether the claims, each at its largest option, stay within the pool's limits on top of what
