@@ -279,3 +279,124 @@ fn bad_flags_and_files_exit_2() {
     assert_eq!(region.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&region.stderr).contains("not in the embedded catalog"));
 }
+
+#[test]
+fn plan_seed_lab_json_matches_the_lab_log() {
+    let v = json(&[
+        "plan",
+        "--scenario",
+        &scenario("seed-lab.yaml"),
+        "--scale",
+        "nlb-app-karpenter/nginx-deployment=6",
+        "--strategy",
+        "karpenter",
+        "--json",
+    ]);
+    let prov = &v["provisioning"];
+    let existing = prov["existing_placements"].as_array().unwrap();
+    assert_eq!(existing.len(), 1);
+    assert_eq!(
+        existing[0]["node"],
+        "ip-172-31-75-60.ap-southeast-1.compute.internal"
+    );
+    let claims = prov["nodeclaims"].as_array().unwrap();
+    assert_eq!(claims.len(), 2);
+    assert_eq!(claims[0]["pods"].as_array().unwrap().len(), 3);
+    assert_eq!(claims[0]["requests"]["cpu"], "6825m");
+    assert_eq!(claims[0]["requests"]["memory"], "12025950Ki");
+    assert_eq!(claims[0]["requests"]["pods"], "7");
+    assert_eq!(
+        claims[0]["instance_types"],
+        serde_json::json!(["c6g.2xlarge"])
+    );
+    assert_eq!(claims[1]["pods"].as_array().unwrap().len(), 1);
+    assert_eq!(claims[1]["requests"]["cpu"], "2825m");
+    assert_eq!(claims[1]["requests"]["memory"], "4213450Ki");
+    assert_eq!(claims[1]["requests"]["pods"], "5");
+    let mut types: Vec<&str> = claims[1]["instance_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(types, ["c6g.2xlarge", "m6g.xlarge", "r6g.xlarge"]);
+    for c in claims {
+        assert_eq!(c["capacity_types"], serde_json::json!(["spot"]));
+        assert_eq!(c["nodepool"], "default");
+    }
+    assert!(prov["unschedulable"].as_array().unwrap().is_empty());
+    assert_eq!(v["disruption"]["actions"], serde_json::json!([]));
+    let cost = &v["cost"];
+    assert!(
+        cost["planned_per_hour"].as_f64().unwrap() > cost["current_per_hour"].as_f64().unwrap()
+    );
+}
+
+#[test]
+fn plan_text_reads_like_karpenters_log() {
+    let out = stdout(&karpdeck(&[
+        "plan",
+        "--scenario",
+        &scenario("seed-lab.yaml"),
+        "--scale",
+        "nlb-app-karpenter/nginx-deployment=6",
+    ]));
+    assert!(out.contains("found provisionable pod(s)  pods=5"), "{out}");
+    assert!(
+        out.contains("computed new nodeclaim(s) to fit pod(s)  nodeclaims=2 pods=4"),
+        "{out}"
+    );
+    assert!(out.contains(r#"created nodeclaim  nodepool=default requests={"cpu":"6825m","memory":"12025950Ki","pods":"7"} instance-types=c6g.2xlarge"#), "{out}");
+    assert!(out.contains("COST  now $"), "{out}");
+    let bad = karpdeck(&[
+        "plan",
+        "--scenario",
+        &scenario("seed-lab.yaml"),
+        "--strategy",
+        "cheapest",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn gen_writes_a_loadable_reproducible_scenario() {
+    let a = stdout(&karpdeck(&[
+        "gen",
+        "--nodes",
+        "3",
+        "--pending",
+        "40",
+        "--seed",
+        "9",
+        "--types",
+        "60",
+    ]));
+    let b = stdout(&karpdeck(&[
+        "gen",
+        "--nodes",
+        "3",
+        "--pending",
+        "40",
+        "--seed",
+        "9",
+        "--types",
+        "60",
+    ]));
+    assert_eq!(a, b);
+    let path = scratch_dir().join("gen.yaml");
+    std::fs::write(&path, &a).unwrap();
+    let v = json(&["plan", "--scenario", path.to_str().unwrap(), "--json"]);
+    let placed = v["provisioning"]["existing_placements"]
+        .as_array()
+        .unwrap()
+        .len()
+        + v["provisioning"]["nodeclaims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["pods"].as_array().unwrap().len())
+            .sum::<usize>();
+    let failed = v["provisioning"]["unschedulable"].as_array().unwrap().len();
+    assert_eq!(placed + failed, 40);
+}

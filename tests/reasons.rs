@@ -177,3 +177,53 @@ fn gated_pods_and_no_pools() {
     let s = schedule(&loaded.snapshot, &Options::default());
     assert_eq!(s.failures[0].1, PodReason::NoNodePools);
 }
+
+#[test]
+fn min_values_that_cannot_be_met() {
+    let text = r#"
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: diverse}
+spec:
+  template:
+    spec:
+      requirements:
+      - {key: karpenter.k8s.aws/instance-family, operator: In, values: [m5, c5, r5], minValues: 3}
+"#;
+    let small = pod(
+        "small",
+        "  containers: [{name: c, resources: {requests: {cpu: 100m}}}]\n",
+    );
+    let options = LoadOptions {
+        scales: vec![],
+        region: Some("us-east-1".into()),
+    };
+    // A small pod keeps all three families open.
+    let l = load_str(
+        "t.yaml",
+        &format!("{text}{small}"),
+        &options,
+        Catalog::embedded(),
+    )
+    .unwrap();
+    assert!(schedule(&l.snapshot, &Options::default())
+        .failures
+        .is_empty());
+    // 500Gi is more than any c5 (192Gi) or m5 (384Gi) holds: only r5 remains.
+    let huge = pod(
+        "huge",
+        "  containers: [{name: c, resources: {requests: {memory: 500Gi}}}]\n",
+    );
+    let l = load_str(
+        "t.yaml",
+        &format!("{text}{huge}"),
+        &options,
+        Catalog::embedded(),
+    )
+    .unwrap();
+    let s = schedule(&l.snapshot, &Options::default());
+    assert_eq!(
+        s.failures[0].1.lines(),
+        ["nodepool \"diverse\": NodePool couldn't meet minValues requirements: karpenter.k8s.aws/instance-family needs 3 values, 1 remain"]
+    );
+}

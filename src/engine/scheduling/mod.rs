@@ -337,6 +337,7 @@ impl<'s> Solver<'s> {
         if types.is_empty() {
             return Err(no_type_reason(template, &claim.types, reqs, &requests));
         }
+        min_values_met(template, &types, reqs)?;
         let headroom = headroom(template, &types);
         let claim = &mut self.claims[ci];
         if let Some(m) = merged {
@@ -479,6 +480,42 @@ impl<'s> Solver<'s> {
         self.try_new_claim(p, &pod_reqs)
             .map_err(PodReason::Rejected)
     }
+}
+
+/// Karpenter's `minValues`: for each requirement that sets it, the remaining types must still offer
+/// that many distinct values of the key.
+fn min_values_met(
+    template: &Template,
+    types: &[usize],
+    reqs: &Requirements,
+) -> Result<(), PoolReason> {
+    for (key, r) in reqs.iter() {
+        let Some(needed) = r.min_values() else {
+            continue;
+        };
+        let distinct: std::collections::BTreeSet<&str> = types
+            .iter()
+            .filter_map(|&i| {
+                let t = &template.types[i];
+                match key {
+                    labels::ZONE | labels::CAPACITY_TYPE => None,
+                    _ => t
+                        .labels
+                        .get(key)
+                        .and_then(|l| l.values().iter().next())
+                        .map(String::as_str),
+                }
+            })
+            .collect();
+        if (distinct.len() as u32) < needed {
+            return Err(PoolReason::MinValues {
+                key: key.to_string(),
+                needed,
+                available: distinct.len(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Domains a template can offer for a topology key.

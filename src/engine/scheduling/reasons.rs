@@ -51,6 +51,15 @@ pub enum PoolReason {
     NoInstanceType(Box<TypeSearch>),
     /// Every type that fits would break a limit.
     LimitExceeded(LimitBreach),
+    /// The types left cannot offer `minValues` distinct values of a key.
+    MinValues {
+        /// The label key.
+        key: String,
+        /// Distinct values required.
+        needed: u32,
+        /// Distinct values the remaining types offer.
+        available: usize,
+    },
     /// Topology (spread, affinity, anti-affinity) leaves no domain.
     Topology {
         /// The constraint's topology key.
@@ -136,6 +145,14 @@ impl fmt::Display for PoolReason {
                 Ok(())
             }
             Self::LimitExceeded(b) => write!(f, "{b}"),
+            Self::MinValues {
+                key,
+                needed,
+                available,
+            } => write!(
+                f,
+                "NodePool couldn't meet minValues requirements: {key} needs {needed} values, {available} remain"
+            ),
             Self::Topology { key, kind } => {
                 write!(f, "{kind} on {key} leaves no topology domain")
             }
