@@ -72,10 +72,10 @@ impl Plan {
 
     /// What the new NodeClaims cost per hour.
     pub fn new_per_hour(&self) -> f64 {
+        // Fold from +0.0: an empty f64 sum is -0.0, which prints as "-0.00".
         self.nodeclaims
             .iter()
-            .map(|c| c.launch.price_per_hour)
-            .sum()
+            .fold(0.0, |acc, c| acc + c.launch.price_per_hour)
     }
 
     /// Pods that get capacity (existing or new).
