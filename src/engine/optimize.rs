@@ -314,10 +314,7 @@ impl Host {
             })
             .collect();
         let price = prices.iter().copied().fold(f64::INFINITY, f64::min);
-        let headroom = claim.types.iter().fold(Resources::default(), |m, &i| {
-            let t = &template.types[i];
-            m.max(&t.allocatable.sub(&t.daemon_overhead))
-        });
+        let headroom = template.headroom(&claim.types);
         price.is_finite().then_some(Self {
             claim,
             price,
@@ -365,13 +362,7 @@ fn ride_along(template: &Template, host: &mut Host, pod: &Pod, index: usize) -> 
 }
 
 fn finish(template_index: usize, template: &Template, c: Shaped) -> PlannedClaim {
-    let overhead = c
-        .types
-        .iter()
-        .map(|&i| &template.types[i].daemon_overhead)
-        .min_by_key(|o| (o.cpu_millis, o.memory_bytes))
-        .cloned()
-        .unwrap_or_default();
+    let overhead = template.min_overhead(&c.types);
     PlannedClaim {
         template: template_index,
         nodepool: template.name.clone(),

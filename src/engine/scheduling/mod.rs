@@ -95,13 +95,6 @@ struct Claim {
     headroom: Resources,
 }
 
-fn headroom(template: &Template, types: &[usize]) -> Resources {
-    types.iter().fold(Resources::default(), |m, &i| {
-        let t = &template.types[i];
-        m.max(&t.allocatable.sub(&t.daemon_overhead))
-    })
-}
-
 /// Pods Karpenter would try to provision for: pending, not owned by a DaemonSet, not mirrors.
 pub fn provisionable(snapshot: &Snapshot) -> Vec<usize> {
     snapshot
@@ -338,7 +331,7 @@ impl<'s> Solver<'s> {
             return Err(no_type_reason(template, &claim.types, reqs, &requests));
         }
         min_values_met(template, &types, reqs)?;
-        let headroom = headroom(template, &types);
+        let headroom = template.headroom(&types);
         let claim = &mut self.claims[ci];
         if let Some(m) = merged {
             claim.requirements = m;
@@ -428,7 +421,7 @@ impl<'s> Solver<'s> {
                 pods: Vec::new(),
                 requests: Resources::default(),
                 requirements,
-                headroom: headroom(template, &within_limits),
+                headroom: template.headroom(&within_limits),
                 types: within_limits,
                 host_ports: Vec::new(),
             });
@@ -709,13 +702,7 @@ pub fn schedule(snapshot: &Snapshot, options: &Options) -> Schedule {
         .iter()
         .map(|c| {
             let template = &solver.templates[c.template];
-            let overhead = c
-                .types
-                .iter()
-                .map(|&i| &template.types[i].daemon_overhead)
-                .min_by_key(|o| (o.cpu_millis, o.memory_bytes))
-                .cloned()
-                .unwrap_or_default();
+            let overhead = template.min_overhead(&c.types);
             let mut requirements = c.requirements.clone();
             requirements.remove(labels::HOSTNAME);
             PlannedClaim {

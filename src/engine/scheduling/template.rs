@@ -92,6 +92,25 @@ impl Template {
         self.limits.breach(&self.usage, self.node_count, capacity)
     }
 
+    /// The smallest daemon overhead among `types`: what Karpenter adds to a finished NodeClaim.
+    pub fn min_overhead(&self, types: &[usize]) -> Resources {
+        types
+            .iter()
+            .map(|&i| &self.types[i].daemon_overhead)
+            .min_by_key(|o| (o.cpu_millis, o.memory_bytes))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Per resource, the most any of `types` leaves for pods after daemon overhead: a pod that does
+    /// not fit under it fits none of them.
+    pub fn headroom(&self, types: &[usize]) -> Resources {
+        types.iter().fold(Resources::default(), |m, &i| {
+            let t = &self.types[i];
+            m.max(&t.allocatable.sub(&t.daemon_overhead))
+        })
+    }
+
     /// Charge a new NodeClaim against the limits, pessimistically at its largest option.
     pub fn charge(&mut self, capacity: &Resources) {
         self.usage.add_assign(capacity);
