@@ -195,3 +195,76 @@ status:
     assert_eq!(on, ["c-open", "c-open"]);
     assert_eq!(s.claims.len(), 1);
 }
+
+/// Regression scenarios from a review against Karpenter's scheduler (tests/fixtures/).
+fn fixture(name: &str) -> (Loaded, Schedule) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    run(&std::fs::read_to_string(path).unwrap())
+}
+
+fn claim_zones(s: &Schedule) -> Vec<Option<String>> {
+    s.claims.iter().map(|c| zone_of(&c.requirements)).collect()
+}
+
+#[test]
+fn spread_uses_required_affinity_only_for_domains() {
+    // Zone a already leads; the pod merely prefers a, so it must go elsewhere.
+    let (_, s) = fixture("spread-ignores-preferred-zone.yaml");
+    assert_eq!(claim_zones(&s), [Some("us-east-1b".to_string())]);
+}
+
+#[test]
+fn pods_on_cordoned_nodes_count_for_spread() {
+    let (_, s) = fixture("cordoned-pods-still-count.yaml");
+    assert!(s.placements.is_empty());
+    assert_eq!(claim_zones(&s), [Some("us-east-1b".to_string())]);
+}
+
+#[test]
+fn a_booting_karpenter_node_takes_pods() {
+    let (l, s) = fixture("booting-node-takes-pods.yaml");
+    assert!(s.claims.is_empty(), "{:?}", s.claims.len());
+    assert_eq!(s.placements.len(), 1);
+    let Target::Node(n) = s.placements[0].1 else {
+        panic!()
+    };
+    assert!(!l.snapshot.nodes[n].initialized());
+}
+
+#[test]
+fn affinity_does_not_follow_a_claim_whose_zone_is_undecided() {
+    let (_, s) = fixture("affinity-waits-for-a-decided-zone.yaml");
+    assert_eq!(s.claims.len(), 1);
+    assert_eq!(s.failures.len(), 1);
+}
+
+#[test]
+fn equal_claims_are_tried_oldest_first() {
+    let (l, s) = fixture("older-claims-first.yaml");
+    let names = |c: &karpdeck::engine::scheduling::PlannedClaim| -> Vec<String> {
+        c.pods
+            .iter()
+            .map(|&p| l.snapshot.pods[p].name.clone())
+            .collect()
+    };
+    assert_eq!(names(&s.claims[0]), ["a", "c"]);
+    assert_eq!(names(&s.claims[1]), ["b"]);
+}
+
+#[test]
+fn the_optimizer_keeps_min_values() {
+    use karpdeck::engine::plan::{plan, Strategy};
+    let (l, _) = fixture("optimizer-keeps-min-values.yaml");
+    let p = plan(&l.snapshot, Strategy::Optimized, &Options::default());
+    for c in &p.nodeclaims {
+        let families: std::collections::BTreeSet<&str> = c
+            .launch
+            .instance_types
+            .iter()
+            .map(|t| t.split('.').next().unwrap())
+            .collect();
+        assert!(families.len() >= 3, "{:?}", c.launch.instance_types);
+    }
+}

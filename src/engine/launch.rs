@@ -24,28 +24,62 @@ pub struct Launch {
     pub price_per_hour: f64,
 }
 
-fn cheapest_of(t: &TemplateType, reqs: &Requirements, ct: Option<CapacityType>) -> Option<f64> {
-    let zone = reqs.get(labels::ZONE);
-    let allowed = reqs.get(labels::CAPACITY_TYPE);
-    t.offerings
-        .iter()
-        .filter(|o| {
-            o.available
-                && zone.is_none_or(|z| z.has(&o.zone))
-                && allowed.is_none_or(|c| c.has(o.capacity_type.as_str()))
-                && ct.is_none_or(|c| c == o.capacity_type)
-        })
-        .map(|o| o.price)
-        .min_by(f64::total_cmp)
+/// Whether the AWS provider counts the type as exotic: bare metal, GPUs or accelerators.
+fn is_exotic(t: &TemplateType) -> bool {
+    let has = |key: &str| {
+        t.labels
+            .get(key)
+            .is_some_and(|r| r.operator() == crate::model::Operator::In)
+    };
+    t.name.contains(".metal")
+        || has(labels::aws::INSTANCE_GPU_COUNT)
+        || has(labels::aws::INSTANCE_ACCELERATOR_COUNT)
 }
 
 /// The launch choice for a claim of `template` restricted to `types` under `reqs`. `None` when no
 /// type has an available offering.
+///
+/// Follows the AWS provider's filters before truncation: exotic types (metal, GPU, accelerators)
+/// are dropped while generic ones remain (unless `minValues` is in play), and when both spot and
+/// on-demand are allowed, spot offerings dearer than the cheapest on-demand one are not used.
 pub fn launch(template: &Template, types: &[usize], reqs: &Requirements) -> Option<Launch> {
-    let mut priced: Vec<(f64, &TemplateType)> = types
+    let zone_req = reqs.get(labels::ZONE);
+    let ct_req = reqs.get(labels::CAPACITY_TYPE);
+    let allowed = |o: &crate::catalog::Offering| {
+        o.available
+            && zone_req.is_none_or(|z| z.has(&o.zone))
+            && ct_req.is_none_or(|c| c.has(o.capacity_type.as_str()))
+    };
+    let mut candidates: Vec<&TemplateType> = types
         .iter()
         .map(|&i| &template.types[i])
-        .filter_map(|t| cheapest_of(t, reqs, None).map(|p| (p, t)))
+        .filter(|t| t.offerings.iter().any(allowed))
+        .collect();
+    let uses_min_values = reqs.iter().any(|(_, r)| r.min_values().is_some());
+    if !uses_min_values && candidates.iter().any(|t| !is_exotic(t)) {
+        candidates.retain(|t| !is_exotic(t));
+    }
+    let cheapest_on_demand = candidates
+        .iter()
+        .flat_map(|t| t.offerings.iter())
+        .filter(|o| allowed(o) && o.capacity_type == CapacityType::OnDemand)
+        .map(|o| o.price)
+        .min_by(f64::total_cmp);
+    let usable = |o: &crate::catalog::Offering| {
+        allowed(o)
+            && !(o.capacity_type == CapacityType::Spot
+                && cheapest_on_demand.is_some_and(|od| o.price > od))
+    };
+    let cheapest = |t: &TemplateType, ct: Option<CapacityType>| {
+        t.offerings
+            .iter()
+            .filter(|o| usable(o) && ct.is_none_or(|c| c == o.capacity_type))
+            .map(|o| o.price)
+            .min_by(f64::total_cmp)
+    };
+    let mut priced: Vec<(f64, &TemplateType)> = candidates
+        .into_iter()
+        .filter_map(|t| cheapest(t, None).map(|p| (p, t)))
         .collect();
     priced.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
     priced.truncate(MAX_INSTANCE_TYPES);
@@ -54,17 +88,11 @@ pub fn launch(template: &Template, types: &[usize], reqs: &Requirements) -> Opti
     }
     let mut capacity_types = Vec::new();
     let mut zones = std::collections::BTreeSet::new();
-    let zone_req = reqs.get(labels::ZONE);
-    let ct_req = reqs.get(labels::CAPACITY_TYPE);
     for (_, t) in &priced {
-        for o in t.offerings.iter().filter(|o| o.available) {
-            if zone_req.is_none_or(|z| z.has(&o.zone))
-                && ct_req.is_none_or(|c| c.has(o.capacity_type.as_str()))
-            {
-                zones.insert(o.zone.clone());
-                if !capacity_types.contains(&o.capacity_type) {
-                    capacity_types.push(o.capacity_type);
-                }
+        for o in t.offerings.iter().filter(|o| usable(o)) {
+            zones.insert(o.zone.clone());
+            if !capacity_types.contains(&o.capacity_type) {
+                capacity_types.push(o.capacity_type);
             }
         }
     }
@@ -78,7 +106,7 @@ pub fn launch(template: &Template, types: &[usize], reqs: &Requirements) -> Opti
     .find(|c| capacity_types.contains(c))?;
     let price_per_hour = priced
         .iter()
-        .filter_map(|(_, t)| cheapest_of(t, reqs, Some(capacity_type)))
+        .filter_map(|(_, t)| cheapest(t, Some(capacity_type)))
         .min_by(f64::total_cmp)?;
     Some(Launch {
         instance_types: priced.iter().map(|(_, t)| t.name.clone()).collect(),

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use super::launch::launch;
 use super::scheduling::constraints::PodConstraints;
-use super::scheduling::{PlannedClaim, Schedule, Template};
+use super::scheduling::{min_values_met, PlannedClaim, Schedule, Template};
 use crate::model::affinity::LabelSelector;
 use crate::model::{Pod, Requirements, Resources, Snapshot};
 
@@ -337,6 +337,16 @@ fn ride_along(template: &Template, host: &mut Host, pod: &Pod, index: usize) -> 
     {
         return false;
     }
+    let fitting: Vec<usize> = host
+        .claim
+        .types
+        .iter()
+        .copied()
+        .filter(|&i| template.types[i].fits(&requests))
+        .collect();
+    if min_values_met(template, &fitting, &host.claim.requirements).is_err() {
+        return false;
+    }
     let affordable = host
         .claim
         .types
@@ -427,7 +437,10 @@ fn reshape(
     if !rest.is_empty() {
         out.extend(repack_template(snapshot, template_index, template, &rest)?);
     }
-    Some(out)
+    // Every re-shaped claim must still offer what minValues asks for.
+    out.iter()
+        .all(|c| min_values_met(template, &c.types, &c.requirements).is_ok())
+        .then_some(out)
 }
 
 /// Whether the claims, each at its largest option, stay within the pool's limits on top of what

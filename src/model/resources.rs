@@ -128,6 +128,11 @@ impl Resources {
         self.zip_with(other, i64::max)
     }
 
+    /// Per-resource minimum (a resource absent on one side counts as zero).
+    pub fn min(&self, other: &Self) -> Self {
+        self.zip_with(other, i64::min)
+    }
+
     /// Add `other` in place.
     pub fn add_assign(&mut self, other: &Self) {
         *self = self.add(other);

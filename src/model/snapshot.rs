@@ -124,11 +124,16 @@ impl Snapshot {
         self.nodepools.iter().find(|p| p.name == name)
     }
 
-    /// Capacity owned by a pool: its nodes, plus in-flight NodeClaims not yet backed by a node.
+    /// Capacity owned by a pool: its nodes not being deleted, plus in-flight NodeClaims not yet
+    /// backed by a node.
     pub fn nodepool_usage(&self, pool: &str) -> (Resources, usize) {
         let mut total = Resources::default();
         let mut count = 0;
-        for node in self.nodes.iter().filter(|n| n.nodepool() == Some(pool)) {
+        for node in self
+            .nodes
+            .iter()
+            .filter(|n| n.nodepool() == Some(pool) && !n.deleting)
+        {
             total.add_assign(&node.capacity);
             count += 1;
         }

@@ -125,7 +125,8 @@ impl PodConstraints {
     }
 
     /// Apply the next relaxation in Karpenter's order; `false` when nothing is left to relax.
-    pub fn relax(&mut self) -> bool {
+    /// PreferNoSchedule taints are tolerated last, and only when some NodePool has one.
+    pub fn relax(&mut self, prefer_no_schedule_exists: bool) -> bool {
         let step = if self.required_terms.len() > 1 {
             self.required_terms.remove(0);
             Relaxation::RequiredNodeTerm
@@ -145,7 +146,9 @@ impl PodConstraints {
         {
             self.spread.remove(i);
             Relaxation::ScheduleAnywaySpread
-        } else if !self.relaxed.contains(&Relaxation::PreferNoScheduleTaints) {
+        } else if prefer_no_schedule_exists
+            && !self.relaxed.contains(&Relaxation::PreferNoScheduleTaints)
+        {
             self.tolerations.push(Toleration {
                 key: String::new(),
                 op: TolerationOp::Exists,
@@ -226,7 +229,7 @@ mod tests {
         assert!(c.requirements().get("b").unwrap().has("heavy"));
         assert!(c.strict_requirements().get("b").is_none());
         let mut steps = Vec::new();
-        while c.relax() {
+        while c.relax(true) {
             steps.push(c.relaxed.last().unwrap().clone());
             if steps.len() == 1 {
                 assert!(c.requirements().get("a").unwrap().has("2"));

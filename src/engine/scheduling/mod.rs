@@ -11,7 +11,7 @@ pub mod topology;
 
 mod targets;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::model::labels;
 use crate::model::taints::first_untolerated;
@@ -64,6 +64,7 @@ pub struct Schedule {
 }
 
 /// A pending pod during the solve.
+#[derive(Clone)]
 struct Pending {
     pod: usize,
     constraints: PodConstraints,
@@ -95,13 +96,26 @@ struct Claim {
     headroom: Resources,
 }
 
-/// Pods Karpenter would try to provision for: pending, not owned by a DaemonSet, not mirrors.
+/// Pods Karpenter would try to provision for: pending ones, and those on nodes being deleted
+/// (they are about to be evicted); never DaemonSet or mirror pods.
 pub fn provisionable(snapshot: &Snapshot) -> Vec<usize> {
+    let deleting: HashSet<&str> = snapshot
+        .nodes
+        .iter()
+        .filter(|n| n.deleting)
+        .map(|n| n.name.as_str())
+        .collect();
     snapshot
         .pods
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.is_pending() && !p.is_daemon() && !p.mirror)
+        .filter(|(_, p)| !p.is_daemon() && !p.mirror)
+        .filter(|(_, p)| {
+            p.is_pending()
+                || (p.is_active_on_node()
+                    && !p.deleting
+                    && p.node_name.as_deref().is_some_and(|n| deleting.contains(n)))
+        })
         .map(|(i, _)| i)
         .collect()
 }
@@ -150,6 +164,8 @@ impl<'s> Solver<'s> {
         let templates = template::build_templates(snapshot);
         let existing = existing_targets(snapshot, &templates);
         let mut topology = Topology::new(snapshot.namespaces.clone());
+        // This round's pods (pending, or on deleting nodes) are not counted where they were.
+        let moving: HashSet<usize> = pending.iter().map(|p| p.pod).collect();
         for p in pending.iter_mut() {
             let pod = &snapshot.pods[p.pod];
             let c = &p.constraints;
@@ -166,7 +182,7 @@ impl<'s> Solver<'s> {
             .pods
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.is_active_on_node() && !p.deleting)
+            .filter(|(i, p)| p.is_active_on_node() && !p.deleting && !moving.contains(i))
             .map(|(i, p)| {
                 let g = topology.register(view(p), [], [], [], &p.pod_affinity.anti_required);
                 (i, g)
@@ -192,19 +208,23 @@ impl<'s> Solver<'s> {
                 }
             }
         }
+        // Pods count wherever they run, cordoned and not-ready nodes included.
+        let nodes: HashMap<&str, &crate::model::Node> = snapshot
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n))
+            .collect();
         for (i, groups) in &bound {
             let pod = &snapshot.pods[*i];
-            let Some(target) = existing
-                .iter()
-                .find(|t| Some(t.name.as_str()) == pod.node_name.as_deref())
-            else {
+            let Some(node) = pod.node_name.as_deref().and_then(|n| nodes.get(n)) else {
                 continue;
             };
-            let reqs = &target.requirements;
             topology.record(view(pod), &groups.owns_inverse, |key| {
-                reqs.get(key)
-                    .map(|r| r.values().iter().map(String::as_str).collect())
-                    .unwrap_or_default()
+                match node.label(key) {
+                    Some(v) => vec![v],
+                    None if key == labels::HOSTNAME => vec![node.name.as_str()],
+                    None => Vec::new(),
+                }
             });
         }
         Self {
@@ -219,8 +239,8 @@ impl<'s> Solver<'s> {
 
     fn try_existing(&mut self, p: &Pending) -> bool {
         let pod = &self.snapshot.pods[p.pod];
-        let strict = &p.strict;
         for t in self.existing.iter_mut() {
+            let strict = if t.initialized { &p.strict } else { &p.reqs };
             if first_untolerated(&t.taints, &p.constraints.tolerations).is_some()
                 || host_port_conflict(&t.host_ports, &pod.host_ports)
                 || !p.requests.fits_in(&t.available)
@@ -287,7 +307,7 @@ impl<'s> Solver<'s> {
             .requirements(
                 view(pod),
                 &p.groups,
-                pod_reqs,
+                &p.strict,
                 narrowed.as_ref().unwrap_or(&claim.requirements),
                 &p.constraints.tolerations,
             )
@@ -436,7 +456,13 @@ impl<'s> Solver<'s> {
                             m.max(&template.types[i].capacity)
                         });
                     template.charge(&largest);
-                    self.claim_order.insert(0, ci);
+                    // After older claims with as few pods, as Karpenter's re-sort keeps them.
+                    let at = self
+                        .claim_order
+                        .iter()
+                        .position(|&c| self.claims[c].pods.len() > 1)
+                        .unwrap_or(self.claim_order.len());
+                    self.claim_order.insert(at, ci);
                     return Ok(());
                 }
                 Err(reason) => {
@@ -477,7 +503,7 @@ impl<'s> Solver<'s> {
 
 /// Karpenter's `minValues`: for each requirement that sets it, the remaining types must still offer
 /// that many distinct values of the key.
-fn min_values_met(
+pub(crate) fn min_values_met(
     template: &Template,
     types: &[usize],
     reqs: &Requirements,
@@ -650,7 +676,12 @@ pub fn schedule(snapshot: &Snapshot, options: &Options) -> Schedule {
         pending.into_iter().map(|p| (p, None)).collect();
     let mut errors: std::collections::HashMap<usize, PodReason> = Default::default();
     let mut relaxed_log = Vec::new();
-    while let Some((mut p, last_len)) = queue.pop_front() {
+    let prefer_no_schedule = solver.templates.iter().any(|t| {
+        t.taints
+            .iter()
+            .any(|t| t.effect == crate::model::TaintEffect::PreferNoSchedule)
+    });
+    while let Some((p, last_len)) = queue.pop_front() {
         // A pod that comes round again with the queue no shorter than when it was pushed means a
         // whole cycle made no progress.
         if last_len == Some(queue.len() + 1) {
@@ -658,25 +689,31 @@ pub fn schedule(snapshot: &Snapshot, options: &Options) -> Schedule {
             break;
         }
         let mut result = solver.add(&p);
-        while result.is_err() && p.constraints.relax() {
-            p.refresh();
-            let pod = &snapshot.pods[p.pod];
-            let c = &p.constraints;
-            p.groups = solver.topology.register(
+        // Relax a copy: the queued pod keeps every preference for its next visit, as in Karpenter.
+        let mut relaxed: Option<Pending> = None;
+        while result.is_err() {
+            let r = relaxed.get_or_insert_with(|| p.clone());
+            if !r.constraints.relax(prefer_no_schedule) {
+                break;
+            }
+            r.refresh();
+            let pod = &snapshot.pods[r.pod];
+            let c = &r.constraints;
+            r.groups = solver.topology.register(
                 view(pod),
                 &c.spread,
                 c.all_affinity(),
                 c.all_anti_affinity(),
                 &c.anti_affinity,
             );
-            solver.topology.link_inverse(view(pod), &mut p.groups);
-            result = solver.add(&p);
+            solver.topology.link_inverse(view(pod), &mut r.groups);
+            result = solver.add(r);
         }
         match result {
             Ok(()) => {
                 errors.remove(&p.pod);
-                if !p.constraints.relaxed.is_empty() {
-                    relaxed_log.push((p.pod, p.constraints.relaxed.clone()));
+                if let Some(r) = relaxed.filter(|r| !r.constraints.relaxed.is_empty()) {
+                    relaxed_log.push((r.pod, r.constraints.relaxed));
                 }
             }
             Err(reason) => {

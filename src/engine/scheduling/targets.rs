@@ -34,7 +34,9 @@ pub struct ExistingTarget {
     pub host_ports: Vec<HostPort>,
     /// Pods placed on it by this solve.
     pub pods: Vec<usize>,
-    initialized: bool,
+    /// Ready and initialized; others are judged with the pod's preferences as required, as
+    /// Karpenter does for capacity it is still bringing up.
+    pub initialized: bool,
 }
 
 /// Taints that a node carries only while it starts up; Karpenter packs pods onto uninitialized
@@ -49,11 +51,31 @@ fn is_ephemeral(t: &Taint) -> bool {
         || t.key.starts_with("readiness.k8s.io/")
 }
 
+/// Daemon overhead an uninitialized Karpenter node still owes: what its pool's DaemonSets request on
+/// its instance type, less the DaemonSet pods already bound there.
+fn owed_daemons(templates: &[Template], node: &Node, bound_daemons: &Resources) -> Resources {
+    let Some(t) = templates
+        .iter()
+        .find(|t| Some(t.name.as_str()) == node.nodepool())
+    else {
+        return Resources::default();
+    };
+    let Some(ty) = t
+        .types
+        .iter()
+        .find(|ty| Some(ty.name.as_str()) == node.instance_type())
+    else {
+        return Resources::default();
+    };
+    let owed = ty.daemon_overhead.sub(bound_daemons);
+    owed.max(&Resources::default())
+}
+
 fn node_target(
+    templates: &[Template],
     index: usize,
     node: &Node,
-    used: &Resources,
-    ports: Vec<HostPort>,
+    pods: &[&crate::model::Pod],
 ) -> ExistingTarget {
     let mut node_labels = node.labels.clone();
     node_labels
@@ -67,18 +89,30 @@ fn node_target(
         .filter(|t| initialized || !is_ephemeral(t))
         .cloned()
         .collect();
+    let mut used = Resources::default();
+    let mut daemons = Resources::default();
+    let mut ports = Vec::new();
+    for p in pods {
+        used.add_assign(&p.requests_with_slot());
+        if p.is_daemon() {
+            daemons.add_assign(&p.requests_with_slot());
+        }
+        ports.extend(p.host_ports.iter().cloned());
+    }
+    if !initialized {
+        used.add_assign(&owed_daemons(templates, node, &daemons));
+    }
     ExistingTarget {
         target: Target::Node(index),
         name: node.name.clone(),
         requirements: Requirements::from_labels(node_labels.iter()),
         taints,
-        available: node.allocatable.sub(used),
+        available: node.allocatable.sub(&used),
         host_ports: ports,
         pods: Vec::new(),
         initialized,
     }
 }
-
 fn in_flight_target(
     templates: &[Template],
     index: usize,
@@ -116,47 +150,47 @@ fn in_flight_target(
     })
 }
 
-/// Ready, schedulable nodes (cordoned, deleting and not-ready ones take no pods), initialized
-/// first then by name, followed by in-flight NodeClaims whose instance type is known.
+/// Nodes that can take pods — ready ones, and Karpenter nodes still starting up (their startup
+/// taints ignored and their DaemonSets' requests held back, as Karpenter counts them) — but not
+/// cordoned, deleting or failed ones; then in-flight NodeClaims whose instance type is known.
+/// Initialized targets come first, each group by name.
 pub fn existing_targets(snapshot: &Snapshot, templates: &[Template]) -> Vec<ExistingTarget> {
     let by_node = snapshot.pods_by_node();
-    let mut nodes: Vec<ExistingTarget> = snapshot
+    let mut targets: Vec<ExistingTarget> = snapshot
         .nodes
         .iter()
         .enumerate()
-        .filter(|(_, n)| n.ready && !n.unschedulable && !n.deleting)
+        .filter(|(_, n)| {
+            let starting = n.nodepool().is_some() && !n.initialized();
+            (n.ready || starting) && !n.unschedulable && !n.deleting
+        })
         .map(|(i, n)| {
             let pods = by_node
                 .get(n.name.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            let mut used = Resources::default();
-            let mut ports = Vec::new();
-            for p in pods {
-                used.add_assign(&p.requests_with_slot());
-                ports.extend(p.host_ports.iter().cloned());
-            }
-            node_target(i, n, &used, ports)
+            node_target(templates, i, n, pods)
         })
         .collect();
-    nodes.sort_by(|a, b| {
+    let node_names: std::collections::HashSet<&str> =
+        snapshot.nodes.iter().map(|n| n.name.as_str()).collect();
+    targets.extend(
+        snapshot
+            .nodeclaims
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                !c.deleting
+                    && c.node_name
+                        .as_deref()
+                        .is_none_or(|n| !node_names.contains(n))
+            })
+            .filter_map(|(i, c)| in_flight_target(templates, i, c)),
+    );
+    targets.sort_by(|a, b| {
         b.initialized
             .cmp(&a.initialized)
             .then_with(|| a.name.cmp(&b.name))
     });
-    let node_names: std::collections::HashSet<&str> =
-        snapshot.nodes.iter().map(|n| n.name.as_str()).collect();
-    let in_flight = snapshot
-        .nodeclaims
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| {
-            !c.deleting
-                && c.node_name
-                    .as_deref()
-                    .is_none_or(|n| !node_names.contains(n))
-        })
-        .filter_map(|(i, c)| in_flight_target(templates, i, c));
-    nodes.extend(in_flight);
-    nodes
+    targets
 }

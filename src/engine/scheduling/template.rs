@@ -92,14 +92,14 @@ impl Template {
         self.limits.breach(&self.usage, self.node_count, capacity)
     }
 
-    /// The smallest daemon overhead among `types`: what Karpenter adds to a finished NodeClaim.
+    /// The smallest daemon overhead among `types`, resource by resource: what Karpenter adds to a
+    /// finished NodeClaim.
     pub fn min_overhead(&self, types: &[usize]) -> Resources {
-        types
-            .iter()
-            .map(|&i| &self.types[i].daemon_overhead)
-            .min_by_key(|o| (o.cpu_millis, o.memory_bytes))
-            .cloned()
-            .unwrap_or_default()
+        let mut it = types.iter().map(|&i| &self.types[i].daemon_overhead);
+        let Some(first) = it.next() else {
+            return Resources::default();
+        };
+        it.fold(first.clone(), |m, o| m.min(o))
     }
 
     /// Per resource, the most any of `types` leaves for pods after daemon overhead: a pod that does

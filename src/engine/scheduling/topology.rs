@@ -290,7 +290,8 @@ impl Topology {
 
     /// Count a pod placed (or found bound) in the given domains per key. `domain_of` gives the
     /// domains the pod's node has for a key: one for a real node, possibly several for a NodeClaim
-    /// whose zone is not yet decided (spread then counts nothing; affinity counts all, to be safe).
+    /// whose zone is not yet decided. As in Karpenter, spread and affinity count only a decided
+    /// domain; anti-affinity (and the inverse groups) block every domain the pod could land in.
     pub fn record<'d>(
         &mut self,
         pod: PodView,
@@ -307,7 +308,8 @@ impl Topology {
                 continue;
             }
             let domains = domain_of(&g.key.key);
-            if g.key.kind == GroupKind::Spread && domains.len() != 1 {
+            let blocks_all = g.inverse || g.key.kind == GroupKind::AntiAffinity;
+            if !blocks_all && domains.len() != 1 {
                 continue;
             }
             for d in domains {
