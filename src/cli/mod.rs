@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use chrono::{DateTime, Utc};
+
 use crate::catalog::Arch;
 use crate::engine::plan::Strategy;
 use crate::model::Quantity;
@@ -143,9 +145,22 @@ pub struct PlanArgs {
     /// Region, when the scenario's nodes do not say.
     #[arg(long)]
     pub region: Option<String>,
+    /// The time to plan at (RFC 3339), for node ages, consolidateAfter, expireAfter and budget
+    /// schedules; default: now.
+    #[arg(long, value_parser = parse_time)]
+    pub now: Option<DateTime<Utc>>,
+    /// Allow spot-to-spot consolidation (Karpenter's SpotToSpotConsolidation feature gate).
+    #[arg(long)]
+    pub spot_to_spot: bool,
     /// Print plan JSON (field names as in DESIGN.md).
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time: {e}"))
 }
 
 fn parse_strategy(s: &str) -> Result<Strategy, String> {

@@ -5,6 +5,9 @@ use std::fmt::Write;
 use super::table::Table;
 use super::{Failure, PlanArgs};
 use crate::catalog::Catalog;
+use chrono::Utc;
+
+use crate::engine::disruption::DisruptionOptions;
 use crate::engine::plan::{plan, requests_json, Plan};
 use crate::engine::scheduling::{provisionable, Options};
 use crate::model::quantity::{format_bytes_short, format_millis};
@@ -112,6 +115,8 @@ fn render_text(snapshot: &Snapshot, plan: &Plan) -> String {
         }
     }
 
+    render_disruption(&mut out, snapshot, plan);
+
     if !plan.schedule.relaxed.is_empty() {
         let _ = writeln!(
             out,
@@ -122,11 +127,13 @@ fn render_text(snapshot: &Snapshot, plan: &Plan) -> String {
 
     let _ = writeln!(
         out,
-        "\nCOST  now ${:.4}/h  planned ${:.4}/h  (+${:.4}/h for {} new NodeClaim(s))",
+        "\nCOST  now ${:.4}/h  planned ${:.4}/h  (+${:.4}/h for {} new NodeClaim(s), -${:.4}/h from {} disruption action(s))",
         plan.current_per_hour,
         plan.planned_per_hour(),
         plan.new_per_hour(),
-        plan.nodeclaims.len()
+        plan.nodeclaims.len(),
+        plan.disruption_savings(),
+        plan.disruption.actions.len()
     );
     if !plan.unpriced_nodes.is_empty() {
         let _ = writeln!(
@@ -139,6 +146,57 @@ fn render_text(snapshot: &Snapshot, plan: &Plan) -> String {
     out
 }
 
+/// The disruption pass, worded like Karpenter's log, then every Karpenter node's verdict.
+fn render_disruption(out: &mut String, snapshot: &Snapshot, plan: &Plan) {
+    let d = &plan.disruption;
+    let _ = writeln!(out, "\nDISRUPTION ({} action(s))", d.actions.len());
+    for a in &d.actions {
+        let nodes: Vec<String> = a
+            .nodes
+            .iter()
+            .map(|&n| {
+                let node = &snapshot.nodes[n];
+                format!(
+                    "{}/{}/{}",
+                    node.name,
+                    node.instance_type().unwrap_or("-"),
+                    node.capacity_type().as_str()
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "disrupting via {:?} {} ({}), terminating {} node(s) ({} pods) {}; savings ${:.4}/h",
+            a.method,
+            a.kind.as_str(),
+            a.reason.as_str(),
+            a.nodes.len(),
+            a.pods_moved,
+            nodes.join(", "),
+            a.savings_per_hour
+        );
+        for r in &a.replacements {
+            let _ = writeln!(
+                out,
+                "  replacement nodeclaim  nodepool={} instance-types={} ${:.4}/h",
+                r.claim.nodepool,
+                short_list(&r.launch.instance_types),
+                r.launch.price_per_hour
+            );
+        }
+    }
+    let mut t = Table::new(&["NODE", "POOL", "VERDICT"]);
+    for (&n, v) in &d.verdicts {
+        let node = &snapshot.nodes[n];
+        t.row(vec![
+            node.name.clone(),
+            node.nodepool().unwrap_or("-").to_string(),
+            v.to_string(),
+        ]);
+    }
+    out.push_str(&t.render());
+}
+
 /// Run the command and return its output.
 pub fn run(args: &PlanArgs) -> Result<String, Failure> {
     let options = LoadOptions {
@@ -148,7 +206,13 @@ pub fn run(args: &PlanArgs) -> Result<String, Failure> {
     let loaded = scenario::load_file(&args.scenario, &options, Catalog::embedded())
         .map_err(Failure::bad_input)?;
     let snapshot = &loaded.snapshot;
-    let plan = plan(snapshot, args.strategy, &Options::default());
+    let now = args.now.unwrap_or_else(Utc::now);
+    let options = DisruptionOptions {
+        spot_to_spot: args.spot_to_spot,
+        scheduling: Options::default(),
+    };
+    let plan =
+        plan(snapshot, args.strategy, &options.scheduling).with_disruption(snapshot, now, &options);
     tracing::info!(
         scenario = %args.scenario.display(),
         nodeclaims = plan.nodeclaims.len(),

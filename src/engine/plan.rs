@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use chrono::{DateTime, Utc};
+
+use super::disruption::{disrupt, DisruptionOptions, DisruptionPlan, Verdict};
 use super::launch::{launch, node_price, Launch};
 use super::optimize;
 use super::scheduling::reasons::PodReason;
@@ -62,12 +65,33 @@ pub struct Plan {
     pub unpriced_nodes: Vec<String>,
     /// The schedule behind the plan (templates, relaxations).
     pub schedule: Schedule,
+    /// The next disruption pass (empty until [`Plan::with_disruption`]).
+    pub disruption: DisruptionPlan,
 }
 
 impl Plan {
-    /// Current cost plus the new NodeClaims.
+    /// Add the next disruption pass as of `now`.
+    pub fn with_disruption(
+        mut self,
+        snapshot: &Snapshot,
+        now: DateTime<Utc>,
+        options: &DisruptionOptions,
+    ) -> Self {
+        self.disruption = disrupt(snapshot, now, options);
+        self
+    }
+
+    /// Current cost plus the new NodeClaims, less what disruption saves.
     pub fn planned_per_hour(&self) -> f64 {
-        self.current_per_hour + self.new_per_hour()
+        self.current_per_hour + self.new_per_hour() - self.disruption_savings()
+    }
+
+    /// What the disruption actions save per hour.
+    pub fn disruption_savings(&self) -> f64 {
+        self.disruption
+            .actions
+            .iter()
+            .fold(0.0, |acc, a| acc + a.savings_per_hour)
     }
 
     /// What the new NodeClaims cost per hour.
@@ -145,6 +169,7 @@ pub fn plan(snapshot: &Snapshot, strategy: Strategy, options: &Options) -> Plan 
         current_per_hour: current,
         unpriced_nodes: unpriced,
         schedule,
+        disruption: DisruptionPlan::default(),
     }
 }
 
@@ -196,11 +221,43 @@ pub struct ProvisioningJson {
     pub unschedulable: Vec<UnschedulableJson>,
 }
 
-/// The disruption section (filled by the disruption engine).
+/// A disruption action in plan JSON.
+#[derive(Debug, Serialize)]
+pub struct ActionJson {
+    /// `delete` or `replace`.
+    pub kind: &'static str,
+    /// `empty`, `underutilized`, `drifted`, `expired`.
+    pub reason: &'static str,
+    /// The Karpenter method that found it.
+    pub method: String,
+    /// Node names.
+    pub nodes: Vec<String>,
+    /// NodeClaims launched first.
+    pub replacements: Vec<NodeClaimJson>,
+    /// Pods that move.
+    pub pods_moved: usize,
+    /// USD per hour saved.
+    pub savings_per_hour: f64,
+}
+
+/// Why a node stays (or goes), in plan JSON.
+#[derive(Debug, Serialize)]
+pub struct NodeVerdictJson {
+    /// Node name.
+    pub node: String,
+    /// True when an action takes it.
+    pub disrupted: bool,
+    /// One readable line.
+    pub reason: String,
+}
+
+/// The disruption section.
 #[derive(Debug, Serialize, Default)]
 pub struct DisruptionJson {
     /// Actions.
-    pub actions: Vec<serde_json::Value>,
+    pub actions: Vec<ActionJson>,
+    /// Every node's verdict.
+    pub nodes: Vec<NodeVerdictJson>,
 }
 
 /// Costs.
@@ -240,6 +297,23 @@ pub fn requests_json(r: &Resources) -> BTreeMap<String, String> {
     out
 }
 
+fn claim_json(snapshot: &Snapshot, c: &NodeClaimPlan) -> NodeClaimJson {
+    NodeClaimJson {
+        nodepool: c.claim.nodepool.clone(),
+        instance_types: c.launch.instance_types.clone(),
+        capacity_types: c.launch.capacity_types.iter().map(|t| t.as_str()).collect(),
+        zones: c.launch.zones.clone(),
+        requests: requests_json(&c.claim.requests),
+        pods: c
+            .claim
+            .pods
+            .iter()
+            .map(|&p| snapshot.pods[p].key())
+            .collect(),
+        price_per_hour: round_usd(c.launch.price_per_hour),
+    }
+}
+
 impl Plan {
     /// The JSON document.
     pub fn to_json(&self, snapshot: &Snapshot) -> PlanJson {
@@ -259,20 +333,7 @@ impl Plan {
                 nodeclaims: self
                     .nodeclaims
                     .iter()
-                    .map(|c| NodeClaimJson {
-                        nodepool: c.claim.nodepool.clone(),
-                        instance_types: c.launch.instance_types.clone(),
-                        capacity_types: c
-                            .launch
-                            .capacity_types
-                            .iter()
-                            .map(|t| t.as_str())
-                            .collect(),
-                        zones: c.launch.zones.clone(),
-                        requests: requests_json(&c.claim.requests),
-                        pods: c.claim.pods.iter().map(|&p| key(p)).collect(),
-                        price_per_hour: round_usd(c.launch.price_per_hour),
-                    })
+                    .map(|c| claim_json(snapshot, c))
                     .collect(),
                 unschedulable: self
                     .unschedulable
@@ -283,7 +344,40 @@ impl Plan {
                     })
                     .collect(),
             },
-            disruption: DisruptionJson::default(),
+            disruption: DisruptionJson {
+                actions: self
+                    .disruption
+                    .actions
+                    .iter()
+                    .map(|a| ActionJson {
+                        kind: a.kind.as_str(),
+                        reason: a.reason.as_str(),
+                        method: format!("{:?}", a.method),
+                        nodes: a
+                            .nodes
+                            .iter()
+                            .map(|&n| snapshot.nodes[n].name.clone())
+                            .collect(),
+                        replacements: a
+                            .replacements
+                            .iter()
+                            .map(|c| claim_json(snapshot, c))
+                            .collect(),
+                        pods_moved: a.pods_moved,
+                        savings_per_hour: round_usd(a.savings_per_hour),
+                    })
+                    .collect(),
+                nodes: self
+                    .disruption
+                    .verdicts
+                    .iter()
+                    .map(|(&n, v)| NodeVerdictJson {
+                        node: snapshot.nodes[n].name.clone(),
+                        disrupted: *v == Verdict::Disrupted,
+                        reason: v.to_string(),
+                    })
+                    .collect(),
+            },
             cost: CostJson {
                 current_per_hour: round_usd(self.current_per_hour),
                 planned_per_hour: round_usd(self.planned_per_hour()),

@@ -139,7 +139,7 @@ pub struct NodePool {
     pub expire_after: Option<Duration>,
     /// Forced drain deadline after a disruption starts; `None` means unbounded.
     pub termination_grace_period: Option<Duration>,
-    /// Disruption budgets.
+    /// Disruption budgets; empty means unlimited (the legacy Provisioner had none).
     pub budgets: Vec<Budget>,
     /// The node class (EC2NodeClass / AWSNodeTemplate) name.
     pub node_class: Option<String>,

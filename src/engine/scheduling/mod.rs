@@ -99,11 +99,17 @@ struct Claim {
 /// Pods Karpenter would try to provision for: pending ones, and those on nodes being deleted
 /// (they are about to be evicted); never DaemonSet or mirror pods.
 pub fn provisionable(snapshot: &Snapshot) -> Vec<usize> {
+    provisionable_without(snapshot, &HashSet::new())
+}
+
+/// [`provisionable`] with the `removed` nodes (by index) treated as being deleted.
+pub fn provisionable_without(snapshot: &Snapshot, removed: &HashSet<usize>) -> Vec<usize> {
     let deleting: HashSet<&str> = snapshot
         .nodes
         .iter()
-        .filter(|n| n.deleting)
-        .map(|n| n.name.as_str())
+        .enumerate()
+        .filter(|(i, n)| n.deleting || removed.contains(i))
+        .map(|(_, n)| n.name.as_str())
         .collect();
     snapshot
         .pods
@@ -160,9 +166,26 @@ fn has_empty(reqs: &Requirements) -> bool {
 }
 
 impl<'s> Solver<'s> {
-    fn new(snapshot: &'s Snapshot, pending: &mut [Pending]) -> Self {
-        let templates = template::build_templates(snapshot);
-        let existing = existing_targets(snapshot, &templates);
+    fn new(
+        snapshot: &'s Snapshot,
+        prepared: &Prepared,
+        removed: &HashSet<usize>,
+        pending: &mut [Pending],
+    ) -> Self {
+        let mut templates = prepared.templates.clone();
+        for &i in removed {
+            let node = &snapshot.nodes[i];
+            if node.deleting {
+                continue;
+            }
+            if let Some(t) = templates
+                .iter_mut()
+                .find(|t| Some(t.name.as_str()) == node.nodepool())
+            {
+                t.release(&node.capacity);
+            }
+        }
+        let existing = existing_targets(snapshot, &templates, removed);
         let mut topology = Topology::new(snapshot.namespaces.clone());
         // This round's pods (pending, or on deleting nodes) are not counted where they were.
         let moving: HashSet<usize> = pending.iter().map(|p| p.pod).collect();
@@ -543,7 +566,7 @@ fn template_domains(t: &Template, key: &str) -> Vec<String> {
     match key {
         labels::HOSTNAME => {}
         labels::ZONE => {
-            for ty in &t.types {
+            for ty in t.types.iter() {
                 for o in &ty.offerings {
                     if t.requirements.get(key).is_none_or(|r| r.has(&o.zone)) {
                         out.insert(o.zone.clone());
@@ -552,7 +575,7 @@ fn template_domains(t: &Template, key: &str) -> Vec<String> {
             }
         }
         labels::CAPACITY_TYPE => {
-            for ty in &t.types {
+            for ty in t.types.iter() {
                 for o in &ty.offerings {
                     let ct = o.capacity_type.as_str();
                     if t.requirements.get(key).is_none_or(|r| r.has(ct)) {
@@ -564,7 +587,7 @@ fn template_domains(t: &Template, key: &str) -> Vec<String> {
         _ => match t.requirements.get(key) {
             Some(r) if !r.is_complement() => out.extend(r.values().iter().cloned()),
             _ => {
-                for ty in &t.types {
+                for ty in t.types.iter() {
                     if let Some(r) = ty.labels.get(key) {
                         if !r.is_complement() {
                             out.extend(r.values().iter().cloned());
@@ -645,9 +668,36 @@ fn limit_reason(template: &Template, p: &Pending, pod_reqs: &Requirements) -> Op
         .map(PoolReason::LimitExceeded)
 }
 
+/// What a solve needs from the snapshot that does not change between solves: the NodePools as
+/// templates, with their instance types, allocatable and daemon overhead.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Templates in the order they are tried.
+    pub templates: Vec<Template>,
+}
+
+/// Build the templates once, for any number of solves over the same snapshot.
+pub fn prepare(snapshot: &Snapshot) -> Prepared {
+    Prepared {
+        templates: template::build_templates(snapshot),
+    }
+}
+
 /// Simulate scheduling the snapshot's provisionable pods.
 pub fn schedule(snapshot: &Snapshot, options: &Options) -> Schedule {
-    let mut order = provisionable(snapshot);
+    schedule_without(snapshot, &prepare(snapshot), &HashSet::new(), options)
+}
+
+/// Simulate scheduling as if the `removed` nodes (by index) were being deleted: their pods join
+/// the pending ones and their capacity leaves the pools. This is how consolidation and drains ask
+/// "where would these pods go?".
+pub fn schedule_without(
+    snapshot: &Snapshot,
+    prepared: &Prepared,
+    removed: &HashSet<usize>,
+    options: &Options,
+) -> Schedule {
+    let mut order = provisionable_without(snapshot, removed);
     queue_order(snapshot, &mut order);
     let mut failures = Vec::new();
     let mut pending: Vec<Pending> = Vec::new();
@@ -671,7 +721,7 @@ pub fn schedule(snapshot: &Snapshot, options: &Options) -> Schedule {
             requests: pod.requests_with_slot(),
         });
     }
-    let mut solver = Solver::new(snapshot, &mut pending);
+    let mut solver = Solver::new(snapshot, prepared, removed, &mut pending);
     let mut queue: VecDeque<(Pending, Option<usize>)> =
         pending.into_iter().map(|p| (p, None)).collect();
     let mut errors: std::collections::HashMap<usize, PodReason> = Default::default();

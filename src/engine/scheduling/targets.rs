@@ -6,6 +6,8 @@ use crate::model::{
     HostPort, Node, NodeClaim, Requirement, Requirements, Resources, Snapshot, Taint,
 };
 
+use std::collections::HashSet;
+
 use super::template::Template;
 
 /// Existing capacity a pod can be placed on.
@@ -154,15 +156,19 @@ fn in_flight_target(
 /// taints ignored and their DaemonSets' requests held back, as Karpenter counts them) — but not
 /// cordoned, deleting or failed ones; then in-flight NodeClaims whose instance type is known.
 /// Initialized targets come first, each group by name.
-pub fn existing_targets(snapshot: &Snapshot, templates: &[Template]) -> Vec<ExistingTarget> {
+pub fn existing_targets(
+    snapshot: &Snapshot,
+    templates: &[Template],
+    removed: &HashSet<usize>,
+) -> Vec<ExistingTarget> {
     let by_node = snapshot.pods_by_node();
     let mut targets: Vec<ExistingTarget> = snapshot
         .nodes
         .iter()
         .enumerate()
-        .filter(|(_, n)| {
+        .filter(|(i, n)| {
             let starting = n.nodepool().is_some() && !n.initialized();
-            (n.ready || starting) && !n.unschedulable && !n.deleting
+            (n.ready || starting) && !n.unschedulable && !n.deleting && !removed.contains(i)
         })
         .map(|(i, n)| {
             let pods = by_node
@@ -172,8 +178,7 @@ pub fn existing_targets(snapshot: &Snapshot, templates: &[Template]) -> Vec<Exis
             node_target(templates, i, n, pods)
         })
         .collect();
-    let node_names: std::collections::HashSet<&str> =
-        snapshot.nodes.iter().map(|n| n.name.as_str()).collect();
+    let node_names: HashSet<&str> = snapshot.nodes.iter().map(|n| n.name.as_str()).collect();
     targets.extend(
         snapshot
             .nodeclaims

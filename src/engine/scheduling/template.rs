@@ -75,7 +75,8 @@ pub struct Template {
     /// Taints pods must tolerate.
     pub taints: Vec<Taint>,
     /// Instance types compatible with the pool and offered in the region, in catalog order.
-    pub types: Vec<TemplateType>,
+    /// Shared: they never change during a solve, and consolidation runs many solves.
+    pub types: std::sync::Arc<Vec<TemplateType>>,
     /// The pool's limits.
     pub limits: Limits,
     /// Capacity the pool owns, counting NodeClaims planned so far at their largest option.
@@ -109,6 +110,14 @@ impl Template {
             let t = &self.types[i];
             m.max(&t.allocatable.sub(&t.daemon_overhead))
         })
+    }
+
+    /// Take nodes the simulation removes out of the pool's usage.
+    pub fn release(&mut self, capacity: &Resources) {
+        self.usage = self.usage.sub(capacity);
+        self.node_count -= 1;
+        self.base_usage.0 = self.base_usage.0.sub(capacity);
+        self.base_usage.1 -= 1;
     }
 
     /// Charge a new NodeClaim against the limits, pessimistically at its largest option.
@@ -228,7 +237,7 @@ pub fn build_templates(snapshot: &Snapshot) -> Vec<Template> {
             weight: pool.weight,
             requirements,
             taints,
-            types,
+            types: std::sync::Arc::new(types),
             limits: pool.limits.clone(),
             base_usage: (usage.clone(), nodes as i64),
             usage,

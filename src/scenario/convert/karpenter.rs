@@ -247,7 +247,8 @@ pub fn provisioner(meta: Meta, root: &Field) -> Result<NodePool, ScenarioError> 
             .opt_int("ttlSecondsUntilExpired")?
             .map(|s| Duration::from_secs(s.max(0) as u64)),
         termination_grace_period: None,
-        budgets: vec![Budget::default_budget()],
+        // v1alpha5 had no disruption budgets: nothing limits how many nodes go at once.
+        budgets: Vec::new(),
         node_class: match spec.get("providerRef") {
             Some(r) => Some(r.req("name")?.string()?),
             None => None,

@@ -1,0 +1,638 @@
+//! Disruption: what Karpenter would take away on its next pass, and for every other node why not.
+//!
+//! Karpenter acts with one method per pass, in order: emptiness, drift, multi-node consolidation,
+//! single-node consolidation. Expiry is not a method in v1: an expired node goes regardless of
+//! budgets and do-not-disrupt. Consolidation re-runs the scheduling simulation without the
+//! candidates (pending pods included), so it never removes capacity those pods need.
+
+pub mod budgets;
+pub mod candidates;
+pub mod drift;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::launch::launch;
+use super::plan::NodeClaimPlan;
+use super::scheduling::{prepare, schedule_without, Options, Prepared};
+use crate::model::duration::format_duration;
+use crate::model::{CapacityType, ConsolidationPolicy, DisruptionReason, Snapshot};
+
+use budgets::allowance;
+use candidates::{candidates, Blocker, Candidate};
+use drift::Drift;
+
+/// Karpenter considers at most this many candidates in one multi-node consolidation.
+pub const MULTI_NODE_CANDIDATES: usize = 100;
+/// A spot-to-spot replacement needs at least this many cheaper instance types.
+pub const MIN_SPOT_TO_SPOT_TYPES: usize = 15;
+
+/// Disruption options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DisruptionOptions {
+    /// Karpenter's `SpotToSpotConsolidation` feature gate (off by default).
+    pub spot_to_spot: bool,
+    /// Scheduling options for the simulations.
+    pub scheduling: Options,
+}
+
+/// Delete nodes, or replace them with one cheaper NodeClaim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    /// Remove the nodes; their pods fit elsewhere.
+    Delete,
+    /// Launch replacements, then remove the nodes.
+    Replace,
+}
+
+impl ActionKind {
+    /// The JSON name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Delete => "delete",
+            Self::Replace => "replace",
+        }
+    }
+}
+
+/// Why nodes leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionReason {
+    /// No pods to move.
+    Empty,
+    /// Their pods fit elsewhere, or on something cheaper.
+    Underutilized,
+    /// The NodePool would no longer launch them as they are.
+    Drifted,
+    /// Older than `expireAfter`.
+    Expired,
+}
+
+impl ActionReason {
+    /// The JSON name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::Underutilized => "underutilized",
+            Self::Drifted => "drifted",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// The method that produced an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Forceful expiration.
+    Expiration,
+    /// Emptiness.
+    Emptiness,
+    /// Drift.
+    Drift,
+    /// Multi-node consolidation.
+    MultiNodeConsolidation,
+    /// Single-node consolidation.
+    SingleNodeConsolidation,
+}
+
+/// One disruption command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisruptionAction {
+    /// Delete or replace.
+    pub kind: ActionKind,
+    /// Why.
+    pub reason: ActionReason,
+    /// Which method found it.
+    pub method: Method,
+    /// Snapshot node indices.
+    pub nodes: Vec<usize>,
+    /// NodeClaims to launch first.
+    pub replacements: Vec<NodeClaimPlan>,
+    /// Pods that move.
+    pub pods_moved: usize,
+    /// Hourly cost of the nodes less that of the replacements.
+    pub savings_per_hour: f64,
+}
+
+/// Why a consolidation simulation said no.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// Some pods would have nowhere to go.
+    PodsWouldNotSchedule(Vec<String>),
+    /// No replacement would be cheaper.
+    NoCheaperReplacement,
+    /// Replacing spot with spot needs the SpotToSpotConsolidation gate.
+    SpotToSpotDisabled,
+    /// Too few cheaper spot types for a spot-to-spot replacement.
+    TooFewSpotTypes(usize),
+    /// More than one replacement would be needed.
+    MultipleReplacements(usize),
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PodsWouldNotSchedule(pods) => {
+                write!(f, "not all pods would schedule: {}", pods.join(", "))
+            }
+            Self::NoCheaperReplacement => f.write_str("can't replace with a cheaper node"),
+            Self::SpotToSpotDisabled => f.write_str(
+                "SpotToSpotConsolidation is disabled, can't replace a spot node with a spot node",
+            ),
+            Self::TooFewSpotTypes(n) => write!(
+                f,
+                "spot-to-spot needs {MIN_SPOT_TO_SPOT_TYPES} cheaper instance types, found {n}"
+            ),
+            Self::MultipleReplacements(n) => {
+                write!(
+                    f,
+                    "would need {n} replacement NodeClaims (consolidation allows one)"
+                )
+            }
+        }
+    }
+}
+
+/// What the pass decided about one node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Part of an action.
+    Disrupted,
+    /// Not a candidate.
+    Blocked(Blocker),
+    /// The pool's budget allows no more disruptions for this reason now.
+    BudgetExhausted {
+        /// For what.
+        reason: DisruptionReason,
+        /// The budget's limit.
+        allowed: i64,
+        /// Nodes of the pool already disrupting.
+        disrupting: i64,
+    },
+    /// `consolidateAfter` has not passed since the last pod event.
+    Waiting(Duration),
+    /// The pool does not consolidate (no policy, or `consolidateAfter: Never`).
+    ConsolidationDisabled,
+    /// The pool consolidates only empty nodes, and this one has pods.
+    NotEmpty,
+    /// The simulation rejected it.
+    Rejected(Rejection),
+    /// Drifted, but its pods would not all fit elsewhere.
+    DriftBlocked(Drift, Rejection),
+    /// Eligible; another action took this pass.
+    Eligible,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Disrupted => f.write_str("disrupted by this plan"),
+            Self::Blocked(b) => write!(f, "{b}"),
+            Self::BudgetExhausted {
+                reason,
+                allowed,
+                disrupting,
+            } => write!(
+                f,
+                "disruption budget for {reason:?} allows {allowed} node(s), {disrupting} already disrupting"
+            ),
+            Self::Waiting(d) => write!(f, "consolidateAfter: {} to go", format_duration(*d)),
+            Self::ConsolidationDisabled => f.write_str("the NodePool does not consolidate"),
+            Self::NotEmpty => f.write_str("the NodePool consolidates only empty nodes (WhenEmpty)"),
+            Self::Rejected(r) => write!(f, "{r}"),
+            Self::DriftBlocked(d, r) => write!(f, "drifted ({d}), but {r}"),
+            Self::Eligible => f.write_str("eligible; another action goes first this pass"),
+        }
+    }
+}
+
+/// The next pass's actions and a verdict for every node.
+#[derive(Debug, Clone, Default)]
+pub struct DisruptionPlan {
+    /// Actions, in the order Karpenter would take them.
+    pub actions: Vec<DisruptionAction>,
+    /// Per node index.
+    pub verdicts: BTreeMap<usize, Verdict>,
+}
+
+struct Pass<'s> {
+    snapshot: &'s Snapshot,
+    prepared: Prepared,
+    options: &'s DisruptionOptions,
+    now: DateTime<Utc>,
+}
+
+/// A simulated removal that works.
+struct Command {
+    kind: ActionKind,
+    replacements: Vec<NodeClaimPlan>,
+    savings: f64,
+    pods_moved: usize,
+}
+
+impl Pass<'_> {
+    /// Simulate removing `nodes`: where their pods go, and what that saves.
+    fn evaluate(&self, cands: &[&Candidate], allow_many: bool) -> Result<Command, Rejection> {
+        let removed: HashSet<usize> = cands.iter().map(|c| c.node).collect();
+        let moved: HashSet<usize> = cands.iter().flat_map(|c| c.pods.iter().copied()).collect();
+        let s = schedule_without(
+            self.snapshot,
+            &self.prepared,
+            &removed,
+            &self.options.scheduling,
+        );
+        let stuck: Vec<String> = s
+            .failures
+            .iter()
+            .filter(|(p, _)| moved.contains(p))
+            .map(|(p, _)| self.snapshot.pods[*p].key())
+            .take(5)
+            .collect();
+        if !stuck.is_empty() {
+            return Err(Rejection::PodsWouldNotSchedule(stuck));
+        }
+        // Claims for pending pods alone would be launched anyway; only those holding moved pods
+        // replace the candidates.
+        let claims: Vec<_> = s
+            .claims
+            .iter()
+            .filter(|c| c.pods.iter().any(|p| moved.contains(p)))
+            .cloned()
+            .collect();
+        let price: f64 = cands.iter().map(|c| c.price).sum();
+        if claims.is_empty() {
+            return Ok(Command {
+                kind: ActionKind::Delete,
+                replacements: Vec::new(),
+                savings: price,
+                pods_moved: moved.len(),
+            });
+        }
+        if allow_many {
+            let replacements: Vec<NodeClaimPlan> = claims
+                .into_iter()
+                .filter_map(|claim| {
+                    let t = &s.templates[claim.template];
+                    launch(t, &claim.types, &claim.requirements)
+                        .map(|launch| NodeClaimPlan { claim, launch })
+                })
+                .collect();
+            let cost: f64 = replacements.iter().map(|r| r.launch.price_per_hour).sum();
+            return Ok(Command {
+                kind: ActionKind::Replace,
+                replacements,
+                savings: price - cost,
+                pods_moved: moved.len(),
+            });
+        }
+        if claims.len() > 1 {
+            return Err(Rejection::MultipleReplacements(claims.len()));
+        }
+        let mut claim = claims.into_iter().next().expect("one claim");
+        let template = &s.templates[claim.template];
+        let first = launch(template, &claim.types, &claim.requirements)
+            .ok_or(Rejection::NoCheaperReplacement)?;
+        let all_spot = cands
+            .iter()
+            .all(|c| self.snapshot.nodes[c.node].capacity_type() == CapacityType::Spot);
+        // Keep only types whose dearest allowed offering is still cheaper than the candidates.
+        let cheaper: Vec<usize> = claim
+            .types
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let t = &template.types[i];
+                t.offerings
+                    .iter()
+                    .filter(|o| o.available && o.capacity_type == first.capacity_type)
+                    .map(|o| o.price)
+                    .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.max(p))))
+                    .is_some_and(|worst| worst < price)
+            })
+            .collect();
+        if all_spot && first.capacity_type == CapacityType::Spot {
+            if !self.options.spot_to_spot {
+                return Err(Rejection::SpotToSpotDisabled);
+            }
+            if cheaper.len() < MIN_SPOT_TO_SPOT_TYPES {
+                return Err(Rejection::TooFewSpotTypes(cheaper.len()));
+            }
+        }
+        if cheaper.is_empty() {
+            return Err(Rejection::NoCheaperReplacement);
+        }
+        claim.types = cheaper;
+        let mut launch = launch(template, &claim.types, &claim.requirements)
+            .ok_or(Rejection::NoCheaperReplacement)?;
+        if all_spot && launch.capacity_type == CapacityType::Spot {
+            // Launch only the cheapest 15 so price-capacity-optimized cannot walk down the ladder.
+            launch.instance_types.truncate(MIN_SPOT_TO_SPOT_TYPES);
+        }
+        Ok(Command {
+            kind: ActionKind::Replace,
+            savings: price - launch.price_per_hour,
+            replacements: vec![NodeClaimPlan { claim, launch }],
+            pods_moved: moved.len(),
+        })
+    }
+}
+
+fn action(method: Method, reason: ActionReason, nodes: Vec<usize>, c: Command) -> DisruptionAction {
+    DisruptionAction {
+        kind: c.kind,
+        reason,
+        method,
+        nodes,
+        replacements: c.replacements,
+        pods_moved: c.pods_moved,
+        savings_per_hour: c.savings,
+    }
+}
+
+/// Budget left per pool for `reason`, and the verdict for nodes it stops.
+fn budgets_for(
+    snapshot: &Snapshot,
+    reason: DisruptionReason,
+    now: DateTime<Utc>,
+) -> HashMap<usize, (i64, Verdict)> {
+    snapshot
+        .nodepools
+        .iter()
+        .enumerate()
+        .map(|(i, pool)| {
+            let a = allowance(snapshot, pool, reason, now);
+            let verdict = Verdict::BudgetExhausted {
+                reason,
+                allowed: a.allowed.unwrap_or(i64::MAX),
+                disrupting: a.disrupting,
+            };
+            (i, (a.available, verdict))
+        })
+        .collect()
+}
+
+/// Compute the next disruption pass.
+pub fn disrupt(
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+    options: &DisruptionOptions,
+) -> DisruptionPlan {
+    let pass = Pass {
+        snapshot,
+        prepared: prepare(snapshot),
+        options,
+        now,
+    };
+    let mut plan = DisruptionPlan::default();
+    let (cands, blocked) = candidates(snapshot, now);
+    for (n, b) in blocked {
+        plan.verdicts.insert(n, Verdict::Blocked(b));
+    }
+
+    // Expiration: forceful, outside budgets and do-not-disrupt (v1), one node at a time.
+    for (ni, node) in snapshot.nodes.iter().enumerate() {
+        let Some((pool_index, pool)) = snapshot
+            .nodepools
+            .iter()
+            .enumerate()
+            .find(|(_, p)| Some(p.name.as_str()) == node.nodepool())
+        else {
+            continue;
+        };
+        let (Some(expire), Some(created)) = (pool.expire_after, node.created) else {
+            continue;
+        };
+        if node.deleting || (now - created).to_std().is_ok_and(|age| age < expire) {
+            continue;
+        }
+        let pods: Vec<usize> = candidates::movable_pods(snapshot, node).collect();
+        let c = Candidate {
+            node: ni,
+            pool: pool_index,
+            pods,
+            price: super::launch::node_price(snapshot, node).unwrap_or(0.0),
+            disruption_cost: 1.0,
+            consolidatable: true,
+            consolidatable_in: None,
+        };
+        let command = pass.evaluate(&[&c], true).unwrap_or_else(|_| Command {
+            kind: ActionKind::Delete,
+            replacements: Vec::new(),
+            savings: c.price,
+            pods_moved: c.pods.len(),
+        });
+        plan.actions.push(action(
+            Method::Expiration,
+            ActionReason::Expired,
+            vec![ni],
+            command,
+        ));
+        plan.verdicts.insert(ni, Verdict::Disrupted);
+    }
+    let cands: Vec<Candidate> = cands
+        .into_iter()
+        .filter(|c| !plan.verdicts.contains_key(&c.node))
+        .collect();
+
+    // One voluntary method acts per pass.
+    if !emptiness(&pass, &cands, &mut plan) && !drift_pass(&pass, &cands, &mut plan) {
+        consolidation(&pass, &cands, &mut plan);
+    }
+    for c in &cands {
+        plan.verdicts.entry(c.node).or_insert(Verdict::Eligible);
+    }
+    plan
+}
+
+/// Emptiness: every empty, consolidatable candidate the budgets allow, in one delete.
+fn emptiness(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> bool {
+    let s = pass.snapshot;
+    let mut budget = budgets_for(s, DisruptionReason::Empty, pass.now);
+    let mut chosen = Vec::new();
+    for c in cands.iter().filter(|c| c.pods.is_empty()) {
+        if !c.consolidatable {
+            plan.verdicts.insert(c.node, waiting_verdict(s, c));
+            continue;
+        }
+        let (left, verdict) = budget.get_mut(&c.pool).expect("every pool has a budget");
+        if *left <= 0 {
+            plan.verdicts.insert(c.node, verdict.clone());
+            continue;
+        }
+        *left -= 1;
+        chosen.push(c.node);
+    }
+    if chosen.is_empty() {
+        return false;
+    }
+    let savings = cands
+        .iter()
+        .filter(|c| chosen.contains(&c.node))
+        .map(|c| c.price)
+        .sum();
+    for &n in &chosen {
+        plan.verdicts.insert(n, Verdict::Disrupted);
+    }
+    plan.actions.push(DisruptionAction {
+        kind: ActionKind::Delete,
+        reason: ActionReason::Empty,
+        method: Method::Emptiness,
+        nodes: chosen,
+        replacements: Vec::new(),
+        pods_moved: 0,
+        savings_per_hour: savings,
+    });
+    true
+}
+
+fn waiting_verdict(s: &Snapshot, c: &Candidate) -> Verdict {
+    let pool = &s.nodepools[c.pool];
+    match c.consolidatable_in {
+        Some(d) => Verdict::Waiting(d),
+        None if pool.consolidation_policy.is_none() || pool.consolidate_after.is_none() => {
+            Verdict::ConsolidationDisabled
+        }
+        None => Verdict::Eligible,
+    }
+}
+
+/// Drift: the first drifted candidate (empty ones first) whose pods all fit, with as many
+/// replacements as needed.
+fn drift_pass(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> bool {
+    let s = pass.snapshot;
+    let mut drifted: Vec<(&Candidate, Drift)> = cands
+        .iter()
+        .filter_map(|c| drift::drift(&s.nodes[c.node], &s.nodepools[c.pool]).map(|d| (c, d)))
+        .collect();
+    drifted.sort_by_key(|(c, _)| (!c.pods.is_empty(), s.nodes[c.node].name.clone()));
+    let budget = budgets_for(s, DisruptionReason::Drifted, pass.now);
+    for (c, d) in drifted {
+        let (left, verdict) = &budget[&c.pool];
+        if *left <= 0 {
+            plan.verdicts.insert(c.node, verdict.clone());
+            continue;
+        }
+        match pass.evaluate(&[c], true) {
+            Ok(command) => {
+                plan.verdicts.insert(c.node, Verdict::Disrupted);
+                plan.actions.push(action(
+                    Method::Drift,
+                    ActionReason::Drifted,
+                    vec![c.node],
+                    command,
+                ));
+                return true;
+            }
+            Err(r) => {
+                plan.verdicts.insert(c.node, Verdict::DriftBlocked(d, r));
+            }
+        }
+    }
+    false
+}
+
+/// Multi-node, then single-node consolidation over the candidates that may consolidate now.
+fn consolidation(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> bool {
+    let s = pass.snapshot;
+    let mut budget = budgets_for(s, DisruptionReason::Underutilized, pass.now);
+    let mut eligible: Vec<&Candidate> = Vec::new();
+    for c in cands {
+        if plan.verdicts.contains_key(&c.node) {
+            continue;
+        }
+        let pool = &s.nodepools[c.pool];
+        match pool.consolidation_policy {
+            None => {
+                plan.verdicts.insert(c.node, Verdict::ConsolidationDisabled);
+                continue;
+            }
+            Some(ConsolidationPolicy::WhenEmpty) => {
+                plan.verdicts.insert(c.node, Verdict::NotEmpty);
+                continue;
+            }
+            Some(_) => {}
+        }
+        if !c.consolidatable {
+            plan.verdicts.insert(c.node, waiting_verdict(s, c));
+            continue;
+        }
+        let (left, verdict) = budget.get_mut(&c.pool).expect("every pool has a budget");
+        if *left <= 0 {
+            plan.verdicts.insert(c.node, verdict.clone());
+            continue;
+        }
+        *left -= 1;
+        eligible.push(c);
+    }
+    eligible.sort_by(|a, b| {
+        b.savings_ratio()
+            .total_cmp(&a.savings_ratio())
+            .then_with(|| s.nodes[a.node].name.cmp(&s.nodes[b.node].name))
+    });
+
+    // Multi-node: Karpenter's binary search over a prefix of at most 100 candidates.
+    let prefix: Vec<&Candidate> = eligible
+        .iter()
+        .copied()
+        .take(MULTI_NODE_CANDIDATES)
+        .collect();
+    if prefix.len() >= 2 {
+        let (mut lo, mut hi) = (1usize, prefix.len() - 1);
+        let mut best: Option<(usize, Command)> = None;
+        while lo <= hi {
+            let mid = (lo + hi) / 2;
+            match pass.evaluate(&prefix[..=mid], false) {
+                Ok(c) if c.savings > 0.0 => {
+                    best = Some((mid, c));
+                    lo = mid + 1;
+                }
+                _ => {
+                    if mid == 0 {
+                        break;
+                    }
+                    hi = mid - 1;
+                }
+            }
+        }
+        if let Some((mid, command)) = best {
+            let nodes: Vec<usize> = prefix[..=mid].iter().map(|c| c.node).collect();
+            for &n in &nodes {
+                plan.verdicts.insert(n, Verdict::Disrupted);
+            }
+            plan.actions.push(action(
+                Method::MultiNodeConsolidation,
+                ActionReason::Underutilized,
+                nodes,
+                command,
+            ));
+            return true;
+        }
+    }
+
+    // Single-node: the first candidate whose removal works.
+    for c in eligible {
+        match pass.evaluate(&[c], false) {
+            Ok(command) if command.savings > 0.0 => {
+                plan.verdicts.insert(c.node, Verdict::Disrupted);
+                plan.actions.push(action(
+                    Method::SingleNodeConsolidation,
+                    ActionReason::Underutilized,
+                    vec![c.node],
+                    command,
+                ));
+                return true;
+            }
+            Ok(_) => {
+                plan.verdicts
+                    .insert(c.node, Verdict::Rejected(Rejection::NoCheaperReplacement));
+            }
+            Err(r) => {
+                plan.verdicts.insert(c.node, Verdict::Rejected(r));
+            }
+        }
+    }
+    false
+}
