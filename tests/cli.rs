@@ -400,3 +400,77 @@ fn gen_writes_a_loadable_reproducible_scenario() {
     let failed = v["provisioning"]["unschedulable"].as_array().unwrap().len();
     assert_eq!(placed + failed, 40);
 }
+
+#[test]
+fn drain_prints_a_plan_and_rejects_unknown_nodes() {
+    let node = "ip-172-31-82-248.ap-southeast-1.compute.internal";
+    let out = stdout(&karpdeck(&[
+        "drain",
+        "--scenario",
+        &scenario("seed-lab.yaml"),
+        node,
+    ]));
+    assert!(
+        out.contains("DaemonSet-managed pod (use --ignore-daemonsets to override)"),
+        "{out}"
+    );
+    assert!(out.contains("the drain would stop"), "{out}");
+    let v = json(&[
+        "drain",
+        "--scenario",
+        &scenario("seed-lab.yaml"),
+        node,
+        "--ignore-daemonsets",
+        "--json",
+    ]);
+    assert_eq!(v["can_proceed"], true);
+    assert_eq!(v["steps"].as_array().unwrap().len(), 7);
+    let bad = karpdeck(&[
+        "drain",
+        "--scenario",
+        &scenario("seed-lab.yaml"),
+        "no-such-node",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("node \"no-such-node\" is not in"));
+}
+
+#[test]
+fn plan_shows_the_lab_scale_down() {
+    let v = json(&[
+        "plan",
+        "--scenario",
+        &scenario("seed-lab-scaledown.yaml"),
+        "--now",
+        "2023-07-12T15:00:00Z",
+        "--json",
+    ]);
+    let actions = v["disruption"]["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0]["kind"], "delete");
+    assert_eq!(actions[0]["reason"], "empty");
+    let mut nodes: Vec<&str> = actions[0]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    nodes.sort();
+    assert_eq!(
+        nodes,
+        [
+            "ip-172-31-56-118.ap-southeast-1.compute.internal",
+            "ip-172-31-86-165.ap-southeast-1.compute.internal"
+        ]
+    );
+    assert_eq!(actions[0]["pods_moved"], 0);
+    assert!(actions[0]["savings_per_hour"].as_f64().unwrap() > 0.0);
+    let bad = karpdeck(&[
+        "plan",
+        "--scenario",
+        &scenario("seed-lab.yaml"),
+        "--now",
+        "yesterday",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}

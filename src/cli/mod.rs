@@ -2,6 +2,7 @@
 
 mod bench;
 mod catalog;
+mod drain;
 mod inspect;
 mod plan;
 mod table;
@@ -44,10 +45,47 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Plan provisioning for a scenario's pending pods: placements, NodeClaims, reasons, cost.
     Plan(PlanArgs),
+    /// Show what draining nodes would do (kubectl's rules, PDBs, where pods land); changes nothing.
+    Drain(DrainArgs),
     /// Write a synthetic scenario shaped like Karpenter's scheduling benchmark.
     Gen(GenArgs),
     /// Time the planning engine on generated scenarios.
     Bench(BenchArgs),
+}
+
+/// `karpdeck drain` options.
+#[derive(Debug, clap::Args)]
+pub struct DrainArgs {
+    /// Scenario file.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// Nodes to drain, in order.
+    #[arg(required = true, value_name = "NODE")]
+    pub nodes: Vec<String>,
+    /// Change a workload's replicas first (NAMESPACE/NAME=N); repeatable.
+    #[arg(long = "scale", value_name = "NS/NAME=N", value_parser = parse_scale)]
+    pub scales: Vec<ScaleSpec>,
+    /// Region, when the scenario's nodes do not say.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Skip DaemonSet-managed pods.
+    #[arg(long)]
+    pub ignore_daemonsets: bool,
+    /// Evict pods with emptyDir volumes (their data is lost).
+    #[arg(long)]
+    pub delete_emptydir_data: bool,
+    /// Delete pods that declare no controller (they are not recreated).
+    #[arg(long)]
+    pub force: bool,
+    /// Delete instead of evict, bypassing PodDisruptionBudgets.
+    #[arg(long)]
+    pub disable_eviction: bool,
+    /// Accepted for kubectl parity: a scenario drain never changes anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `karpdeck gen` options.
@@ -212,6 +250,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Catalog(args) => catalog::run(&args)?,
         Command::Inspect(args) => inspect::run(&args)?,
         Command::Plan(args) => plan::run(&args)?,
+        Command::Drain(args) => drain::run(&args)?,
         Command::Gen(args) => {
             let catalog = crate::catalog::Catalog::embedded();
             if catalog.region(&args.region).is_none() {

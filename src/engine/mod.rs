@@ -2,6 +2,7 @@
 //! clocks, no randomness: the same input always gives the same output.
 
 pub mod disruption;
+pub mod drain;
 pub mod launch;
 pub mod optimize;
 pub mod plan;

@@ -297,7 +297,8 @@ pub fn requests_json(r: &Resources) -> BTreeMap<String, String> {
     out
 }
 
-fn claim_json(snapshot: &Snapshot, c: &NodeClaimPlan) -> NodeClaimJson {
+/// A NodeClaim in the JSON shape of DESIGN.md.
+pub fn claim_json(snapshot: &Snapshot, c: &NodeClaimPlan) -> NodeClaimJson {
     NodeClaimJson {
         nodepool: c.claim.nodepool.clone(),
         instance_types: c.launch.instance_types.clone(),
