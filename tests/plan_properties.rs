@@ -294,6 +294,7 @@ fn scenario(nodes: usize, pending: usize, seed: u64, types: usize) -> Snapshot {
     let text = generate(
         &GenOptions {
             nodes,
+            running_per_node: 1,
             pending,
             seed,
             types,

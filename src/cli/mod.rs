@@ -94,6 +94,9 @@ pub struct GenArgs {
     /// Existing nodes.
     #[arg(long, default_value_t = 0)]
     pub nodes: usize,
+    /// Running pods on each existing node.
+    #[arg(long, default_value_t = 1)]
+    pub running_per_node: usize,
     /// Pending pods.
     #[arg(long)]
     pub pending: usize,
@@ -120,6 +123,13 @@ pub struct BenchArgs {
     /// Existing nodes.
     #[arg(long, default_value_t = 0)]
     pub nodes: usize,
+    /// Running pods on each existing node.
+    #[arg(long, default_value_t = 1)]
+    pub running_per_node: usize,
+    /// Time the disruption pass (consolidation) instead of provisioning; sizes come from
+    /// --nodes and --running-per-node.
+    #[arg(long)]
+    pub consolidation: bool,
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -262,6 +272,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
             crate::scenario::generate::generate(
                 &crate::scenario::generate::GenOptions {
                     nodes: args.nodes,
+                    running_per_node: args.running_per_node,
                     pending: args.pending,
                     seed: args.seed,
                     types: args.types,
