@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::catalog::Arch;
 use crate::engine::plan::Strategy;
+use crate::engine::whatif::WhatIf;
 use crate::model::Quantity;
 use crate::scenario::ScaleSpec;
 
@@ -200,6 +201,24 @@ pub struct PlanArgs {
     /// Allow spot-to-spot consolidation (Karpenter's SpotToSpotConsolidation feature gate).
     #[arg(long)]
     pub spot_to_spot: bool,
+    /// What if this zone went dark (its nodes and offerings gone)? Repeatable.
+    #[arg(long, value_name = "ZONE")]
+    pub lose_zone: Vec<String>,
+    /// What if this offering ran out (TYPE:ZONE:CAPACITY_TYPE; its nodes interrupted)? Repeatable.
+    #[arg(long, value_name = "TYPE:ZONE:CT", value_parser = WhatIf::parse_offering)]
+    pub lose_offering: Vec<WhatIf>,
+    /// What if a whole capacity type went (spot or on-demand)?
+    #[arg(long, value_name = "CT", value_parser = WhatIf::parse_capacity_type)]
+    pub lose_capacity_type: Vec<WhatIf>,
+    /// What if a NodePool limit changed (POOL:RESOURCE=QUANTITY, e.g. default:cpu=100)? Repeatable.
+    #[arg(long, value_name = "POOL:RES=Q", value_parser = WhatIf::parse_limit)]
+    pub set_limit: Vec<WhatIf>,
+    /// Show Karpenter's response to a Spot interruption warning for this node, now.
+    #[arg(long, value_name = "NODE")]
+    pub interrupt: Vec<String>,
+    /// Show Karpenter's response to an EventBridge interruption event (JSON file).
+    #[arg(long, value_name = "FILE")]
+    pub event: Option<PathBuf>,
     /// Print plan JSON (field names as in DESIGN.md).
     #[arg(long)]
     pub json: bool,

@@ -8,8 +8,12 @@ use crate::catalog::Catalog;
 use chrono::Utc;
 
 use crate::engine::disruption::DisruptionOptions;
+use crate::engine::interruption::{
+    parse_event, respond, EventKind, InterruptionEvent, InterruptionResponse,
+};
 use crate::engine::plan::{plan, requests_json, Plan};
 use crate::engine::scheduling::{provisionable, Options};
+use crate::engine::whatif::WhatIf;
 use crate::model::quantity::{format_bytes_short, format_millis};
 use crate::model::Snapshot;
 use crate::scenario::{self, LoadOptions};
@@ -197,16 +201,131 @@ fn render_disruption(out: &mut String, snapshot: &Snapshot, plan: &Plan) {
     out.push_str(&t.render());
 }
 
+fn interruption_json(s: &Snapshot, r: &InterruptionResponse) -> serde_json::Value {
+    serde_json::json!({
+        "event": format!("{:?}", r.event.kind),
+        "instance_ids": r.event.instance_ids,
+        "node": r.node.map(|n| s.nodes[n].name.clone()),
+        "response": r.response.to_string(),
+        "unavailable_offering": r.unavailable.as_ref().map(|((t, z, c), until)| serde_json::json!({
+            "instance_type": t, "zone": z, "capacity_type": c.as_str(), "until": until.to_rfc3339(),
+        })),
+        "deadline": r.deadline.map(|d| d.to_rfc3339()),
+        "drain_seconds": r.drain_seconds,
+        "completes_in_time": r.completes_in_time(),
+        "pods_evicted": r.drain.as_ref().map_or(0, |d| d.steps.iter().filter(|s| matches!(s.action, crate::engine::drain::PodAction::Evict | crate::engine::drain::PodAction::Delete)).count()),
+        "replacements": r.drain.as_ref().map_or(Vec::new(), |d| d.new_nodeclaims.iter().map(|c| crate::engine::plan::claim_json(s, c)).collect()),
+    })
+}
+
+fn render_interruption(out: &mut String, s: &Snapshot, r: &InterruptionResponse) {
+    let node = r
+        .node
+        .map_or("an instance not in this cluster".to_string(), |n| {
+            s.nodes[n].name.clone()
+        });
+    let _ = writeln!(
+        out,
+        "\nINTERRUPTION  {:?} for {} ({}): {}",
+        r.event.kind,
+        r.event.instance_ids.join(", "),
+        node,
+        r.response
+    );
+    if let Some(((t, z, c), until)) = &r.unavailable {
+        let _ = writeln!(
+            out,
+            "  offering {t} {z} {} marked unavailable until {}",
+            c.as_str(),
+            until.to_rfc3339()
+        );
+    }
+    if let Some(d) = &r.drain {
+        let _ = writeln!(
+            out,
+            "  drain: {} pod(s) to evict, about {}s of graceful termination{}",
+            d.steps
+                .iter()
+                .filter(|s| matches!(
+                    s.action,
+                    crate::engine::drain::PodAction::Evict
+                        | crate::engine::drain::PodAction::Delete
+                ))
+                .count(),
+            r.drain_seconds,
+            match r.completes_in_time() {
+                Some(true) => " — completes inside the 2-minute notice".to_string(),
+                Some(false) =>
+                    " — does NOT complete inside the 2-minute notice: pods will be killed"
+                        .to_string(),
+                None => String::new(),
+            }
+        );
+        for (i, c) in d.new_nodeclaims.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  replacement #{}: nodepool={} instance-types={} ${:.4}/h",
+                i + 1,
+                c.claim.nodepool,
+                short_list(&c.launch.instance_types),
+                c.launch.price_per_hour
+            );
+        }
+        let short: Vec<String> = d.shortfall().map(|st| s.pods[st.pod].key()).collect();
+        if !short.is_empty() {
+            let _ = writeln!(out, "  no capacity for: {}", short.join(", "));
+        }
+    }
+}
+
 /// Run the command and return its output.
 pub fn run(args: &PlanArgs) -> Result<String, Failure> {
     let options = LoadOptions {
         scales: args.scales.clone(),
         region: args.region.clone(),
     };
-    let loaded = scenario::load_file(&args.scenario, &options, Catalog::embedded())
+    let mut loaded = scenario::load_file(&args.scenario, &options, Catalog::embedded())
         .map_err(Failure::bad_input)?;
+    let what_ifs = args
+        .lose_zone
+        .iter()
+        .map(|z| WhatIf::LoseZone(z.clone()))
+        .chain(args.lose_offering.iter().cloned())
+        .chain(args.lose_capacity_type.iter().cloned())
+        .chain(args.set_limit.iter().cloned());
+    for w in what_ifs {
+        w.apply(&mut loaded.snapshot).map_err(Failure::bad_input)?;
+    }
     let snapshot = &loaded.snapshot;
     let now = args.now.unwrap_or_else(Utc::now);
+    let mut events = Vec::new();
+    for name in &args.interrupt {
+        let node = snapshot
+            .nodes
+            .iter()
+            .find(|n| &n.name == name)
+            .ok_or_else(|| Failure::bad_input(format!("--interrupt {name}: no such node")))?;
+        let id = node.instance_id().ok_or_else(|| {
+            Failure::bad_input(format!(
+                "--interrupt {name}: the node has no EC2 instance ID in spec.providerID"
+            ))
+        })?;
+        events.push(InterruptionEvent {
+            kind: EventKind::SpotInterruption,
+            instance_ids: vec![id.to_string()],
+            time: now,
+        });
+    }
+    if let Some(path) = &args.event {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::bad_input(format!("{}: cannot read: {e}", path.display())))?;
+        events.push(
+            parse_event(&text)
+                .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?,
+        );
+    }
+    let responses: Vec<InterruptionResponse> =
+        events.iter().flat_map(|e| respond(snapshot, e)).collect();
     let options = DisruptionOptions {
         spot_to_spot: args.spot_to_spot,
         scheduling: Options::default(),
@@ -220,11 +339,23 @@ pub fn run(args: &PlanArgs) -> Result<String, Failure> {
         "plan computed"
     );
     if args.json {
-        let mut s =
-            serde_json::to_string_pretty(&plan.to_json(snapshot)).map_err(Failure::bad_input)?;
+        let mut doc = serde_json::to_value(plan.to_json(snapshot)).map_err(Failure::bad_input)?;
+        if !responses.is_empty() {
+            doc["interruptions"] = serde_json::Value::Array(
+                responses
+                    .iter()
+                    .map(|r| interruption_json(snapshot, r))
+                    .collect(),
+            );
+        }
+        let mut s = serde_json::to_string_pretty(&doc).map_err(Failure::bad_input)?;
         s.push('\n');
         Ok(s)
     } else {
-        Ok(render_text(snapshot, &plan))
+        let mut out = render_text(snapshot, &plan);
+        for r in &responses {
+            render_interruption(&mut out, snapshot, r);
+        }
+        Ok(out)
     }
 }

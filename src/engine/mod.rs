@@ -3,7 +3,9 @@
 
 pub mod disruption;
 pub mod drain;
+pub mod interruption;
 pub mod launch;
 pub mod optimize;
 pub mod plan;
 pub mod scheduling;
+pub mod whatif;

@@ -37,6 +37,10 @@ pub struct Snapshot {
     pub workloads: Vec<Workload>,
     /// Namespace labels, for namespace selectors.
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    /// Offerings known to be out of capacity (instance type, zone, capacity type): Karpenter's
+    /// unavailable-offerings cache, or a what-if.
+    pub unavailable_offerings:
+        std::collections::BTreeSet<(String, String, super::node::CapacityType)>,
     /// The instance catalog with prices and offerings.
     pub catalog: Arc<Catalog>,
 }
@@ -55,6 +59,7 @@ impl Snapshot {
             daemonsets: Vec::new(),
             workloads: Vec::new(),
             namespaces: BTreeMap::new(),
+            unavailable_offerings: Default::default(),
             catalog,
         }
     }

@@ -205,7 +205,16 @@ pub fn build_templates(snapshot: &Snapshot) -> Vec<Template> {
         let daemons = compatible_daemons(snapshot, &requirements, &taints);
         let mut types = Vec::new();
         for (catalog_index, it) in catalog.types().iter().enumerate() {
-            let offerings = catalog.offerings(&snapshot.region, &it.name);
+            let mut offerings = catalog.offerings(&snapshot.region, &it.name);
+            if !snapshot.unavailable_offerings.is_empty() {
+                for o in &mut offerings {
+                    o.available = !snapshot.unavailable_offerings.contains(&(
+                        it.name.clone(),
+                        o.zone.clone(),
+                        o.capacity_type,
+                    ));
+                }
+            }
             if offerings.is_empty() {
                 continue;
             }
