@@ -474,3 +474,21 @@ fn plan_shows_the_lab_scale_down() {
     ]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn audit_reports_findings() {
+    let out = stdout(&karpdeck(&[
+        "audit",
+        "--scenario",
+        &scenario("best-practices.yaml"),
+    ]));
+    assert!(out.contains("WARN nodepool-without-limits"), "{out}");
+    let v = json(&["audit", "--scenario", &scenario("seed-lab.yaml"), "--json"]);
+    let rules: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"spot-too-few-types"), "{rules:?}");
+}

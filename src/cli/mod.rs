@@ -1,5 +1,6 @@
 //! The command line: `karpdeck catalog`, `inspect`, `plan`.
 
+mod audit;
 mod bench;
 mod catalog;
 mod drain;
@@ -48,6 +49,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Show what draining nodes would do (kubectl's rules, PDBs, where pods land); changes nothing.
     Drain(DrainArgs),
+    /// Check a scenario against the EKS Karpenter best practices.
+    Audit(AuditArgs),
     /// Write a synthetic scenario shaped like Karpenter's scheduling benchmark.
     Gen(GenArgs),
     /// Time the planning engine on generated scenarios.
@@ -84,6 +87,20 @@ pub struct DrainArgs {
     /// Accepted for kubectl parity: a scenario drain never changes anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `karpdeck audit` options.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// Scenario file.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// Region, when the scenario's nodes do not say.
+    #[arg(long)]
+    pub region: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -280,6 +297,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Inspect(args) => inspect::run(&args)?,
         Command::Plan(args) => plan::run(&args)?,
         Command::Drain(args) => drain::run(&args)?,
+        Command::Audit(args) => audit::run(&args)?,
         Command::Gen(args) => {
             let catalog = crate::catalog::Catalog::embedded();
             if catalog.region(&args.region).is_none() {

@@ -1,6 +1,7 @@
 //! The planning engine: pure functions from a [`crate::model::Snapshot`] to a plan. No I/O, no
 //! clocks, no randomness: the same input always gives the same output.
 
+pub mod advisor;
 pub mod disruption;
 pub mod drain;
 pub mod interruption;

@@ -39,6 +39,10 @@ pub struct NodeClass {
     pub kubelet: Option<KubeletConfig>,
     /// Root volume size in bytes, if set by a block device mapping.
     pub root_volume_bytes: Option<i64>,
+    /// AMIs pinned by ID, name or a versioned alias (rather than following the latest release).
+    pub ami_pinned: bool,
+    /// A custom launch template, which Karpenter's guide advises against.
+    pub launch_template: Option<String>,
 }
 
 impl NodeClass {

@@ -166,6 +166,8 @@ pub struct Pod {
     pub mirror: bool,
     /// Has `spec.schedulingGates`: the scheduler (and Karpenter) ignore it until they are removed.
     pub scheduling_gated: bool,
+    /// Some container's memory limit is above its request.
+    pub memory_limit_above_request: bool,
     /// Indices into [`super::Snapshot::pdbs`] of the budgets that select this pod.
     pub pdbs: Vec<usize>,
 }

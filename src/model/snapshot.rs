@@ -14,6 +14,17 @@ use super::pod::Pod;
 use super::resources::Resources;
 use super::workload::{DaemonSet, Workload};
 
+/// Settings outside the core objects that best-practice checks need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// A Karpenter controller (pod, Deployment or its settings ConfigMap) is in the snapshot.
+    pub karpenter_seen: bool,
+    /// Its interruption queue, where configured.
+    pub interruption_queue: Option<String>,
+    /// CoreDNS's Corefile, from the `coredns` ConfigMap.
+    pub coredns_corefile: Option<String>,
+}
+
 /// A cluster state.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -37,6 +48,8 @@ pub struct Snapshot {
     pub workloads: Vec<Workload>,
     /// Namespace labels, for namespace selectors.
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    /// Cluster-wide settings the audit reads.
+    pub settings: ClusterSettings,
     /// Offerings known to be out of capacity (instance type, zone, capacity type): Karpenter's
     /// unavailable-offerings cache, or a what-if.
     pub unavailable_offerings:
@@ -60,6 +73,7 @@ impl Snapshot {
             workloads: Vec::new(),
             namespaces: BTreeMap::new(),
             unavailable_offerings: Default::default(),
+            settings: ClusterSettings::default(),
             catalog,
         }
     }

@@ -215,12 +215,37 @@ impl Loader {
                 s.namespaces.insert(m.name, m.labels);
             }
             ("", "Node") => s.nodes.push(core::node(object_meta(&root, false)?, &root)?),
-            ("", "Pod") => s.pods.push(core::pod(object_meta(&root, true)?, &root)?),
-            ("apps", "Deployment") => s.workloads.push(apps::workload(
-                WorkloadKind::Deployment,
-                object_meta(&root, true)?,
-                &root,
-            )?),
+            ("", "Pod") => {
+                let pod = core::pod(object_meta(&root, true)?, &root)?;
+                note_karpenter(s, &pod.labels, &root.req("spec")?)?;
+                s.pods.push(pod)
+            }
+            ("", "ConfigMap") => {
+                let m = object_meta(&root, true)?;
+                let data = match root.get("data") {
+                    Some(d) => d.string_map()?,
+                    None => Default::default(),
+                };
+                match m.name.as_str() {
+                    "coredns" => s.settings.coredns_corefile = data.get("Corefile").cloned(),
+                    "karpenter-global-settings" => {
+                        s.settings.karpenter_seen = true;
+                        if let Some(q) = data
+                            .get("aws.interruptionQueueName")
+                            .filter(|q| !q.is_empty())
+                        {
+                            s.settings.interruption_queue = Some(q.clone());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            ("apps", "Deployment") => {
+                let w = apps::workload(WorkloadKind::Deployment, object_meta(&root, true)?, &root)?;
+                let spec = root.req("spec")?.req("template")?.req("spec")?;
+                note_karpenter(s, &w.template.labels, &spec)?;
+                s.workloads.push(w)
+            }
             ("apps", "StatefulSet") => s.workloads.push(apps::workload(
                 WorkloadKind::StatefulSet,
                 object_meta(&root, true)?,
@@ -276,6 +301,22 @@ impl Loader {
         });
         Ok(())
     }
+}
+
+/// Remember a Karpenter controller and its interruption queue, if these labels mark one.
+fn note_karpenter(
+    s: &mut Snapshot,
+    labels: &std::collections::BTreeMap<String, String>,
+    spec: &Field,
+) -> Result<(), ScenarioError> {
+    if labels.get("app.kubernetes.io/name").map(String::as_str) != Some("karpenter") {
+        return Ok(());
+    }
+    s.settings.karpenter_seen = true;
+    if let Some(q) = convert::podspec::karpenter_interruption_queue(spec)? {
+        s.settings.interruption_queue = Some(q);
+    }
+    Ok(())
 }
 
 /// The region from node labels, zones or provider IDs, or from NodeClaims.

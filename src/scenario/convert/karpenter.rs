@@ -286,13 +286,20 @@ fn selector_terms<'a>(
 pub fn nodeclass(kind: &str, meta: Meta, root: &Field) -> Result<NodeClass, ScenarioError> {
     let spec = root.req("spec")?;
     let mut ami_family = spec.opt_string("amiFamily")?;
-    if ami_family.is_none() {
-        // v1 names the family through an alias such as `al2023@latest`.
-        for term in spec.list("amiSelectorTerms")? {
-            if let Some(alias) = term.opt_string("alias")? {
-                ami_family = alias.split('@').next().map(str::to_string);
+    let mut ami_pinned = false;
+    for term in spec.list("amiSelectorTerms")? {
+        if let Some(alias) = term.opt_string("alias")? {
+            // v1 names the family through an alias such as `al2023@latest`.
+            let (family, version) = alias.split_once('@').unwrap_or((&alias, "latest"));
+            if ami_family.is_none() {
+                ami_family = Some(family.to_string());
             }
+            ami_pinned |= version != "latest";
         }
+        ami_pinned |= term.get("id").is_some() || term.get("name").is_some();
+    }
+    if let Some(legacy) = spec.get("amiSelector") {
+        ami_pinned |= !legacy.string_map()?.is_empty();
     }
     let mut root_volume_bytes = None;
     for (i, bdm) in spec.list("blockDeviceMappings")?.iter().enumerate() {
@@ -320,5 +327,7 @@ pub fn nodeclass(kind: &str, meta: Meta, root: &Field) -> Result<NodeClass, Scen
         )?,
         kubelet: spec.get("kubelet").map(|k| kubelet(&k)).transpose()?,
         root_volume_bytes,
+        ami_pinned,
+        launch_template: spec.opt_string("launchTemplate")?,
     })
 }

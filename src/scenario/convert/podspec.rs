@@ -21,6 +21,46 @@ fn container_requests(c: &Field) -> Result<ContainerRequests, ScenarioError> {
     Ok(ContainerRequests { requests, sidecar })
 }
 
+/// Whether the container's memory limit is above its memory request (it can grow past what the
+/// scheduler, and consolidation, reserved for it).
+fn memory_limit_above_request(c: &Field) -> Result<bool, ScenarioError> {
+    let Some(res) = c.get("resources") else {
+        return Ok(false);
+    };
+    let get = |key: &'static str| -> Result<Option<i64>, ScenarioError> {
+        match res.get(key).and_then(|l| l.get("memory")) {
+            Some(q) => Ok(Some(q.quantity()?.units_ceil())),
+            None => Ok(None),
+        }
+    };
+    Ok(matches!((get("requests")?, get("limits")?), (Some(r), Some(l)) if l > r))
+}
+
+/// A Karpenter controller's interruption queue, from its containers' environment or arguments.
+pub fn karpenter_interruption_queue(spec: &Field) -> Result<Option<String>, ScenarioError> {
+    for c in spec.list("containers")? {
+        for e in c.list("env")? {
+            let name = e.opt_string("name")?.unwrap_or_default();
+            if matches!(
+                name.as_str(),
+                "INTERRUPTION_QUEUE" | "INTERRUPTION_QUEUE_NAME" | "AWS_INTERRUPTION_QUEUE_NAME"
+            ) {
+                if let Some(v) = e.opt_string("value")?.filter(|v| !v.is_empty()) {
+                    return Ok(Some(v));
+                }
+            }
+        }
+        for a in c.list("args")? {
+            if let Some(v) = a.string()?.strip_prefix("--interruption-queue=") {
+                if !v.is_empty() {
+                    return Ok(Some(v.to_string()));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// The requests of a `resources` block (container or pod level), each resource that has only a
 /// limit defaulting to the limit, as the API server does.
 fn resource_requirements(owner: &Field) -> Result<Resources, ScenarioError> {
@@ -131,6 +171,10 @@ pub fn pod(meta: Meta, spec: &Field, status: Option<&Field>) -> Result<Pod, Scen
         .collect::<Result<Vec<_>, _>>()?;
     let overhead = opt_resources(spec, "overhead")?.unwrap_or_default();
     let affinity = spec.get("affinity");
+    let mut memory_burst = false;
+    for c in &containers {
+        memory_burst |= memory_limit_above_request(c)?;
+    }
     let mut all_containers = containers.clone();
     all_containers.extend(init_fields.iter().cloned());
 
@@ -206,6 +250,7 @@ pub fn pod(meta: Meta, spec: &Field, status: Option<&Field>) -> Result<Pod, Scen
         volumes: volumes(spec)?,
         termination_grace_seconds: spec.opt_int("terminationGracePeriodSeconds")?.unwrap_or(30),
         scheduling_gated: !spec.list("schedulingGates")?.is_empty(),
+        memory_limit_above_request: memory_burst,
         pdbs: Vec::new(),
     })
 }
