@@ -195,9 +195,10 @@ fn replace_with_a_cheaper_type() {
 
 #[test]
 fn three_underused_nodes_merge_into_one() {
+    // Three m5.2xlarge each running 1 CPU: one m5.xlarge holds all three pods.
     let mut text = POOL.to_string();
     for i in 0..3 {
-        text += &node(&format!("n{i}"), "m5.xlarge", "4", "16Gi", "");
+        text += &node(&format!("n{i}"), "m5.2xlarge", "8", "32Gi", "");
         text += &pod(&format!("p{i}"), &format!("n{i}"), "1", "");
     }
     let l = load(&text);
@@ -208,7 +209,8 @@ fn three_underused_nodes_merge_into_one() {
     assert_eq!(a.nodes.len(), 3, "{:?}", names(&l, &a.nodes));
     assert_eq!(a.replacements.len(), 1);
     assert_eq!(a.replacements[0].claim.pods.len(), 3);
-    assert!(a.savings_per_hour > 0.0);
+    assert_eq!(a.replacements[0].launch.instance_types[0], "m5.xlarge");
+    assert!(a.savings_per_hour > 0.9, "{}", a.savings_per_hour);
 }
 
 #[test]
@@ -332,4 +334,30 @@ fn expired_nodes_go_regardless_of_budgets() {
     assert_eq!(p.actions.len(), 1);
     assert_eq!(p.actions[0].reason, ActionReason::Expired);
     assert_eq!(p.actions[0].replacements.len(), 1);
+}
+
+#[test]
+fn multi_node_skips_an_awkward_node_karpenter_would_stop_at() {
+    // Four underused nodes, one of which holds a pod too big to move anywhere cheaper (it needs a
+    // whole m5.4xlarge). It ranks first, so every prefix Karpenter's binary search tries fails;
+    // karpdeck also tries the candidates one by one.
+    let mut text = POOL.to_string();
+    for (i, cpu) in ["1", "15", "1", "1"].iter().enumerate() {
+        let ty = if i == 1 { "m5.4xlarge" } else { "m5.2xlarge" };
+        let (c, m) = if i == 1 {
+            ("16", "64Gi")
+        } else {
+            ("8", "32Gi")
+        };
+        text += &node(&format!("n{i}"), ty, c, m, "");
+        text += &pod(&format!("p{i}"), &format!("n{i}"), cpu, "");
+    }
+    let l = load(&text);
+    let p = run(&l);
+    assert_eq!(p.actions.len(), 1);
+    let a = &p.actions[0];
+    assert_eq!(a.method, Method::MultiNodeConsolidation);
+    // The three small nodes go together; the big one stays.
+    assert_eq!(names(&l, &a.nodes), ["n0", "n2", "n3"]);
+    assert_eq!(a.replacements.len(), 1);
 }

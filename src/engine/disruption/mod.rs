@@ -298,6 +298,22 @@ impl Pass<'_> {
         let all_spot = cands
             .iter()
             .all(|c| self.snapshot.nodes[c.node].capacity_type() == CapacityType::Spot);
+        // Replacing several nodes with one of a type being removed only pays if it is cheaper than
+        // the cheapest node of that type (Karpenter's filterOutSameInstanceType); else keeping
+        // that node and deleting the others disrupts less.
+        let same_type_cap = cands
+            .iter()
+            .filter(|c| {
+                let t = self.snapshot.nodes[c.node].instance_type();
+                cands.len() > 1
+                    && claim
+                        .types
+                        .iter()
+                        .any(|&i| Some(template.types[i].name.as_str()) == t)
+            })
+            .map(|c| c.price)
+            .fold(f64::INFINITY, f64::min);
+        let limit = price.min(same_type_cap);
         // Keep only types whose dearest allowed offering is still cheaper than the candidates.
         let cheaper: Vec<usize> = claim
             .types
@@ -310,7 +326,7 @@ impl Pass<'_> {
                     .filter(|o| o.available && o.capacity_type == first.capacity_type)
                     .map(|o| o.price)
                     .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.max(p))))
-                    .is_some_and(|worst| worst < price)
+                    .is_some_and(|worst| worst < limit)
             })
             .collect();
         if all_spot && first.capacity_type == CapacityType::Spot {
@@ -597,8 +613,30 @@ fn consolidation(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) ->
                 }
             }
         }
-        if let Some((mid, command)) = best {
-            let nodes: Vec<usize> = prefix[..=mid].iter().map(|c| c.node).collect();
+        // Beyond Karpenter: the binary search stops at the first prefix that fails, so one
+        // awkward node hides every node after it. Starting from its answer (or from nothing), try
+        // each remaining candidate and keep it when the set still works and saves more.
+        let (mut set, mut command): (Vec<&Candidate>, Option<Command>) = match best {
+            Some((mid, c)) => (prefix[..=mid].to_vec(), Some(c)),
+            None => (Vec::new(), None),
+        };
+        let start = set.len();
+        for &c in &prefix[start..] {
+            set.push(c);
+            match pass.evaluate(&set, false) {
+                Ok(better)
+                    if better.savings > 0.0
+                        && command.as_ref().is_none_or(|c| better.savings > c.savings) =>
+                {
+                    command = Some(better)
+                }
+                _ => {
+                    set.pop();
+                }
+            }
+        }
+        if let (true, Some(command)) = (set.len() >= 2, command) {
+            let nodes: Vec<usize> = set.iter().map(|c| c.node).collect();
             for &n in &nodes {
                 plan.verdicts.insert(n, Verdict::Disrupted);
             }
