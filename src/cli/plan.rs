@@ -176,7 +176,7 @@ fn render_disruption(out: &mut String, snapshot: &Snapshot, plan: &Plan) {
             a.reason.as_str(),
             a.nodes.len(),
             a.pods_moved,
-            nodes.join(", "),
+            short_list(&nodes),
             a.savings_per_hour
         );
         for r in &a.replacements {

@@ -185,7 +185,12 @@ impl<'s> Solver<'s> {
                 t.release(&node.capacity);
             }
         }
-        let existing = existing_targets(snapshot, &templates, removed);
+        let existing: Vec<ExistingTarget> = prepared
+            .targets
+            .iter()
+            .filter(|t| !matches!(t.target, Target::Node(i) if removed.contains(&i)))
+            .cloned()
+            .collect();
         let mut topology = Topology::new(snapshot.namespaces.clone());
         // This round's pods (pending, or on deleting nodes) are not counted where they were.
         let moving: HashSet<usize> = pending.iter().map(|p| p.pod).collect();
@@ -674,13 +679,16 @@ fn limit_reason(template: &Template, p: &Pending, pod_reqs: &Requirements) -> Op
 pub struct Prepared {
     /// Templates in the order they are tried.
     pub templates: Vec<Template>,
+    /// Existing capacity with nothing removed; a solve drops the nodes it removes.
+    targets: Vec<ExistingTarget>,
 }
 
-/// Build the templates once, for any number of solves over the same snapshot.
+/// Build the templates and existing capacity once, for any number of solves over the same
+/// snapshot.
 pub fn prepare(snapshot: &Snapshot) -> Prepared {
-    Prepared {
-        templates: template::build_templates(snapshot),
-    }
+    let templates = template::build_templates(snapshot);
+    let targets = existing_targets(snapshot, &templates);
+    Prepared { templates, targets }
 }
 
 /// Simulate scheduling the snapshot's provisionable pods.

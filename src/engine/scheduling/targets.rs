@@ -156,19 +156,15 @@ fn in_flight_target(
 /// taints ignored and their DaemonSets' requests held back, as Karpenter counts them) — but not
 /// cordoned, deleting or failed ones; then in-flight NodeClaims whose instance type is known.
 /// Initialized targets come first, each group by name.
-pub fn existing_targets(
-    snapshot: &Snapshot,
-    templates: &[Template],
-    removed: &HashSet<usize>,
-) -> Vec<ExistingTarget> {
+pub fn existing_targets(snapshot: &Snapshot, templates: &[Template]) -> Vec<ExistingTarget> {
     let by_node = snapshot.pods_by_node();
     let mut targets: Vec<ExistingTarget> = snapshot
         .nodes
         .iter()
         .enumerate()
-        .filter(|(i, n)| {
+        .filter(|(_, n)| {
             let starting = n.nodepool().is_some() && !n.initialized();
-            (n.ready || starting) && !n.unschedulable && !n.deleting && !removed.contains(i)
+            (n.ready || starting) && !n.unschedulable && !n.deleting
         })
         .map(|(i, n)| {
             let pods = by_node
