@@ -145,3 +145,29 @@ fn pods_land_where_there_is_room_or_nowhere() {
     assert_eq!(step(&l, &p, "big").landing, Landing::Nowhere);
     assert!(p.shortfall().any(|s| l.snapshot.pods[s.pod].name == "big"));
 }
+
+#[test]
+fn replacement_launches_first_then_drains_and_deletes() {
+    use karpdeck::engine::replace::{replacement_plan, Step};
+    let pool = "---\napiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: default}\nspec:\n  template:\n    spec:\n      requirements:\n      - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.xlarge]}\n";
+    let l = load(&format!(
+        "{pool}{}",
+        pod(
+            "big",
+            OWNED,
+            "  containers: [{name: c, resources: {requests: {cpu: '3'}}}]\n"
+        )
+    ));
+    let r = replacement_plan(&l.snapshot, 0);
+    assert_eq!(r.drain.new_nodeclaims.len(), 1);
+    assert_eq!(
+        r.steps,
+        [
+            Step::Launch(0),
+            Step::WaitReady(0),
+            Step::Cordon("victim".into()),
+            Step::Evict(r.drain.steps[0].pod),
+            Step::Delete("victim".into()),
+        ]
+    );
+}

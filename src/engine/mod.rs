@@ -8,5 +8,6 @@ pub mod interruption;
 pub mod launch;
 pub mod optimize;
 pub mod plan;
+pub mod replace;
 pub mod scheduling;
 pub mod whatif;
