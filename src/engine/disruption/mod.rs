@@ -218,6 +218,16 @@ pub struct DisruptionPlan {
     pub verdicts: BTreeMap<usize, Verdict>,
 }
 
+impl DisruptionPlan {
+    /// Record an action and mark its nodes disrupted.
+    fn take(&mut self, action: DisruptionAction) {
+        for &n in &action.nodes {
+            self.verdicts.insert(n, Verdict::Disrupted);
+        }
+        self.actions.push(action);
+    }
+}
+
 struct Pass<'s> {
     snapshot: &'s Snapshot,
     prepared: Prepared,
@@ -440,13 +450,12 @@ pub fn disrupt(
             savings: c.price,
             pods_moved: c.pods.len(),
         });
-        plan.actions.push(action(
+        plan.take(action(
             Method::Expiration,
             ActionReason::Expired,
             vec![ni],
             command,
         ));
-        plan.verdicts.insert(ni, Verdict::Disrupted);
     }
     let cands: Vec<Candidate> = cands
         .into_iter()
@@ -489,10 +498,7 @@ fn emptiness(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> boo
         .filter(|c| chosen.contains(&c.node))
         .map(|c| c.price)
         .sum();
-    for &n in &chosen {
-        plan.verdicts.insert(n, Verdict::Disrupted);
-    }
-    plan.actions.push(DisruptionAction {
+    plan.take(DisruptionAction {
         kind: ActionKind::Delete,
         reason: ActionReason::Empty,
         method: Method::Emptiness,
@@ -533,8 +539,7 @@ fn drift_pass(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> bo
         }
         match pass.evaluate(&[c], true) {
             Ok(command) => {
-                plan.verdicts.insert(c.node, Verdict::Disrupted);
-                plan.actions.push(action(
+                plan.take(action(
                     Method::Drift,
                     ActionReason::Drifted,
                     vec![c.node],
@@ -637,10 +642,7 @@ fn consolidation(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) ->
         }
         if let (true, Some(command)) = (set.len() >= 2, command) {
             let nodes: Vec<usize> = set.iter().map(|c| c.node).collect();
-            for &n in &nodes {
-                plan.verdicts.insert(n, Verdict::Disrupted);
-            }
-            plan.actions.push(action(
+            plan.take(action(
                 Method::MultiNodeConsolidation,
                 ActionReason::Underutilized,
                 nodes,
@@ -654,8 +656,7 @@ fn consolidation(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) ->
     for c in eligible {
         match pass.evaluate(&[c], false) {
             Ok(command) if command.savings > 0.0 => {
-                plan.verdicts.insert(c.node, Verdict::Disrupted);
-                plan.actions.push(action(
+                plan.take(action(
                     Method::SingleNodeConsolidation,
                     ActionReason::Underutilized,
                     vec![c.node],
