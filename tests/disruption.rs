@@ -361,3 +361,15 @@ fn multi_node_skips_an_awkward_node_karpenter_would_stop_at() {
     assert_eq!(names(&l, &a.nodes), ["n0", "n2", "n3"]);
     assert_eq!(a.replacements.len(), 1);
 }
+
+#[test]
+fn actions_say_what_budget_they_consume() {
+    let l = scaledown_v1("");
+    let p = disrupt(&l.snapshot, lab_now(), &DisruptionOptions::default());
+    let b = &p.actions[0].budget;
+    assert_eq!(b.len(), 1);
+    assert_eq!(
+        (b[0].nodepool.as_str(), b[0].allowed, b[0].consumed),
+        ("default", Some(1), 1)
+    );
+}

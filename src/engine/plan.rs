@@ -238,6 +238,23 @@ pub struct ActionJson {
     pub pods_moved: usize,
     /// USD per hour saved.
     pub savings_per_hour: f64,
+    /// Budget consumed per NodePool.
+    pub budget: Vec<BudgetJson>,
+}
+
+/// Budget an action consumes.
+#[derive(Debug, Serialize)]
+pub struct BudgetJson {
+    /// NodePool.
+    pub nodepool: String,
+    /// `Empty`, `Drifted` or `Underutilized`.
+    pub reason: String,
+    /// Nodes allowed now; absent when unlimited.
+    pub allowed: Option<i64>,
+    /// Nodes already disrupting.
+    pub disrupting: i64,
+    /// Nodes this action takes.
+    pub consumed: i64,
 }
 
 /// Why a node stays (or goes), in plan JSON.
@@ -366,6 +383,17 @@ impl Plan {
                             .collect(),
                         pods_moved: a.pods_moved,
                         savings_per_hour: round_usd(a.savings_per_hour),
+                        budget: a
+                            .budget
+                            .iter()
+                            .map(|b| BudgetJson {
+                                nodepool: b.nodepool.clone(),
+                                reason: format!("{:?}", b.reason),
+                                allowed: b.allowed,
+                                disrupting: b.disrupting,
+                                consumed: b.consumed,
+                            })
+                            .collect(),
                     })
                     .collect(),
                 nodes: self

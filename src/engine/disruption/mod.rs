@@ -115,6 +115,23 @@ pub struct DisruptionAction {
     pub pods_moved: usize,
     /// Hourly cost of the nodes less that of the replacements.
     pub savings_per_hour: f64,
+    /// What it takes from each NodePool's disruption budget (none for expiry).
+    pub budget: Vec<BudgetUse>,
+}
+
+/// The part of a NodePool's budget an action consumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetUse {
+    /// NodePool name.
+    pub nodepool: String,
+    /// The budget's reason.
+    pub reason: DisruptionReason,
+    /// Nodes the budget allows now (`None`: unlimited).
+    pub allowed: Option<i64>,
+    /// Nodes already disrupting before the action.
+    pub disrupting: i64,
+    /// Nodes the action takes.
+    pub consumed: i64,
 }
 
 /// Why a consolidation simulation said no.
@@ -375,7 +392,38 @@ fn action(method: Method, reason: ActionReason, nodes: Vec<usize>, c: Command) -
         replacements: c.replacements,
         pods_moved: c.pods_moved,
         savings_per_hour: c.savings,
+        budget: Vec::new(),
     }
+}
+
+/// The budget each action consumes, per NodePool of its nodes.
+fn budget_uses(snapshot: &Snapshot, a: &DisruptionAction, now: DateTime<Utc>) -> Vec<BudgetUse> {
+    let reason = match a.reason {
+        ActionReason::Empty => DisruptionReason::Empty,
+        ActionReason::Drifted => DisruptionReason::Drifted,
+        ActionReason::Underutilized => DisruptionReason::Underutilized,
+        ActionReason::Expired => return Vec::new(),
+    };
+    let mut per_pool: BTreeMap<&str, i64> = BTreeMap::new();
+    for &n in &a.nodes {
+        if let Some(p) = snapshot.nodes[n].nodepool() {
+            *per_pool.entry(p).or_default() += 1;
+        }
+    }
+    per_pool
+        .into_iter()
+        .filter_map(|(pool, consumed)| {
+            let p = snapshot.nodepool(pool)?;
+            let a = allowance(snapshot, p, reason, now);
+            Some(BudgetUse {
+                nodepool: pool.to_string(),
+                reason,
+                allowed: a.allowed,
+                disrupting: a.disrupting,
+                consumed,
+            })
+        })
+        .collect()
 }
 
 /// Budget left per pool for `reason`, and the verdict for nodes it stops.
@@ -469,6 +517,9 @@ pub fn disrupt(
     for c in &cands {
         plan.verdicts.entry(c.node).or_insert(Verdict::Eligible);
     }
+    for i in 0..plan.actions.len() {
+        plan.actions[i].budget = budget_uses(snapshot, &plan.actions[i], now);
+    }
     plan
 }
 
@@ -506,6 +557,7 @@ fn emptiness(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> boo
         replacements: Vec::new(),
         pods_moved: 0,
         savings_per_hour: savings,
+        budget: Vec::new(),
     });
     true
 }
