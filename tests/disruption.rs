@@ -373,3 +373,85 @@ fn actions_say_what_budget_they_consume() {
         ("default", Some(1), 1)
     );
 }
+
+#[test]
+fn a_budget_of_one_still_finds_the_node_that_can_go() {
+    // a ranks first but its big pod has nowhere cheaper to go; b's pod fits beside c's.
+    let pool = POOL.replace("budgets: [{nodes: '100%'}]", "budgets: [{nodes: '1'}]");
+    let text = format!(
+        "{pool}{}{}{}{}{}{}",
+        node("a", "m5.2xlarge", "8", "32Gi", ""),
+        pod("big", "a", "7", ""),
+        node("b", "m5.xlarge", "4", "16Gi", ""),
+        pod("pb", "b", "500m", ""),
+        node("c", "m5.xlarge", "4", "16Gi", ""),
+        pod("pc", "c", "500m", "")
+    );
+    let l = load(&text);
+    let p = run(&l);
+    assert_eq!(p.actions.len(), 1, "{:?}", p.verdicts);
+    assert_eq!(p.actions[0].method, Method::SingleNodeConsolidation);
+    assert_eq!(p.actions[0].kind, ActionKind::Delete);
+    assert_eq!(p.actions[0].nodes.len(), 1);
+    assert_ne!(names(&l, &p.actions[0].nodes), ["a"]);
+}
+
+#[test]
+fn expired_nodes_leave_together() {
+    let pool = POOL.replace(
+        "    spec:\n      requirements:",
+        "    spec:\n      expireAfter: 168h\n      requirements:",
+    );
+    let text = format!(
+        "{pool}{}{}{}{}",
+        node("e1", "m5.2xlarge", "8", "32Gi", ""),
+        pod("p1", "e1", "3", ""),
+        node("e2", "m5.2xlarge", "8", "32Gi", ""),
+        pod("p2", "e2", "3", "")
+    );
+    let l = load(&text);
+    let p = run(&l);
+    let a = &p.actions[0];
+    assert_eq!(a.reason, ActionReason::Expired);
+    assert_eq!(names(&l, &a.nodes), ["e1", "e2"]);
+    // Neither counts as room for the other's pod: a replacement takes both.
+    assert_eq!(a.replacements.len(), 1);
+    assert_eq!(a.replacements[0].claim.pods.len(), 2);
+    assert!(a.stranded.is_empty());
+}
+
+#[test]
+fn balanced_pools_need_savings_worth_the_disruption() {
+    // x is cheap but runs 20 high-priority pods; z (pinned by do-not-disrupt) is most of the
+    // pool's cost. Deleting x saves 11 % of the pool for 99 % of its disruption: below 1/2.
+    let pool = POOL.replace("WhenEmptyOrUnderutilized", "Balanced");
+    let mut text = format!("{pool}{}", node("x", "m5.large", "2", "8Gi", ""));
+    for i in 0..20 {
+        text += &pod(&format!("p{i}"), "x", "50m", "")
+            .replace("spec: {nodeName", "spec: {priority: 1000000000, nodeName");
+    }
+    text += &node("z", "m5.4xlarge", "16", "64Gi", "");
+    text += &pod(
+        "pinned",
+        "z",
+        "100m",
+        ", annotations: {karpenter.sh/do-not-disrupt: 'true'}",
+    );
+    // Room for x's pods on a node Karpenter does not manage.
+    text += "---\napiVersion: v1\nkind: Node\nmetadata: {name: spare, labels: {topology.kubernetes.io/zone: us-east-1a}}\nstatus:\n  allocatable: {cpu: '8', memory: 32Gi, pods: '110'}\n  conditions: [{type: Ready, status: 'True'}]\n";
+    let l = load(&text);
+    let p = run(&l);
+    assert!(p.actions.is_empty(), "{:?}", p.actions.len());
+    let v = verdict(&l, &p, "x");
+    assert!(
+        matches!(v, Verdict::Rejected(Rejection::BelowBalancedThreshold(s)) if *s < 50),
+        "{v}"
+    );
+    // The same cluster under WhenEmptyOrUnderutilized deletes x.
+    let eager = text.replace(
+        "consolidationPolicy: Balanced",
+        "consolidationPolicy: WhenEmptyOrUnderutilized",
+    );
+    let l = load(&eager);
+    assert_eq!(names(&l, &run(&l).actions[0].nodes), ["x"]);
+}

@@ -135,3 +135,32 @@ fn losing_spot_and_tightening_limits() {
     assert!(WhatIf::parse_limit("nope").is_err());
     assert!(WhatIf::parse_offering("m5.large:us-east-1a").is_err());
 }
+
+#[test]
+fn pdb_blocked_pods_and_unmanaged_nodes() {
+    let pdb = "---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: hold, namespace: d}\nspec: {maxUnavailable: 0, selector: {}}\n";
+    let l = load(&format!(
+        "{}{pdb}",
+        CLUSTER.replace(
+            "terminationGracePeriodSeconds: 300",
+            "terminationGracePeriodSeconds: 30"
+        )
+    ));
+    let r = &respond(&l.snapshot, &spot_warning("i-0123456789abcdef0"))[0];
+    assert_eq!(r.blocked_pods.len(), 1);
+    assert_eq!(r.completes_in_time(), Some(false));
+    // An instance Karpenter does not manage: Karpenter drops the event.
+    let unmanaged = CLUSTER.replace("karpenter.sh/nodepool: default, ", "");
+    let l = load(&unmanaged);
+    let r = &respond(&l.snapshot, &spot_warning("i-0123456789abcdef0"))[0];
+    assert!(r.node.is_some());
+    assert_eq!(r.response, Response::NoAction);
+    // Absurd grace periods neither overflow nor panic.
+    let huge = CLUSTER.replace(
+        "terminationGracePeriodSeconds: 300",
+        "terminationGracePeriodSeconds: 9223372036854775807",
+    );
+    let l = load(&huge);
+    let r = &respond(&l.snapshot, &spot_warning("i-0123456789abcdef0"))[0];
+    assert_eq!(r.completes_in_time(), Some(false));
+}

@@ -138,13 +138,17 @@ pub struct InterruptionResponse {
     /// Seconds the graceful drain needs: groups in Karpenter's order, each as long as its longest
     /// grace period.
     pub drain_seconds: i64,
+    /// Pods whose eviction a PodDisruptionBudget refuses: the drain stalls on them.
+    pub blocked_pods: Vec<usize>,
 }
 
 impl InterruptionResponse {
-    /// Whether the drain can finish before the deadline (`None` without a deadline).
+    /// Whether the drain can finish before the deadline (`None` without a deadline): not when an
+    /// eviction is refused, nor when the grace periods outlast the notice.
     pub fn completes_in_time(&self) -> Option<bool> {
         let deadline = self.deadline?;
-        Some(self.event.time + Duration::seconds(self.drain_seconds) <= deadline)
+        let window = (deadline - self.event.time).num_seconds();
+        Some(self.blocked_pods.is_empty() && self.drain_seconds <= window)
     }
 }
 
@@ -190,8 +194,14 @@ pub fn respond(snapshot: &Snapshot, event: &InterruptionEvent) -> Vec<Interrupti
                 deadline: (event.kind == EventKind::SpotInterruption)
                     .then(|| event.time + SPOT_NOTICE),
                 drain_seconds: 0,
+                blocked_pods: Vec::new(),
             };
-            let Some(ni) = node.filter(|_| response == Response::CordonAndDrain) else {
+            // Karpenter drops events for instances it does not manage.
+            let managed = node.is_some_and(|n| snapshot.nodes[n].nodepool().is_some());
+            if !managed {
+                r.response = Response::NoAction;
+            }
+            let Some(ni) = node.filter(|_| r.response == Response::CordonAndDrain) else {
                 return r;
             };
             let n = &snapshot.nodes[ni];
@@ -212,6 +222,12 @@ pub fn respond(snapshot: &Snapshot, event: &InterruptionEvent) -> Vec<Interrupti
             };
             let plan = drain_plan(&view, &[ni], &options);
             r.drain_seconds = drain_seconds(&view, &plan);
+            r.blocked_pods = plan
+                .steps
+                .iter()
+                .filter(|s| matches!(s.action, PodAction::Blocked(_)))
+                .map(|s| s.pod)
+                .collect();
             r.drain = Some(plan);
             r
         })
@@ -224,15 +240,13 @@ fn drain_seconds(snapshot: &Snapshot, plan: &DrainPlan) -> i64 {
     let group = |critical: bool| {
         plan.steps
             .iter()
-            .filter(|s| {
-                s.critical == critical && matches!(s.action, PodAction::Evict | PodAction::Delete)
-            })
+            .filter(|s| s.critical == critical && !matches!(s.action, PodAction::Skip))
             .filter(|s| !snapshot.pods[s.pod].is_daemon())
-            .map(|s| s.grace_seconds)
+            .map(|s| s.grace_seconds.max(0))
             .max()
             .unwrap_or(0)
     };
-    group(false) + group(true)
+    group(false).saturating_add(group(true))
 }
 
 #[cfg(test)]

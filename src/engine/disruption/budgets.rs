@@ -39,8 +39,8 @@ pub struct Allowance {
 }
 
 /// The pool's allowance for `reason` at `now`: the minimum over active budgets that name the
-/// reason (or name none), percentages rounded up against the pool's initialized, non-deleting
-/// nodes, less nodes already disrupting. A pool without budgets (a v1alpha5 Provisioner) is not
+/// reason (or name none), percentages rounded up against the pool's initialized nodes, less
+/// those already disrupting. A pool without budgets (a v1alpha5 Provisioner) is not
 /// limited.
 pub fn allowance(
     snapshot: &Snapshot,
@@ -48,16 +48,19 @@ pub fn allowance(
     reason: DisruptionReason,
     now: DateTime<Utc>,
 ) -> Allowance {
-    let nodes: Vec<_> = snapshot
+    // As BuildDisruptionBudgetMapping: initialized nodes count (deleting ones too), and those of
+    // them that are deleting or not ready are the disruptions in progress. Nodes still launching
+    // are neither.
+    let initialized: Vec<_> = snapshot
         .nodes
         .iter()
-        .filter(|n| n.nodepool() == Some(pool.name.as_str()))
+        .filter(|n| n.nodepool() == Some(pool.name.as_str()) && n.initialized())
         .collect();
-    let total = nodes
+    let total = initialized.len() as i64;
+    let disrupting = initialized
         .iter()
-        .filter(|n| n.initialized() && !n.deleting)
+        .filter(|n| n.deleting || !n.ready)
         .count() as i64;
-    let disrupting = nodes.iter().filter(|n| n.deleting || !n.ready).count() as i64;
     let mut allowed: Option<i64> = None;
     let mut misconfigured = None;
     for b in &pool.budgets {

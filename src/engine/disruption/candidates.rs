@@ -141,7 +141,33 @@ pub fn pdb_allowances(snapshot: &Snapshot) -> Vec<i64> {
         .collect()
 }
 
-/// The first pod rule that blocks voluntary disruption of these pods, if any.
+/// Pods whose rules can block a node's disruption: every active pod bound to it (DaemonSet and
+/// mirror pods included), but not those already terminating.
+pub fn guarding_pods<'a>(
+    snapshot: &'a Snapshot,
+    node: &'a Node,
+) -> impl Iterator<Item = usize> + 'a {
+    snapshot.pods.iter().enumerate().filter_map(move |(i, p)| {
+        (p.node_name.as_deref() == Some(node.name.as_str())
+            && !p.phase.is_terminal()
+            && !p.deleting)
+            .then_some(i)
+    })
+}
+
+/// Whether a DaemonSet pod would survive the disruption taint (so eviction never touches it).
+fn tolerates_disruption(p: &Pod) -> bool {
+    let taint = crate::model::Taint::new(
+        labels::DISRUPTED_TAINT,
+        "",
+        crate::model::TaintEffect::NoSchedule,
+    );
+    p.tolerations.iter().any(|t| t.tolerates(&taint))
+}
+
+/// The first pod rule that blocks voluntary disruption of these pods, if any: do-not-disrupt on
+/// any pod; PodDisruptionBudgets on the pods eviction would touch (not mirror pods, not DaemonSet
+/// pods that tolerate the disruption taint, not unhealthy pods a budget lets go).
 pub fn pod_blocker(
     snapshot: &Snapshot,
     pods: &[usize],
@@ -158,8 +184,9 @@ pub fn pod_blocker(
                 })
             }
             Some(DoNotDisrupt::For(d)) => {
-                let since = p.started.or(p.created);
-                let elapsed = since
+                // A pod that has not started yet is still protected.
+                let elapsed = p
+                    .started
                     .and_then(|s| (now - s).to_std().ok())
                     .unwrap_or(Duration::ZERO);
                 if elapsed < d {
@@ -171,11 +198,17 @@ pub fn pod_blocker(
             }
             None => {}
         }
+        if p.mirror || (p.is_daemon() && tolerates_disruption(p)) {
+            continue;
+        }
         if p.pdbs.len() > 1 {
             return Some(Blocker::MultiplePdbs { pod: p.key() });
         }
         if let Some(&b) = p.pdbs.first() {
-            if pdb_allowed[b] <= 0 {
+            let unhealthy_may_go = !p.ready
+                && snapshot.pdbs[b].unhealthy_pod_eviction_policy
+                    == crate::model::pdb::UnhealthyPodEvictionPolicy::AlwaysAllow;
+            if pdb_allowed[b] <= 0 && !unhealthy_may_go {
                 return Some(Blocker::PdbBlocked {
                     pod: p.key(),
                     pdb: snapshot.pdbs[b].key(),
@@ -252,7 +285,8 @@ pub fn candidates(
             continue;
         }
         let pods: Vec<usize> = movable_pods(snapshot, node).collect();
-        if let Some(b) = pod_blocker(snapshot, &pods, &pdb_allowed, now) {
+        let guarding: Vec<usize> = guarding_pods(snapshot, node).collect();
+        if let Some(b) = pod_blocker(snapshot, &guarding, &pdb_allowed, now) {
             blocked.push((ni, b));
             continue;
         }

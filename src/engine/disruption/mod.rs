@@ -25,7 +25,7 @@ use budgets::allowance;
 use candidates::{candidates, Blocker, Candidate};
 use drift::Drift;
 
-/// Karpenter considers at most this many candidates in one multi-node consolidation.
+/// Karpenter's multi-node binary search goes up to this index (so up to 101 candidates).
 pub const MULTI_NODE_CANDIDATES: usize = 100;
 /// A spot-to-spot replacement needs at least this many cheaper instance types.
 pub const MIN_SPOT_TO_SPOT_TYPES: usize = 15;
@@ -115,8 +115,12 @@ pub struct DisruptionAction {
     pub pods_moved: usize,
     /// Hourly cost of the nodes less that of the replacements.
     pub savings_per_hour: f64,
+    /// Pods that will have nowhere to run (forced removals only: expiry).
+    pub stranded: Vec<usize>,
     /// What it takes from each NodePool's disruption budget (none for expiry).
     pub budget: Vec<BudgetUse>,
+    /// karpdeck found a larger multi-node set than Karpenter's binary search would.
+    pub beyond_karpenter: bool,
 }
 
 /// The part of a NodePool's budget an action consumes.
@@ -147,6 +151,8 @@ pub enum Rejection {
     TooFewSpotTypes(usize),
     /// More than one replacement would be needed.
     MultipleReplacements(usize),
+    /// A Balanced pool: the savings do not justify the disruption (score in hundredths).
+    BelowBalancedThreshold(i64),
 }
 
 impl fmt::Display for Rejection {
@@ -167,6 +173,13 @@ impl fmt::Display for Rejection {
                 write!(
                     f,
                     "would need {n} replacement NodeClaims (consolidation allows one)"
+                )
+            }
+            Self::BelowBalancedThreshold(score) => {
+                write!(
+                    f,
+                    "Balanced policy: score {:.2} is below the threshold 0.50 (savings too small for the disruption)",
+                    *score as f64 / 100.0
                 )
             }
         }
@@ -250,6 +263,33 @@ struct Pass<'s> {
     prepared: Prepared,
     options: &'s DisruptionOptions,
     now: DateTime<Utc>,
+    /// Per pool index: what its nodes cost per hour, and their total disruption cost.
+    pool_totals: HashMap<usize, (f64, f64)>,
+}
+
+/// The Balanced policy's bar: approve when the share of the pool's cost saved is at least half
+/// the share of the pool's disruption caused (k = 2).
+const BALANCED_K: f64 = 2.0;
+
+/// Per pool index, the hourly cost of its nodes and their disruption cost (1 + Σ pod costs each).
+fn pool_totals(snapshot: &Snapshot) -> HashMap<usize, (f64, f64)> {
+    let mut out: HashMap<usize, (f64, f64)> = HashMap::new();
+    for node in &snapshot.nodes {
+        let Some(pi) = snapshot
+            .nodepools
+            .iter()
+            .position(|p| Some(p.name.as_str()) == node.nodepool())
+        else {
+            continue;
+        };
+        let e = out.entry(pi).or_default();
+        e.0 += super::launch::node_price(snapshot, node).unwrap_or(0.0);
+        e.1 += 1.0
+            + candidates::movable_pods(snapshot, node)
+                .map(|p| candidates::eviction_cost(&snapshot.pods[p]).max(0.0))
+                .sum::<f64>();
+    }
+    out
 }
 
 /// A simulated removal that works.
@@ -258,11 +298,56 @@ struct Command {
     replacements: Vec<NodeClaimPlan>,
     savings: f64,
     pods_moved: usize,
+    /// Pods with nowhere to go (only when the removal is forced).
+    stranded: Vec<usize>,
+}
+
+/// What a simulated removal may do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Consolidation: every pod must fit, at most one (cheaper) replacement.
+    Consolidate,
+    /// Drift: every pod must fit, any number of replacements.
+    Replace,
+    /// Expiry: the nodes go regardless; pods that fit nowhere are reported.
+    Force,
 }
 
 impl Pass<'_> {
+    /// Karpenter's Balanced policy (v1.14): (savings / pool cost) / (disruption / pool disruption)
+    /// must reach 1/k. Applies when any candidate's pool is Balanced.
+    fn balanced(&self, cands: &[&Candidate], command: &Command) -> Result<(), Rejection> {
+        let balanced = |c: &&&Candidate| {
+            self.snapshot.nodepools[c.pool].consolidation_policy
+                == Some(ConsolidationPolicy::Balanced)
+        };
+        if !cands.iter().any(|c| balanced(&c)) {
+            return Ok(());
+        }
+        let pools: HashSet<usize> = cands.iter().map(|c| c.pool).collect();
+        let (cost, disruption) = pools
+            .iter()
+            .filter_map(|p| self.pool_totals.get(p))
+            .fold((0.0, 0.0), |(a, b), (c, d)| (a + c, b + d));
+        let moved: f64 = cands.iter().map(|c| c.disruption_cost).sum();
+        let score = if command.savings <= 0.0 {
+            0.0
+        } else if disruption <= 0.0 || cost <= 0.0 || moved <= 0.0 {
+            1.0
+        } else {
+            (command.savings / cost) / (moved / disruption)
+        };
+        if score >= 1.0 / BALANCED_K {
+            Ok(())
+        } else {
+            Err(Rejection::BelowBalancedThreshold(
+                (score * 100.0).round() as i64
+            ))
+        }
+    }
+
     /// Simulate removing `nodes`: where their pods go, and what that saves.
-    fn evaluate(&self, cands: &[&Candidate], allow_many: bool) -> Result<Command, Rejection> {
+    fn evaluate(&self, cands: &[&Candidate], mode: Mode) -> Result<Command, Rejection> {
         let removed: HashSet<usize> = cands.iter().map(|c| c.node).collect();
         let moved: HashSet<usize> = cands.iter().flat_map(|c| c.pods.iter().copied()).collect();
         let s = schedule_without(
@@ -271,15 +356,19 @@ impl Pass<'_> {
             &removed,
             &self.options.scheduling,
         );
-        let stuck: Vec<String> = s
+        let stranded: Vec<usize> = s
             .failures
             .iter()
             .filter(|(p, _)| moved.contains(p))
-            .map(|(p, _)| self.snapshot.pods[*p].key())
-            .take(5)
+            .map(|(p, _)| *p)
             .collect();
-        if !stuck.is_empty() {
-            return Err(Rejection::PodsWouldNotSchedule(stuck));
+        if !stranded.is_empty() && mode != Mode::Force {
+            let names = stranded
+                .iter()
+                .take(5)
+                .map(|&p| self.snapshot.pods[p].key())
+                .collect();
+            return Err(Rejection::PodsWouldNotSchedule(names));
         }
         // Claims for pending pods alone would be launched anyway; only those holding moved pods
         // replace the candidates.
@@ -296,9 +385,10 @@ impl Pass<'_> {
                 replacements: Vec::new(),
                 savings: price,
                 pods_moved: moved.len(),
+                stranded,
             });
         }
-        if allow_many {
+        if mode != Mode::Consolidate {
             let replacements: Vec<NodeClaimPlan> = claims
                 .into_iter()
                 .filter_map(|claim| {
@@ -313,6 +403,7 @@ impl Pass<'_> {
                 replacements,
                 savings: price - cost,
                 pods_moved: moved.len(),
+                stranded,
             });
         }
         if claims.len() > 1 {
@@ -341,7 +432,9 @@ impl Pass<'_> {
             .map(|c| c.price)
             .fold(f64::INFINITY, f64::min);
         let limit = price.min(same_type_cap);
-        // Keep only types whose dearest allowed offering is still cheaper than the candidates.
+        // Keep only types whose dearest offering the claim allows (its zones, the capacity type it
+        // would launch as) is still cheaper than the candidates: Karpenter's WorstLaunchPrice.
+        let zones = claim.requirements.get(crate::model::labels::ZONE);
         let cheaper: Vec<usize> = claim
             .types
             .iter()
@@ -350,17 +443,23 @@ impl Pass<'_> {
                 let t = &template.types[i];
                 t.offerings
                     .iter()
-                    .filter(|o| o.available && o.capacity_type == first.capacity_type)
+                    .filter(|o| {
+                        o.available
+                            && o.capacity_type == first.capacity_type
+                            && zones.is_none_or(|z| z.has(&o.zone))
+                    })
                     .map(|o| o.price)
                     .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.max(p))))
                     .is_some_and(|worst| worst < limit)
             })
             .collect();
-        if all_spot && first.capacity_type == CapacityType::Spot {
+        let spot_to_spot = all_spot && first.capacity_type == CapacityType::Spot;
+        if spot_to_spot {
             if !self.options.spot_to_spot {
                 return Err(Rejection::SpotToSpotDisabled);
             }
-            if cheaper.len() < MIN_SPOT_TO_SPOT_TYPES {
+            // The flexibility rule is for single-node consolidation only.
+            if cands.len() == 1 && cheaper.len() < MIN_SPOT_TO_SPOT_TYPES {
                 return Err(Rejection::TooFewSpotTypes(cheaper.len()));
             }
         }
@@ -370,7 +469,7 @@ impl Pass<'_> {
         claim.types = cheaper;
         let mut launch = launch(template, &claim.types, &claim.requirements)
             .ok_or(Rejection::NoCheaperReplacement)?;
-        if all_spot && launch.capacity_type == CapacityType::Spot {
+        if spot_to_spot && cands.len() == 1 {
             // Launch only the cheapest 15 so price-capacity-optimized cannot walk down the ladder.
             launch.instance_types.truncate(MIN_SPOT_TO_SPOT_TYPES);
         }
@@ -379,6 +478,7 @@ impl Pass<'_> {
             savings: price - launch.price_per_hour,
             replacements: vec![NodeClaimPlan { claim, launch }],
             pods_moved: moved.len(),
+            stranded,
         })
     }
 }
@@ -392,7 +492,9 @@ fn action(method: Method, reason: ActionReason, nodes: Vec<usize>, c: Command) -
         replacements: c.replacements,
         pods_moved: c.pods_moved,
         savings_per_hour: c.savings,
+        stranded: c.stranded,
         budget: Vec::new(),
+        beyond_karpenter: false,
     }
 }
 
@@ -459,6 +561,7 @@ pub fn disrupt(
         prepared: prepare(snapshot),
         options,
         now,
+        pool_totals: pool_totals(snapshot),
     };
     let mut plan = DisruptionPlan::default();
     let (cands, blocked) = candidates(snapshot, now);
@@ -466,7 +569,9 @@ pub fn disrupt(
         plan.verdicts.insert(n, Verdict::Blocked(b));
     }
 
-    // Expiration: forceful, outside budgets and do-not-disrupt (v1), one node at a time.
+    // Expiration: forceful, outside budgets and do-not-disrupt (v1). The expired nodes leave
+    // together, so none of them is counted as room for another's pods.
+    let mut expired: Vec<Candidate> = Vec::new();
     for (ni, node) in snapshot.nodes.iter().enumerate() {
         let Some((pool_index, pool)) = snapshot
             .nodepools
@@ -482,33 +587,42 @@ pub fn disrupt(
         if node.deleting || (now - created).to_std().is_ok_and(|age| age < expire) {
             continue;
         }
-        let pods: Vec<usize> = candidates::movable_pods(snapshot, node).collect();
-        let c = Candidate {
+        expired.push(Candidate {
             node: ni,
             pool: pool_index,
-            pods,
+            pods: candidates::movable_pods(snapshot, node).collect(),
             price: super::launch::node_price(snapshot, node).unwrap_or(0.0),
             disruption_cost: 1.0,
             consolidatable: true,
             consolidatable_in: None,
-        };
-        let command = pass.evaluate(&[&c], true).unwrap_or_else(|_| Command {
-            kind: ActionKind::Delete,
-            replacements: Vec::new(),
-            savings: c.price,
-            pods_moved: c.pods.len(),
         });
-        plan.take(action(
-            Method::Expiration,
-            ActionReason::Expired,
-            vec![ni],
-            command,
-        ));
     }
-    let cands: Vec<Candidate> = cands
+    if !expired.is_empty() {
+        let refs: Vec<&Candidate> = expired.iter().collect();
+        if let Ok(command) = pass.evaluate(&refs, Mode::Force) {
+            let nodes = expired.iter().map(|c| c.node).collect();
+            plan.take(action(
+                Method::Expiration,
+                ActionReason::Expired,
+                nodes,
+                command,
+            ));
+        }
+    }
+    let mut cands: Vec<Candidate> = cands
         .into_iter()
         .filter(|c| !plan.verdicts.contains_key(&c.node))
         .collect();
+    // Karpenter's ranking (v1.14): most price per unit of disruption first; budgets apply after.
+    cands.sort_by(|a, b| {
+        b.savings_ratio()
+            .total_cmp(&a.savings_ratio())
+            .then_with(|| {
+                snapshot.nodes[a.node]
+                    .name
+                    .cmp(&snapshot.nodes[b.node].name)
+            })
+    });
 
     // One voluntary method acts per pass.
     if !emptiness(&pass, &cands, &mut plan) && !drift_pass(&pass, &cands, &mut plan) {
@@ -557,7 +671,9 @@ fn emptiness(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> boo
         replacements: Vec::new(),
         pods_moved: 0,
         savings_per_hour: savings,
+        stranded: Vec::new(),
         budget: Vec::new(),
+        beyond_karpenter: false,
     });
     true
 }
@@ -577,11 +693,13 @@ fn waiting_verdict(s: &Snapshot, c: &Candidate) -> Verdict {
 /// replacements as needed.
 fn drift_pass(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> bool {
     let s = pass.snapshot;
+    // Empty drifted nodes are emptiness's (and its budget's) to remove, as in current Karpenter.
     let mut drifted: Vec<(&Candidate, Drift)> = cands
         .iter()
+        .filter(|c| !c.pods.is_empty() && !plan.verdicts.contains_key(&c.node))
         .filter_map(|c| drift::drift(&s.nodes[c.node], &s.nodepools[c.pool]).map(|d| (c, d)))
         .collect();
-    drifted.sort_by_key(|(c, _)| (!c.pods.is_empty(), s.nodes[c.node].name.clone()));
+    drifted.sort_by_key(|(c, _)| s.nodes[c.node].name.clone());
     let budget = budgets_for(s, DisruptionReason::Drifted, pass.now);
     for (c, d) in drifted {
         let (left, verdict) = &budget[&c.pool];
@@ -589,7 +707,7 @@ fn drift_pass(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> bo
             plan.verdicts.insert(c.node, verdict.clone());
             continue;
         }
-        match pass.evaluate(&[c], true) {
+        match pass.evaluate(&[c], Mode::Replace) {
             Ok(command) => {
                 plan.take(action(
                     Method::Drift,
@@ -610,7 +728,8 @@ fn drift_pass(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> bo
 /// Multi-node, then single-node consolidation over the candidates that may consolidate now.
 fn consolidation(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> bool {
     let s = pass.snapshot;
-    let mut budget = budgets_for(s, DisruptionReason::Underutilized, pass.now);
+    let budget = budgets_for(s, DisruptionReason::Underutilized, pass.now);
+    // Candidates arrive ranked; budgets are applied after ranking, as Karpenter does.
     let mut eligible: Vec<&Candidate> = Vec::new();
     for c in cands {
         if plan.verdicts.contains_key(&c.node) {
@@ -632,60 +751,65 @@ fn consolidation(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) ->
             plan.verdicts.insert(c.node, waiting_verdict(s, c));
             continue;
         }
-        let (left, verdict) = budget.get_mut(&c.pool).expect("every pool has a budget");
+        let (left, verdict) = &budget[&c.pool];
         if *left <= 0 {
             plan.verdicts.insert(c.node, verdict.clone());
             continue;
         }
-        *left -= 1;
         eligible.push(c);
     }
-    eligible.sort_by(|a, b| {
-        b.savings_ratio()
-            .total_cmp(&a.savings_ratio())
-            .then_with(|| s.nodes[a.node].name.cmp(&s.nodes[b.node].name))
-    });
 
-    // Multi-node: Karpenter's binary search over a prefix of at most 100 candidates.
-    let prefix: Vec<&Candidate> = eligible
+    // Multi-node: each pool's budget caps how many of its candidates join.
+    let mut left: HashMap<usize, i64> = budget.iter().map(|(&p, (n, _))| (p, *n)).collect();
+    let multi: Vec<&Candidate> = eligible
         .iter()
         .copied()
-        .take(MULTI_NODE_CANDIDATES)
+        .filter(|c| {
+            let n = left.get_mut(&c.pool).expect("every pool has a budget");
+            *n -= 1;
+            *n >= 0
+        })
         .collect();
-    if prefix.len() >= 2 {
-        let (mut lo, mut hi) = (1usize, prefix.len() - 1);
+    if multi.len() >= 2 {
+        // Karpenter's binary search: prefixes [0..=mid] with mid up to min(len - 1, 100).
+        let (mut lo, mut hi) = (1usize, (multi.len() - 1).min(MULTI_NODE_CANDIDATES));
         let mut best: Option<(usize, Command)> = None;
         while lo <= hi {
             let mid = (lo + hi) / 2;
-            match pass.evaluate(&prefix[..=mid], false) {
+            match pass
+                .evaluate(&multi[..=mid], Mode::Consolidate)
+                .and_then(|c| pass.balanced(&multi[..=mid], &c).map(|_| c))
+            {
                 Ok(c) if c.savings > 0.0 => {
                     best = Some((mid, c));
                     lo = mid + 1;
                 }
-                _ => {
-                    if mid == 0 {
-                        break;
-                    }
-                    hi = mid - 1;
-                }
+                _ => hi = mid - 1,
             }
         }
         // Beyond Karpenter: the binary search stops at the first prefix that fails, so one
         // awkward node hides every node after it. Starting from its answer (or from nothing), try
-        // each remaining candidate and keep it when the set still works and saves more.
+        // each remaining candidate of the window and keep it when the set still works and saves
+        // more. The action says when this changed Karpenter's answer.
+        let window = &multi[..multi.len().min(MULTI_NODE_CANDIDATES + 1)];
         let (mut set, mut command): (Vec<&Candidate>, Option<Command>) = match best {
-            Some((mid, c)) => (prefix[..=mid].to_vec(), Some(c)),
+            Some((mid, c)) => (window[..=mid].to_vec(), Some(c)),
             None => (Vec::new(), None),
         };
-        let start = set.len();
-        for &c in &prefix[start..] {
+        let karpenter_len = set.len();
+        let mut extended = false;
+        for &c in &window[karpenter_len..] {
             set.push(c);
-            match pass.evaluate(&set, false) {
+            match pass
+                .evaluate(&set, Mode::Consolidate)
+                .and_then(|c| pass.balanced(&set, &c).map(|_| c))
+            {
                 Ok(better)
                     if better.savings > 0.0
                         && command.as_ref().is_none_or(|c| better.savings > c.savings) =>
                 {
-                    command = Some(better)
+                    command = Some(better);
+                    extended = true;
                 }
                 _ => {
                     set.pop();
@@ -694,19 +818,24 @@ fn consolidation(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) ->
         }
         if let (true, Some(command)) = (set.len() >= 2, command) {
             let nodes: Vec<usize> = set.iter().map(|c| c.node).collect();
-            plan.take(action(
+            let mut a = action(
                 Method::MultiNodeConsolidation,
                 ActionReason::Underutilized,
                 nodes,
                 command,
-            ));
+            );
+            a.beyond_karpenter = extended;
+            plan.take(a);
             return true;
         }
     }
 
-    // Single-node: the first candidate whose removal works.
+    // Single-node: the first candidate whose removal works (budgets only need to be open).
     for c in eligible {
-        match pass.evaluate(&[c], false) {
+        match pass
+            .evaluate(&[c], Mode::Consolidate)
+            .and_then(|cmd| pass.balanced(&[c], &cmd).map(|_| cmd))
+        {
             Ok(command) if command.savings > 0.0 => {
                 plan.take(action(
                     Method::SingleNodeConsolidation,

@@ -135,22 +135,16 @@ fn volumes(spec: &Field) -> Result<PodVolumes, ScenarioError> {
     Ok(out)
 }
 
-fn do_not_disrupt(meta: &Meta, spec_origin: &Field) -> Result<Option<DoNotDisrupt>, ScenarioError> {
+/// The do-not-disrupt annotation. A value that is neither `"true"` nor a duration is ignored, as
+/// Karpenter ignores it (it only emits an event).
+fn do_not_disrupt(meta: &Meta) -> Option<DoNotDisrupt> {
     let value = meta
         .annotations
         .get(labels::DO_NOT_DISRUPT)
-        .or_else(|| meta.annotations.get(labels::DO_NOT_EVICT));
-    match value.map(String::as_str) {
-        None | Some("false") => Ok(None),
-        Some("true") => Ok(Some(DoNotDisrupt::Always)),
-        Some(d) => parse_go_duration(d)
-            .map(|d| Some(DoNotDisrupt::For(d)))
-            .ok_or_else(|| {
-                spec_origin.error_at(
-                    &format!("metadata.annotations.{}", labels::DO_NOT_DISRUPT),
-                    format!("{d:?} is neither \"true\" nor a duration"),
-                )
-            }),
+        .or_else(|| meta.annotations.get(labels::DO_NOT_EVICT))?;
+    match value.as_str() {
+        "true" => Some(DoNotDisrupt::Always),
+        d => parse_go_duration(d).map(DoNotDisrupt::For),
     }
 }
 
@@ -210,7 +204,7 @@ pub fn pod(meta: Meta, spec: &Field, status: Option<&Field>) -> Result<Pod, Scen
         None => 0,
     };
     Ok(Pod {
-        do_not_disrupt: do_not_disrupt(&meta, spec)?,
+        do_not_disrupt: do_not_disrupt(&meta),
         mirror: meta.annotations.contains_key(labels::MIRROR_POD),
         deletion_cost,
         namespace: meta.namespace,
