@@ -240,6 +240,10 @@ pub struct ActionJson {
     pub savings_per_hour: f64,
     /// Budget consumed per NodePool.
     pub budget: Vec<BudgetJson>,
+    /// Pods left with nowhere to run (forced removals: expiry).
+    pub stranded_pods: Vec<String>,
+    /// True when karpdeck's multi-node search went beyond Karpenter's binary search.
+    pub beyond_karpenter: bool,
 }
 
 /// Budget an action consumes.
@@ -394,6 +398,8 @@ impl Plan {
                                 consumed: b.consumed,
                             })
                             .collect(),
+                        stranded_pods: a.stranded.iter().map(|&p| snapshot.pods[p].key()).collect(),
+                        beyond_karpenter: a.beyond_karpenter,
                     })
                     .collect(),
                 nodes: self
