@@ -45,7 +45,8 @@ pub enum Command {
     Catalog(CatalogArgs),
     /// Show what a scenario file contains: nodes, pending pods, NodePools, warnings.
     Inspect(InspectArgs),
-    /// Plan provisioning for a scenario's pending pods: placements, NodeClaims, reasons, cost.
+    /// Plan for a scenario: where pending pods go, new NodeClaims, why pods stay pending, and
+    /// Karpenter's next disruption pass with a verdict per node; what-ifs and interruptions.
     Plan(PlanArgs),
     /// Show what draining nodes would do (kubectl's rules, PDBs, where pods land); changes nothing.
     Drain(DrainArgs),
