@@ -6,6 +6,7 @@ mod catalog;
 mod drain;
 mod inspect;
 mod plan;
+mod sim;
 mod table;
 
 use std::io::Write;
@@ -56,6 +57,28 @@ pub enum Command {
     Gen(GenArgs),
     /// Time the planning engine on generated scenarios.
     Bench(BenchArgs),
+    /// Run the simulated cluster (default: the lab demo) on a virtual clock and print its events.
+    Sim(SimArgs),
+}
+
+/// `karpdeck sim` options.
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// Scenario file (default: the compiled-in lab demo, with its HPA load test).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Virtual time to simulate (90s, 30m, 1h30m).
+    #[arg(long, default_value = "30m", value_parser = sim::parse_duration)]
+    pub duration: chrono::Duration,
+    /// Karpenter executes its own plans, as the real one does.
+    #[arg(long)]
+    pub autopilot: bool,
+    /// Region, when the scenario's nodes do not say.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Print events as JSON lines.
+    #[arg(long)]
+    pub events_json: bool,
 }
 
 /// `karpdeck drain` options.
@@ -320,6 +343,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
             )
         }
         Command::Bench(args) => bench::run(&args)?,
+        Command::Sim(args) => sim::run(&args)?,
     };
     out.write_all(text.as_bytes()).map_err(|e| Failure {
         code: EXIT_FAILURE,

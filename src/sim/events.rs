@@ -1,0 +1,78 @@
+//! What the simulation reports: one event per thing that happened, worded like Karpenter's and
+//! the kubelet's logs so an operator recognises them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// The kind of a simulation event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The HPA changed a workload's replicas.
+    HpaScaled,
+    /// Karpenter found pods it can provision for.
+    PodsPending,
+    /// Karpenter created a NodeClaim.
+    NodeClaimCreated,
+    /// EC2 launched the NodeClaim's instance.
+    NodeClaimLaunched,
+    /// The node object registered with the API server (not ready yet).
+    NodeRegistered,
+    /// The node became Ready and initialized.
+    NodeInitialized,
+    /// kube-scheduler bound pending pods to a node.
+    PodsBound,
+    /// Karpenter started a disruption (consolidation, drift, expiry, emptiness).
+    Disruption,
+    /// Pods were evicted from a node being disrupted.
+    PodsEvicted,
+    /// A node and its NodeClaim are gone.
+    NodeDeleted,
+}
+
+/// One event: when it happened, what, and the objects it names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimEvent {
+    /// Seconds since the simulation started.
+    pub seconds: f64,
+    /// Virtual wall time.
+    pub time: DateTime<Utc>,
+    /// What happened.
+    pub kind: EventKind,
+    /// One line, in the controller log's words.
+    pub message: String,
+    /// Names of the objects involved (workload keys, NodeClaims, nodes, pod keys).
+    pub objects: Vec<String>,
+}
+
+impl SimEvent {
+    /// `+MM:SS kind message`, for the headless runner.
+    pub fn line(&self) -> String {
+        let s = self.seconds as i64;
+        format!(
+            "+{:02}:{:02} {:<20} {}",
+            s / 60,
+            s % 60,
+            self.kind.as_str(),
+            self.message
+        )
+    }
+}
+
+impl EventKind {
+    /// The kebab-case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HpaScaled => "hpa-scaled",
+            Self::PodsPending => "pods-pending",
+            Self::NodeClaimCreated => "node-claim-created",
+            Self::NodeClaimLaunched => "node-claim-launched",
+            Self::NodeRegistered => "node-registered",
+            Self::NodeInitialized => "node-initialized",
+            Self::PodsBound => "pods-bound",
+            Self::Disruption => "disruption",
+            Self::PodsEvicted => "pods-evicted",
+            Self::NodeDeleted => "node-deleted",
+        }
+    }
+}

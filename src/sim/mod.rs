@@ -1,0 +1,662 @@
+//! The embedded simulated cluster and cloud: a deterministic, virtual-clock simulation of
+//! workloads (with an HPA driven by a load curve), kube-scheduler binding, EC2 launches with the
+//! lab's timings, and — in autopilot — Karpenter acting on the engine's own plans.
+//!
+//! Time only moves when [`Sim::run_for`] advances it; nothing reads the wall clock. The same
+//! scenario and seed give the same event stream.
+
+pub mod events;
+pub mod hpa;
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::engine::disruption::{disrupt, DisruptionOptions};
+use crate::engine::plan::{plan, NodeClaimPlan, Strategy};
+use crate::engine::scheduling::{schedule, Options, Target};
+use crate::model::pod::PodPhase;
+use crate::model::taints::first_untolerated;
+use crate::model::{labels, Node, NodeClaim, Pod, Snapshot};
+use crate::scenario::expand::expand_workloads;
+
+pub use events::{EventKind, SimEvent};
+pub use hpa::{Hpa, LoadCurve};
+
+/// EC2 and kubelet timings, from the lab: a NodeClaim is launched ~2 s after it is created, its
+/// node registers at ~20 s and is initialized at ~45 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    /// Created → launched.
+    pub launched: i64,
+    /// Created → node registered.
+    pub registered: i64,
+    /// Created → node initialized (Ready).
+    pub initialized: i64,
+    /// Eviction → node gone.
+    pub drain: i64,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            launched: 2,
+            registered: 20,
+            initialized: 45,
+            drain: 5,
+        }
+    }
+}
+
+/// How the simulated Karpenter behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// Karpenter executes its own plans (otherwise it does nothing: supervision comes with the
+    /// executor).
+    pub autopilot: bool,
+    /// Seconds between Karpenter's passes.
+    pub karpenter_interval: i64,
+    /// Launch timings.
+    pub timings: Timings,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            autopilot: true,
+            karpenter_interval: 10,
+            timings: Timings::default(),
+        }
+    }
+}
+
+/// The compiled-in demo: the lab cluster of `seed-lab.yaml` (three t4g.xlarge nodes, nginx at
+/// 2 CPU per replica, a spot-only arm64 Provisioner).
+pub const DEMO_SCENARIO: &str = include_str!("demo.yaml");
+
+/// The demo's autoscaler, replaying the lab's load test: steady at 3 replicas, load rises at
+/// 2 minutes (the HPA goes 3 → 6 → 12 as pods start), falls at 12 minutes (back to 3 after
+/// the 5-minute stabilisation window).
+pub fn demo_hpas() -> Vec<Hpa> {
+    vec![Hpa::new(
+        "nlb-app-karpenter/nginx-deployment",
+        3,
+        12,
+        50,
+        LoadCurve::new(vec![(0, 3000), (120, 24_000), (720, 3000)]),
+    )]
+}
+
+/// Where a simulation of `snapshot` starts: at its newest timestamp, so node and pod ages in the
+/// scenario stay meaningful; a scenario without timestamps starts at 2024-01-01.
+pub fn start_time(snapshot: &Snapshot) -> DateTime<Utc> {
+    snapshot
+        .nodes
+        .iter()
+        .filter_map(|n| n.created)
+        .chain(snapshot.pods.iter().filter_map(|p| p.started))
+        .chain(snapshot.nodeclaims.iter().filter_map(|c| c.created))
+        .max()
+        .unwrap_or_else(|| DateTime::from_timestamp(1_704_067_200, 0).unwrap_or_default())
+}
+
+/// A NodeClaim on its way to becoming a node.
+#[derive(Debug, Clone)]
+struct Launch {
+    serial: usize,
+    claim: String,
+    node: String,
+    created: DateTime<Utc>,
+    launched: bool,
+    registered: bool,
+    initialized: bool,
+}
+
+/// A node leaving: cordoned now, drained once its replacements are initialized, deleted when
+/// its pods' termination grace periods have run out.
+#[derive(Debug, Clone)]
+struct Removal {
+    node: String,
+    /// NodeClaims that must be initialized before the drain starts.
+    waits_for: Vec<String>,
+    /// When the node goes, once drained.
+    delete_at: Option<DateTime<Utc>>,
+}
+
+/// The simulation.
+#[derive(Debug, Clone)]
+pub struct Sim {
+    snapshot: Snapshot,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+    config: SimConfig,
+    hpas: Vec<Hpa>,
+    launches: Vec<Launch>,
+    removals: Vec<Removal>,
+    events: Vec<SimEvent>,
+    serial: usize,
+    next_karpenter: DateTime<Utc>,
+}
+
+/// A deterministic name suffix for the n-th object the simulation creates.
+fn suffix(n: usize) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut v = n as u64 * 2_654_435_761 % 14_348_907 + 1_000_000;
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[(v % 27) as usize] as char;
+            v /= 27;
+            c
+        })
+        .collect()
+}
+
+impl Sim {
+    /// A simulation of `snapshot` starting at `start`.
+    pub fn new(
+        snapshot: Snapshot,
+        start: DateTime<Utc>,
+        config: SimConfig,
+        hpas: Vec<Hpa>,
+    ) -> Self {
+        Self {
+            snapshot,
+            start,
+            now: start,
+            config,
+            hpas,
+            launches: Vec::new(),
+            removals: Vec::new(),
+            events: Vec::new(),
+            serial: 0,
+            next_karpenter: start,
+        }
+    }
+
+    /// The cluster now.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Virtual time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Everything that happened so far.
+    pub fn events(&self) -> &[SimEvent] {
+        &self.events
+    }
+
+    fn emit(&mut self, kind: EventKind, message: String, objects: Vec<String>) {
+        self.events.push(SimEvent {
+            seconds: (self.now - self.start).num_milliseconds() as f64 / 1000.0,
+            time: self.now,
+            kind,
+            message,
+            objects,
+        });
+    }
+
+    /// Advance virtual time by `duration`, one second at a time.
+    pub fn run_for(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        while self.now < end {
+            self.now += Duration::seconds(1);
+            self.tick();
+        }
+    }
+
+    fn tick(&mut self) {
+        self.autoscale();
+        self.progress_launches();
+        self.progress_removals();
+        self.bind_pending();
+        if self.config.autopilot && self.now >= self.next_karpenter {
+            self.next_karpenter = self.now + Duration::seconds(self.config.karpenter_interval);
+            self.karpenter();
+        }
+    }
+
+    fn autoscale(&mut self) {
+        let elapsed = self.now - self.start;
+        for i in 0..self.hpas.len() {
+            let Some(w) = self
+                .snapshot
+                .workloads
+                .iter()
+                .position(|w| w.key() == self.hpas[i].workload)
+            else {
+                continue;
+            };
+            let running = self
+                .snapshot
+                .workload_pods(&self.snapshot.workloads[w])
+                .filter(|p| p.phase == PodPhase::Running)
+                .count() as i64;
+            let current = self.snapshot.workloads[w].replicas;
+            let per_pod = self.snapshot.workloads[w].template.requests.cpu_millis;
+            let Some(desired) = self.hpas[i].sync(self.now, elapsed, current, running, per_pod)
+            else {
+                continue;
+            };
+            if desired == current {
+                continue;
+            }
+            let key = self.snapshot.workloads[w].key();
+            self.snapshot.workloads[w].replicas = desired;
+            let changes = expand_workloads(&mut self.snapshot, &HashSet::from([key.clone()]))
+                .unwrap_or_default();
+            self.snapshot.link_pdbs();
+            let created: usize = changes.iter().map(|c| c.created).sum();
+            let removed: usize = changes.iter().map(|c| c.removed).sum();
+            self.emit(
+                EventKind::HpaScaled,
+                format!(
+                    "horizontal pod autoscaler scaled {key} from {current} to {desired} replicas ({created} pending, {removed} removed)"
+                ),
+                vec![key],
+            );
+        }
+    }
+
+    fn progress_launches(&mut self) {
+        let t = self.config.timings;
+        for i in 0..self.launches.len() {
+            let age = (self.now - self.launches[i].created).num_seconds();
+            let l = self.launches[i].clone();
+            if !l.launched && age >= t.launched {
+                self.launches[i].launched = true;
+                if let Some(c) = self
+                    .snapshot
+                    .nodeclaims
+                    .iter_mut()
+                    .find(|c| c.name == l.claim)
+                {
+                    c.launched = true;
+                }
+                self.emit(
+                    EventKind::NodeClaimLaunched,
+                    format!("launched nodeclaim {}", l.claim),
+                    vec![l.claim.clone()],
+                );
+            }
+            if !l.registered && age >= t.registered {
+                self.launches[i].registered = true;
+                self.register(&l);
+            }
+            if !l.initialized && age >= t.initialized {
+                self.launches[i].initialized = true;
+                if let Some(n) = self.snapshot.nodes.iter_mut().find(|n| n.name == l.node) {
+                    n.ready = true;
+                    n.labels.insert(labels::INITIALIZED.into(), "true".into());
+                }
+                if let Some(c) = self
+                    .snapshot
+                    .nodeclaims
+                    .iter_mut()
+                    .find(|c| c.name == l.claim)
+                {
+                    c.initialized = true;
+                }
+                self.emit(
+                    EventKind::NodeInitialized,
+                    format!("initialized nodeclaim {} (node {})", l.claim, l.node),
+                    vec![l.claim.clone(), l.node.clone()],
+                );
+            }
+        }
+        self.launches.retain(|l| !l.initialized);
+    }
+
+    /// The node object appears (not ready yet), with its DaemonSet pods.
+    fn register(&mut self, l: &Launch) {
+        let Some(claim) = self
+            .snapshot
+            .nodeclaims
+            .iter_mut()
+            .find(|c| c.name == l.claim)
+        else {
+            return;
+        };
+        claim.registered = true;
+        claim.node_name = Some(l.node.clone());
+        let claim = claim.clone();
+        // Labels, later sources winning: the claim's requirements (a value each pod constraint
+        // admits), the instance type's own, what EC2 launched, and the pool's labels.
+        let mut node_labels = BTreeMap::new();
+        let instance_requirements = claim
+            .instance_type
+            .as_deref()
+            .and_then(|t| self.snapshot.catalog.get(t))
+            .map(|it| it.requirements());
+        for (k, r) in claim
+            .requirements
+            .iter()
+            .chain(instance_requirements.iter().flat_map(|r| r.iter()))
+        {
+            if r.operator() == crate::model::Operator::In {
+                if let Some(v) = r.values().iter().next() {
+                    node_labels.insert(k.to_string(), v.clone());
+                }
+            }
+        }
+        for (k, v) in [
+            (labels::NODEPOOL, claim.nodepool.clone()),
+            (labels::INSTANCE_TYPE, claim.instance_type.clone()),
+            (labels::ZONE, claim.zone.clone()),
+            (
+                labels::CAPACITY_TYPE,
+                claim.capacity_type.map(|c| c.as_str().to_string()),
+            ),
+            (labels::HOSTNAME, Some(l.node.clone())),
+            (labels::REGISTERED, Some("true".into())),
+        ] {
+            if let Some(v) = v {
+                node_labels.insert(k.to_string(), v);
+            }
+        }
+        let pool = claim
+            .nodepool
+            .as_deref()
+            .and_then(|p| self.snapshot.nodepool(p));
+        if let Some(pool) = pool {
+            node_labels.extend(pool.labels.clone());
+        }
+        let node = Node {
+            name: l.node.clone(),
+            labels: node_labels,
+            annotations: Default::default(),
+            taints: pool.map(|p| p.taints.clone()).unwrap_or_default(),
+            unschedulable: false,
+            provider_id: claim.provider_id.clone(),
+            capacity: claim.capacity.clone(),
+            allocatable: claim.allocatable.clone(),
+            ready: false,
+            created: Some(self.now),
+            deleting: false,
+        };
+        let daemons: Vec<Pod> = self
+            .snapshot
+            .daemonsets
+            .iter()
+            .filter(|d| {
+                first_untolerated(&node.taints, &d.template.tolerations).is_none()
+                    && d.template.node_selector.matches_labels(&node.labels)
+            })
+            .map(|d| {
+                let mut p = d.template.clone();
+                p.name = format!("{}-{}", d.name, suffix(l.serial));
+                p.namespace = d.namespace.clone();
+                p.node_name = Some(node.name.clone());
+                p.phase = PodPhase::Running;
+                p.ready = true;
+                p.started = Some(self.now);
+                p
+            })
+            .collect();
+        self.snapshot.pods.extend(daemons);
+        self.snapshot.nodes.push(node);
+        self.emit(
+            EventKind::NodeRegistered,
+            format!("registered nodeclaim {} (node {})", l.claim, l.node),
+            vec![l.claim.clone(), l.node.clone()],
+        );
+    }
+
+    /// kube-scheduler: pending pods bind to ready nodes that fit.
+    fn bind_pending(&mut self) {
+        if !self
+            .snapshot
+            .pods
+            .iter()
+            .any(|p| p.is_pending() && !p.is_daemon())
+        {
+            return;
+        }
+        let s = schedule(&self.snapshot, &Options::default());
+        let mut bound: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (pod, target) in s.placements {
+            let Target::Node(n) = target else { continue };
+            let node = &self.snapshot.nodes[n];
+            if !node.ready {
+                continue;
+            }
+            let name = node.name.clone();
+            let p = &mut self.snapshot.pods[pod];
+            p.node_name = Some(name.clone());
+            p.phase = PodPhase::Running;
+            p.ready = true;
+            p.started = Some(self.now);
+            bound.entry(name).or_default().push(p.key());
+        }
+        for (node, pods) in bound {
+            self.emit(
+                EventKind::PodsBound,
+                format!("bound {} pod(s) to {node}", pods.len()),
+                pods,
+            );
+        }
+    }
+
+    fn progress_removals(&mut self) {
+        for i in 0..self.removals.len() {
+            let r = &self.removals[i];
+            let replaced = r.waits_for.iter().all(|claim| {
+                self.snapshot
+                    .nodeclaims
+                    .iter()
+                    .any(|c| &c.name == claim && c.initialized)
+            });
+            if r.delete_at.is_none() && replaced {
+                let grace = self.drain(&r.node.clone());
+                self.removals[i].delete_at = Some(self.now + Duration::seconds(grace));
+            }
+        }
+        let due: Vec<String> = self
+            .removals
+            .iter()
+            .filter(|r| r.delete_at.is_some_and(|t| t <= self.now))
+            .map(|r| r.node.clone())
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        self.removals
+            .retain(|r| r.delete_at.is_none_or(|t| t > self.now));
+        for node in due {
+            self.snapshot
+                .pods
+                .retain(|p| p.node_name.as_deref() != Some(node.as_str()));
+            self.snapshot.nodes.retain(|n| n.name != node);
+            self.snapshot
+                .nodeclaims
+                .retain(|c| c.node_name.as_deref() != Some(node.as_str()));
+            self.emit(
+                EventKind::NodeDeleted,
+                format!("deleted node {node}"),
+                vec![node],
+            );
+        }
+        self.snapshot.link_pdbs();
+    }
+
+    /// Karpenter's pass: provision for pending pods, else disrupt.
+    fn karpenter(&mut self) {
+        let pending = self
+            .snapshot
+            .pods
+            .iter()
+            .filter(|p| p.is_pending() && !p.is_daemon())
+            .count();
+        if pending > 0 {
+            let p = plan(&self.snapshot, Strategy::Karpenter, &Options::default());
+            if !p.nodeclaims.is_empty() {
+                self.emit(
+                    EventKind::PodsPending,
+                    format!("found provisionable pod(s) pods: {pending}; computed new nodeclaim(s) to fit pod(s) nodeclaims: {}", p.nodeclaims.len()),
+                    Vec::new(),
+                );
+            }
+            for c in &p.nodeclaims {
+                self.create_claim(c);
+            }
+            return;
+        }
+        if !self.launches.is_empty() || !self.removals.is_empty() {
+            return;
+        }
+        let d = disrupt(&self.snapshot, self.now, &DisruptionOptions::default());
+        for a in d.actions {
+            let names: Vec<String> = a
+                .nodes
+                .iter()
+                .map(|&n| self.snapshot.nodes[n].name.clone())
+                .collect();
+            let described: Vec<String> = a
+                .nodes
+                .iter()
+                .map(|&n| {
+                    let node = &self.snapshot.nodes[n];
+                    format!(
+                        "{}/{}/{}",
+                        node.name,
+                        node.instance_type().unwrap_or("-"),
+                        node.capacity_type().as_str()
+                    )
+                })
+                .collect();
+            self.emit(
+                EventKind::Disruption,
+                format!(
+                    "disrupting via {:?} {} ({}), terminating {} node(s) {}",
+                    a.method,
+                    a.kind.as_str(),
+                    a.reason.as_str(),
+                    names.len(),
+                    described.join(", ")
+                ),
+                names.clone(),
+            );
+            let waits_for: Vec<String> = a
+                .replacements
+                .iter()
+                .filter_map(|r| self.create_claim(r))
+                .collect();
+            for name in names {
+                self.cordon(&name);
+                self.removals.push(Removal {
+                    node: name,
+                    waits_for: waits_for.clone(),
+                    delete_at: None,
+                });
+            }
+        }
+    }
+
+    /// Taint the node so nothing new lands on it (Karpenter's disruption taint).
+    fn cordon(&mut self, node: &str) {
+        if let Some(n) = self.snapshot.nodes.iter_mut().find(|n| n.name == node) {
+            n.unschedulable = true;
+            n.deleting = true;
+        }
+    }
+
+    /// Evict the node's pods: their controllers recreate them as pending pods at once, while the
+    /// old ones take up to their grace period to exit. Returns the seconds until the node is
+    /// empty: the longest grace period, at least the drain time.
+    fn drain(&mut self, node: &str) -> i64 {
+        let mut grace = self.config.timings.drain;
+        let mut evicted = Vec::new();
+        for p in self.snapshot.pods.iter_mut() {
+            if p.node_name.as_deref() == Some(node) && !p.is_daemon() {
+                grace = grace.max(p.termination_grace_seconds);
+                p.node_name = None;
+                p.phase = PodPhase::Pending;
+                p.ready = false;
+                p.started = None;
+                evicted.push(p.key());
+            }
+        }
+        if !evicted.is_empty() {
+            self.emit(
+                EventKind::PodsEvicted,
+                format!("evicted {} pod(s) from {node}", evicted.len()),
+                evicted,
+            );
+        }
+        grace
+    }
+
+    /// Create a NodeClaim for the plan and start its launch; returns its name.
+    fn create_claim(&mut self, c: &NodeClaimPlan) -> Option<String> {
+        self.serial += 1;
+        let name = format!("{}-{}", c.claim.nodepool, suffix(self.serial));
+        let type_name = c.launch.instance_types.first().cloned()?;
+        let it = self.snapshot.catalog.get(&type_name).cloned()?;
+        // EC2 picks the cheapest offering of the chosen capacity type (first zone on a tie).
+        let zone = self
+            .snapshot
+            .catalog
+            .offerings(&self.snapshot.region, &type_name)
+            .into_iter()
+            .filter(|o| {
+                o.capacity_type == c.launch.capacity_type && c.launch.zones.contains(&o.zone)
+            })
+            .min_by(|a, b| {
+                a.price
+                    .total_cmp(&b.price)
+                    .then_with(|| a.zone.cmp(&b.zone))
+            })
+            .map(|o| o.zone);
+        let settings = crate::catalog::NodeSettings::default();
+        let node = format!(
+            "ip-10-0-{}-{}.sim.internal",
+            self.serial / 250,
+            self.serial % 250
+        );
+        let instance_id = format!("i-{:017x}", 0x5151_0000_0000u64 + self.serial as u64);
+        self.snapshot.nodeclaims.push(NodeClaim {
+            name: name.clone(),
+            nodepool: Some(c.claim.nodepool.clone()),
+            requirements: c.claim.requirements.clone(),
+            requests: c.claim.requests.clone(),
+            instance_type: Some(type_name.clone()),
+            zone: zone.clone(),
+            capacity_type: Some(c.launch.capacity_type),
+            provider_id: zone.as_ref().map(|z| format!("aws:///{z}/{instance_id}")),
+            node_name: None,
+            capacity: settings.capacity(&it),
+            allocatable: settings.allocatable(&it),
+            launched: false,
+            registered: false,
+            initialized: false,
+            deleting: false,
+            created: Some(self.now),
+        });
+        self.launches.push(Launch {
+            serial: self.serial,
+            claim: name.clone(),
+            node,
+            created: self.now,
+            launched: false,
+            registered: false,
+            initialized: false,
+        });
+        let requests =
+            serde_json::to_string(&crate::engine::plan::requests_json(&c.claim.requests))
+                .unwrap_or_default();
+        self.emit(
+            EventKind::NodeClaimCreated,
+            format!(
+                "created nodeclaim {name} nodepool={} requests={requests} instance-types={} -> {type_name} {} {}",
+                c.claim.nodepool,
+                c.launch.instance_types.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                c.launch.capacity_type.as_str(),
+                zone.as_deref().unwrap_or("-")
+            ),
+            vec![name.clone()],
+        );
+        Some(name)
+    }
+}

@@ -1,0 +1,216 @@
+//! The simulated cluster, as `karpdeck sim` shows it: the lab's HPA load test replayed on a
+//! virtual clock, with Karpenter in autopilot acting on the engine's plans.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use chrono::Duration;
+use karpdeck::catalog::Catalog;
+use karpdeck::scenario::{load_str, LoadOptions};
+use karpdeck::sim::{demo_hpas, start_time, Sim, SimConfig, DEMO_SCENARIO};
+use serde_json::Value;
+
+fn run_cli(args: &[&str]) -> std::process::Output {
+    let state = std::env::temp_dir().join(format!("karpdeck-sim-test-{}", std::process::id()));
+    Command::new(env!("CARGO_BIN_EXE_karpdeck"))
+        .args(args)
+        .env("XDG_STATE_HOME", state)
+        .output()
+        .expect("run karpdeck")
+}
+
+/// One event from the JSON-lines stream.
+struct Event {
+    seconds: i64,
+    kind: String,
+    message: String,
+    objects: Vec<String>,
+}
+
+fn events(stdout: &[u8]) -> Vec<Event> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            Event {
+                seconds: v["seconds"].as_f64().unwrap() as i64,
+                kind: v["kind"].as_str().unwrap().to_string(),
+                message: v["message"].as_str().unwrap().to_string(),
+                objects: v["objects"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| o.as_str().unwrap().to_string())
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn first<'a>(events: &'a [Event], kind: &str, text: &str) -> &'a Event {
+    events
+        .iter()
+        .find(|e| e.kind == kind && e.message.contains(text))
+        .unwrap_or_else(|| panic!("no {kind} event mentioning {text:?}"))
+}
+
+#[test]
+fn demo_replays_the_lab_scale_up_and_consolidation() {
+    let out = run_cli(&["sim", "--autopilot", "--duration", "30m", "--events-json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = events(&out.stdout);
+
+    let up = first(&events, "hpa-scaled", "to 12 replicas");
+    let down = first(&events, "hpa-scaled", "from 12 to 3 replicas");
+    assert!(
+        down.seconds >= up.seconds + 300,
+        "scale-down waits out the stabilisation window"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e.kind == "pods-pending" && e.seconds >= up.seconds && e.seconds < down.seconds));
+
+    // Every NodeClaim follows the lab's timings, and pods bind to its node only once it is Ready.
+    let mut created: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut ready: BTreeMap<&str, i64> = BTreeMap::new();
+    for e in &events {
+        match e.kind.as_str() {
+            "node-claim-created" => {
+                assert!(
+                    e.message.contains(" spot "),
+                    "the Provisioner is spot-only: {}",
+                    e.message
+                );
+                created.insert(&e.objects[0], e.seconds);
+            }
+            "node-claim-launched" => assert_eq!(e.seconds, created[e.objects[0].as_str()] + 2),
+            "node-registered" => assert_eq!(e.seconds, created[e.objects[0].as_str()] + 20),
+            "node-initialized" => {
+                assert_eq!(e.seconds, created[e.objects[0].as_str()] + 45);
+                ready.insert(&e.objects[1], e.seconds);
+            }
+            "pods-bound" => {
+                let node = e.message.rsplit(' ').next().unwrap();
+                if node.ends_with(".sim.internal") {
+                    assert!(e.seconds >= ready[node], "bound before {node} was ready");
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        created.len() >= 3,
+        "the scale-out needs new capacity: {created:?}"
+    );
+    assert_eq!(created.len(), ready.len(), "every NodeClaim initialized");
+
+    // After the scale-down Karpenter deletes the spot nodes it launched and that are now empty.
+    let disruption = events
+        .iter()
+        .find(|e| e.kind == "disruption" && e.seconds >= down.seconds)
+        .expect("a disruption after the scale-down");
+    assert!(
+        disruption.message.contains("delete"),
+        "{}",
+        disruption.message
+    );
+    assert!(!disruption.objects.is_empty());
+    for node in &disruption.objects {
+        assert!(
+            ready.contains_key(node.as_str()),
+            "{node} is not a node Karpenter launched"
+        );
+        assert!(
+            events.iter().any(|e| e.kind == "node-deleted"
+                && &e.objects[0] == node
+                && e.seconds > disruption.seconds),
+            "{node} never deleted"
+        );
+    }
+}
+
+fn demo_run(minutes: i64) -> Vec<karpdeck::sim::SimEvent> {
+    let loaded = load_str(
+        "demo",
+        DEMO_SCENARIO,
+        &LoadOptions::default(),
+        Catalog::embedded(),
+    )
+    .unwrap();
+    let start = start_time(&loaded.snapshot);
+    let mut sim = Sim::new(loaded.snapshot, start, SimConfig::default(), demo_hpas());
+    sim.run_for(Duration::minutes(minutes));
+    sim.events().to_vec()
+}
+
+#[test]
+fn same_scenario_same_event_stream() {
+    let a = demo_run(20);
+    assert!(a.len() > 10);
+    assert_eq!(a, demo_run(20));
+}
+
+#[test]
+fn demo_is_the_lab_scenario() {
+    let shared =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/scenarios/seed-lab.yaml");
+    if let Ok(text) = std::fs::read_to_string(shared) {
+        assert_eq!(
+            text, DEMO_SCENARIO,
+            "src/sim/demo.yaml drifted from seed-lab.yaml"
+        );
+    }
+}
+
+#[test]
+fn supervised_mode_is_refused_until_the_executor_exists() {
+    let out = run_cli(&["sim", "--duration", "1m"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--autopilot"), "{err}");
+    let out = run_cli(&["sim", "--autopilot", "--duration", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn launched_nodes_match_their_pool_so_nothing_drifts() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/scenarios/best-practices.yaml");
+    let loaded =
+        karpdeck::scenario::load_file(&path, &LoadOptions::default(), Catalog::embedded()).unwrap();
+    let start = start_time(&loaded.snapshot);
+    let mut sim = Sim::new(loaded.snapshot, start, SimConfig::default(), Vec::new());
+    sim.run_for(Duration::minutes(2));
+    let s = sim.snapshot();
+    let launched: Vec<_> = s
+        .nodes
+        .iter()
+        .filter(|n| n.name.ends_with(".sim.internal"))
+        .collect();
+    assert!(
+        launched.len() > 10,
+        "the scenario's pending pods need new nodes"
+    );
+    for node in launched {
+        let pool = s
+            .nodepool(node.nodepool().expect("nodepool label"))
+            .unwrap();
+        assert_eq!(
+            karpdeck::engine::disruption::drift::drift(node, pool),
+            None,
+            "{}",
+            node.name
+        );
+    }
+    assert!(!sim
+        .events()
+        .iter()
+        .any(|e| e.kind == karpdeck::sim::EventKind::Disruption));
+    assert_eq!(s.pods.iter().filter(|p| p.is_pending()).count(), 0);
+}
