@@ -152,3 +152,44 @@ spec:
         greedy.new_per_hour()
     );
 }
+
+/// A NodeClaim still launching counts as capacity even when its offerings have since gone into
+/// the unavailable cache: Karpenter must not launch a second node for the same pods.
+#[test]
+fn in_flight_claim_of_an_unavailable_type_still_takes_pods() {
+    let mut l = load("seed-lab.yaml", &["nlb-app-karpenter/nginx-deployment=3"]);
+    let first = schedule(&l.snapshot, &Options::default());
+    assert_eq!(first.claims.len(), 1, "one pod needs a new node");
+    let s = &mut l.snapshot;
+    let offerings = s.catalog.offerings(&s.region, "c6g.2xlarge");
+    for o in &offerings {
+        s.unavailable_offerings
+            .insert(("c6g.2xlarge".into(), o.zone.clone(), o.capacity_type));
+    }
+    let it = s.catalog.get("c6g.2xlarge").unwrap().clone();
+    let settings = karpdeck::catalog::NodeSettings::default();
+    s.nodeclaims.push(karpdeck::model::NodeClaim {
+        name: "default-inflight".into(),
+        nodepool: Some("default".into()),
+        requirements: Default::default(),
+        requests: Default::default(),
+        instance_type: Some("c6g.2xlarge".into()),
+        zone: Some("ap-southeast-1a".into()),
+        capacity_type: Some(karpdeck::model::CapacityType::Spot),
+        provider_id: None,
+        node_name: None,
+        capacity: settings.capacity(&it),
+        allocatable: settings.allocatable(&it),
+        launched: true,
+        registered: false,
+        initialized: false,
+        deleting: false,
+        created: None,
+    });
+    let again = schedule(&l.snapshot, &Options::default());
+    assert!(again.claims.is_empty(), "{:?}", again.claims.len());
+    assert!(again
+        .placements
+        .iter()
+        .any(|(_, t)| matches!(t, Target::InFlight(_))));
+}

@@ -124,7 +124,11 @@ fn in_flight_target(
         .iter()
         .find(|t| Some(t.name.as_str()) == claim.nodepool.as_deref())?;
     let type_name = claim.instance_type.as_deref()?;
-    let ty = template.types.iter().find(|t| t.name == type_name)?;
+    let ty = template
+        .types
+        .iter()
+        .chain(template.unlaunchable.iter())
+        .find(|t| t.name == type_name)?;
     let allocatable = if claim.allocatable.is_zero() {
         ty.allocatable.clone()
     } else {

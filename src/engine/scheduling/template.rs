@@ -77,6 +77,9 @@ pub struct Template {
     /// Instance types compatible with the pool and offered in the region, in catalog order.
     /// Shared: they never change during a solve, and consolidation runs many solves.
     pub types: std::sync::Arc<Vec<TemplateType>>,
+    /// Compatible types with no launchable offering now (all in the unavailable-offerings
+    /// cache): never launched, but in-flight NodeClaims of these types still count as capacity.
+    pub unlaunchable: std::sync::Arc<Vec<TemplateType>>,
     /// The pool's limits.
     pub limits: Limits,
     /// Capacity the pool owns, counting NodeClaims planned so far at their largest option.
@@ -204,6 +207,7 @@ pub fn build_templates(snapshot: &Snapshot) -> Vec<Template> {
         taints.sort_by(|a, b| (&a.key, &a.value, a.effect).cmp(&(&b.key, &b.value, b.effect)));
         let daemons = compatible_daemons(snapshot, &requirements, &taints);
         let mut types = Vec::new();
+        let mut unlaunchable = Vec::new();
         for (catalog_index, it) in catalog.types().iter().enumerate() {
             let mut offerings = catalog.offerings(&snapshot.region, &it.name);
             if !snapshot.unavailable_offerings.is_empty() {
@@ -228,7 +232,11 @@ pub fn build_templates(snapshot: &Snapshot) -> Vec<Template> {
                 daemon_overhead: Resources::default(),
                 offerings,
             };
-            if !tt.compatible(&requirements) || !tt.has_offering(&requirements) {
+            if !tt.compatible(&requirements) {
+                continue;
+            }
+            let launchable = tt.has_offering(&requirements);
+            if !launchable && tt.offerings.iter().all(|o| o.available) {
                 continue;
             }
             for (d, sets) in &daemons {
@@ -237,7 +245,11 @@ pub fn build_templates(snapshot: &Snapshot) -> Vec<Template> {
                         .add_assign(&d.template.requests_with_slot());
                 }
             }
-            types.push(tt);
+            if launchable {
+                types.push(tt);
+            } else {
+                unlaunchable.push(tt);
+            }
         }
         let (usage, nodes) = snapshot.nodepool_usage(&pool.name);
         out.push(Template {
@@ -247,6 +259,7 @@ pub fn build_templates(snapshot: &Snapshot) -> Vec<Template> {
             requirements,
             taints,
             types: std::sync::Arc::new(types),
+            unlaunchable: std::sync::Arc::new(unlaunchable),
             limits: pool.limits.clone(),
             base_usage: (usage.clone(), nodes as i64),
             usage,
