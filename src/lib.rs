@@ -6,5 +6,6 @@ pub mod cli;
 pub mod engine;
 pub mod logging;
 pub mod model;
+pub mod rng;
 pub mod scenario;
 pub mod sim;

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use crate::catalog::{Arch, Catalog};
+use crate::rng::Rng;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,23 +26,6 @@ pub struct GenOptions {
 
 /// Replicas per generated Deployment.
 pub const WORKLOAD_SIZE: usize = 50;
-
-/// SplitMix64: small, fast, and good enough to shuffle benchmark inputs reproducibly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-}
 
 /// The five pod kinds of Karpenter's benchmark, in turn.
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +75,7 @@ fn constraint(kind: Kind, app: &str) -> String {
 
 /// Write the scenario as multi-document YAML.
 pub fn generate(options: &GenOptions, catalog: &Catalog) -> String {
-    let mut rng = Rng(options.seed);
+    let mut rng = Rng::new(options.seed);
     let mut out = String::new();
     let region = &options.region;
     let amd: Vec<&str> = catalog
@@ -181,7 +165,7 @@ pub fn generate(options: &GenOptions, catalog: &Catalog) -> String {
         // Between 10 % and 70 % of the node is in use, split evenly over its pods (leaving room
         // for the DaemonSet).
         let per = options.running_per_node.max(1) as i64;
-        let fill = 10 + (rng.next() % 61) as i64;
+        let fill = 10 + (rng.next_u64() % 61) as i64;
         let cpu = ((a.cpu_millis - 200) * fill / 100 / per).max(10);
         let mem = ((a.memory_bytes - (256 << 20)) * fill / 100 / per / (1 << 20)).max(16);
         for k in 0..options.running_per_node {
@@ -198,7 +182,7 @@ pub fn generate(options: &GenOptions, catalog: &Catalog) -> String {
         let kind = KINDS[w % KINDS.len()];
         let (cpu, mem) = *rng.pick(&SIZES);
         let app = format!("app-{w:05}");
-        let tolerate = if rng.next() % 4 == 0 {
+        let tolerate = if rng.next_u64() % 4 == 0 {
             "      tolerations: [{key: batch, operator: Exists}]\n"
         } else {
             ""
