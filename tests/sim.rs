@@ -8,7 +8,7 @@ use std::process::Command;
 use chrono::Duration;
 use karpdeck::catalog::Catalog;
 use karpdeck::scenario::{load_str, LoadOptions};
-use karpdeck::sim::{demo_hpas, start_time, Sim, SimConfig, DEMO_SCENARIO};
+use karpdeck::sim::{demo_hpas, start_time, EventKind, Sim, SimConfig, SimEvent, DEMO_SCENARIO};
 use serde_json::Value;
 
 fn run_cli(args: &[&str]) -> std::process::Output {
@@ -134,7 +134,7 @@ fn demo_replays_the_lab_scale_up_and_consolidation() {
     }
 }
 
-fn demo_run(minutes: i64) -> Vec<karpdeck::sim::SimEvent> {
+fn demo_sim(minutes: i64, config: SimConfig) -> Sim {
     let loaded = load_str(
         "demo",
         DEMO_SCENARIO,
@@ -143,9 +143,95 @@ fn demo_run(minutes: i64) -> Vec<karpdeck::sim::SimEvent> {
     )
     .unwrap();
     let start = start_time(&loaded.snapshot);
-    let mut sim = Sim::new(loaded.snapshot, start, SimConfig::default(), demo_hpas());
+    let mut sim = Sim::new(loaded.snapshot, start, config, demo_hpas());
     sim.run_for(Duration::minutes(minutes));
-    sim.events().to_vec()
+    sim
+}
+
+fn demo_run(minutes: i64) -> Vec<SimEvent> {
+    demo_sim(minutes, SimConfig::default()).events().to_vec()
+}
+
+fn seconds(e: &SimEvent) -> i64 {
+    e.seconds as i64
+}
+
+#[test]
+fn spot_interruptions_are_drained_before_ec2_reclaims_the_node() {
+    let config = SimConfig {
+        seed: 3,
+        interruption_multiplier: 20_000.0,
+        ..SimConfig::default()
+    };
+    let sim = demo_sim(20, config.clone());
+    let events = sim.events();
+    let warnings: Vec<&SimEvent> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::SpotInterruption)
+        .collect();
+    assert!(
+        !warnings.is_empty(),
+        "the multiplier makes interruptions visible"
+    );
+    for w in warnings {
+        let node = &w.objects[0];
+        let after = |kind: EventKind| {
+            events
+                .iter()
+                .find(|e| e.kind == kind && &e.objects[0] == node && e.seconds >= w.seconds)
+        };
+        let handled = after(EventKind::InterruptionHandled).expect("Karpenter answers the warning");
+        assert_eq!(
+            seconds(handled),
+            seconds(w),
+            "at once: budgets do not apply"
+        );
+        let gone = after(EventKind::NodeDeleted).expect("the node goes");
+        assert!(
+            seconds(gone) <= seconds(w) + 120,
+            "{node} outlived its two minutes"
+        );
+        assert!(gone.message.contains("(drained)"), "{}", gone.message);
+    }
+    assert!(
+        !sim.snapshot().pods.iter().any(|p| p.is_pending()),
+        "evicted pods found new nodes"
+    );
+    let other = demo_sim(20, SimConfig { seed: 4, ..config });
+    assert_ne!(events, other.events(), "the seed drives the draws");
+}
+
+#[test]
+fn capacity_errors_fall_back_to_the_next_offering_and_are_cached() {
+    let config = SimConfig {
+        seed: 3,
+        insufficient_capacity: 0.3,
+        ..SimConfig::default()
+    };
+    let sim = demo_sim(10, config);
+    let events = sim.events();
+    let errors: Vec<usize> = (0..events.len())
+        .filter(|&i| events[i].kind == EventKind::InsufficientCapacity)
+        .collect();
+    assert!(!errors.is_empty());
+    for i in errors {
+        let e = &events[i];
+        // "TYPE:ZONE:CT": no later launch of that offering for the next three minutes.
+        let parts: Vec<&str> = e.objects[0].split(':').collect();
+        let there = format!("-> {} {} {}", parts[0], parts[2], parts[1]);
+        assert!(
+            !events[i..]
+                .iter()
+                .any(|c| c.kind == EventKind::NodeClaimCreated
+                    && c.seconds < e.seconds + 180.0
+                    && c.message.ends_with(&there)),
+            "{there} launched while cached unavailable"
+        );
+    }
+    assert!(
+        !sim.snapshot().pods.iter().any(|p| p.is_pending()),
+        "every pod found capacity"
+    );
 }
 
 #[test]
@@ -208,9 +294,6 @@ fn launched_nodes_match_their_pool_so_nothing_drifts() {
             node.name
         );
     }
-    assert!(!sim
-        .events()
-        .iter()
-        .any(|e| e.kind == karpdeck::sim::EventKind::Disruption));
+    assert!(!sim.events().iter().any(|e| e.kind == EventKind::Disruption));
     assert_eq!(s.pods.iter().filter(|p| p.is_pending()).count(), 0);
 }

@@ -73,6 +73,15 @@ pub struct SimArgs {
     /// Karpenter executes its own plans, as the real one does.
     #[arg(long)]
     pub autopilot: bool,
+    /// Seed for interruptions and capacity errors.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Spot interruption rate as a multiple of the Spot advisor's buckets (0: none).
+    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = sim::parse_multiplier)]
+    pub interruptions: f64,
+    /// Probability that an offering is out of capacity when a launch tries it.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = sim::parse_probability)]
+    pub insufficient_capacity: f64,
     /// Region, when the scenario's nodes do not say.
     #[arg(long)]
     pub region: Option<String>,

@@ -32,7 +32,13 @@ pub fn run(args: &SimArgs) -> Result<String, Failure> {
         ),
     };
     let start = start_time(&loaded.snapshot);
-    let mut sim = Sim::new(loaded.snapshot, start, SimConfig::default(), hpas);
+    let config = SimConfig {
+        seed: args.seed,
+        interruption_multiplier: args.interruptions,
+        insufficient_capacity: args.insufficient_capacity,
+        ..SimConfig::default()
+    };
+    let mut sim = Sim::new(loaded.snapshot, start, config, hpas);
     sim.run_for(args.duration);
     let mut out = String::new();
     for e in sim.events() {
@@ -56,6 +62,22 @@ pub fn run(args: &SimArgs) -> Result<String, Failure> {
         );
     }
     Ok(out)
+}
+
+/// Parse a non-negative finite multiplier.
+pub fn parse_multiplier(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("{s:?} is not a non-negative number")),
+    }
+}
+
+/// Parse a probability in [0, 1].
+pub fn parse_probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("{s:?} is not a probability between 0 and 1")),
+    }
 }
 
 /// Parse `90s`, `30m`, `2h`, `1h30m` (a bare number is seconds).
@@ -110,5 +132,9 @@ mod tests {
         for bad in ["", "m", "3x", "10m5", "-5", "9999h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_probability("0.25"), Ok(0.25));
+        assert!(parse_probability("1.5").is_err() && parse_probability("NaN").is_err());
+        assert_eq!(parse_multiplier("2000"), Ok(2000.0));
+        assert!(parse_multiplier("-1").is_err() && parse_multiplier("inf").is_err());
     }
 }

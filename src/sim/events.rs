@@ -26,6 +26,14 @@ pub enum EventKind {
     Disruption,
     /// Pods were evicted from a node being disrupted.
     PodsEvicted,
+    /// EC2 answered InsufficientInstanceCapacity for an offering.
+    InsufficientCapacity,
+    /// No offering of a NodeClaim could be launched.
+    LaunchFailed,
+    /// EC2 warned that a Spot instance will be reclaimed in two minutes.
+    SpotInterruption,
+    /// Karpenter acted on an interruption warning.
+    InterruptionHandled,
     /// A node and its NodeClaim are gone.
     NodeDeleted,
 }
@@ -72,6 +80,10 @@ impl EventKind {
             Self::PodsBound => "pods-bound",
             Self::Disruption => "disruption",
             Self::PodsEvicted => "pods-evicted",
+            Self::InsufficientCapacity => "insufficient-capacity",
+            Self::LaunchFailed => "launch-failed",
+            Self::SpotInterruption => "spot-interruption",
+            Self::InterruptionHandled => "interruption-handled",
             Self::NodeDeleted => "node-deleted",
         }
     }

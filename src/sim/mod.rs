@@ -5,6 +5,7 @@
 //! Time only moves when [`Sim::run_for`] advances it; nothing reads the wall clock. The same
 //! scenario and seed give the same event stream.
 
+mod ec2;
 pub mod events;
 pub mod hpa;
 
@@ -18,6 +19,7 @@ use crate::engine::scheduling::{schedule, Options, Target};
 use crate::model::pod::PodPhase;
 use crate::model::taints::first_untolerated;
 use crate::model::{labels, Node, NodeClaim, Pod, Snapshot};
+use crate::rng::Rng;
 use crate::scenario::expand::expand_workloads;
 
 pub use events::{EventKind, SimEvent};
@@ -48,9 +50,16 @@ impl Default for Timings {
     }
 }
 
-/// How the simulated Karpenter behaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the simulated Karpenter and EC2 behave.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
+    /// Seed for everything random (interruptions, capacity errors).
+    pub seed: u64,
+    /// Spot interruption rates relative to the advisor's buckets (0: none; large values make
+    /// them visible in a short demo).
+    pub interruption_multiplier: f64,
+    /// Probability that an offering is out of capacity when a launch tries it.
+    pub insufficient_capacity: f64,
     /// Karpenter executes its own plans (otherwise it does nothing: supervision comes with the
     /// executor).
     pub autopilot: bool,
@@ -63,6 +72,9 @@ pub struct SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         Self {
+            seed: 1,
+            interruption_multiplier: 1.0,
+            insufficient_capacity: 0.0,
             autopilot: true,
             karpenter_interval: 10,
             timings: Timings::default(),
@@ -136,6 +148,17 @@ pub struct Sim {
     events: Vec<SimEvent>,
     serial: usize,
     next_karpenter: DateTime<Utc>,
+    rng: Rng,
+    unavailable: BTreeMap<ec2::OfferingKey, DateTime<Utc>>,
+    notices: Vec<ec2::Notice>,
+}
+
+/// A pod whose node went: its controller's replacement, pending (the sim keeps the name).
+fn requeue(p: &mut Pod) {
+    p.node_name = None;
+    p.phase = PodPhase::Pending;
+    p.ready = false;
+    p.started = None;
 }
 
 /// A deterministic name suffix for the n-th object the simulation creates.
@@ -163,13 +186,16 @@ impl Sim {
             snapshot,
             start,
             now: start,
-            config,
             hpas,
             launches: Vec::new(),
             removals: Vec::new(),
             events: Vec::new(),
             serial: 0,
             next_karpenter: start,
+            rng: Rng::new(config.seed),
+            unavailable: BTreeMap::new(),
+            notices: Vec::new(),
+            config,
         }
     }
 
@@ -208,8 +234,11 @@ impl Sim {
     }
 
     fn tick(&mut self) {
+        self.expire_unavailable();
         self.autoscale();
+        self.spot_interruptions();
         self.progress_launches();
+        self.reclaim_interrupted();
         self.progress_removals();
         self.bind_pending();
         if self.config.autopilot && self.now >= self.next_karpenter {
@@ -465,20 +494,37 @@ impl Sim {
         self.removals
             .retain(|r| r.delete_at.is_none_or(|t| t > self.now));
         for node in due {
-            self.snapshot
-                .pods
-                .retain(|p| p.node_name.as_deref() != Some(node.as_str()));
-            self.snapshot.nodes.retain(|n| n.name != node);
-            self.snapshot
-                .nodeclaims
-                .retain(|c| c.node_name.as_deref() != Some(node.as_str()));
-            self.emit(
-                EventKind::NodeDeleted,
-                format!("deleted node {node}"),
-                vec![node],
-            );
+            self.delete_node(&node, "drained");
         }
+    }
+
+    /// The node and its NodeClaim go. DaemonSet pods go with it; any other pod still there is
+    /// recreated pending by its controller.
+    fn delete_node(&mut self, node: &str, why: &str) {
+        let on_node = |p: &Pod| p.node_name.as_deref() == Some(node);
+        self.snapshot
+            .pods
+            .retain(|p| !(on_node(p) && p.is_daemon()));
+        let mut lost = 0;
+        for p in self.snapshot.pods.iter_mut().filter(|p| on_node(p)) {
+            requeue(p);
+            lost += 1;
+        }
+        self.snapshot.nodes.retain(|n| n.name != node);
+        self.snapshot
+            .nodeclaims
+            .retain(|c| c.node_name.as_deref() != Some(node));
         self.snapshot.link_pdbs();
+        let lost = if lost > 0 {
+            format!(", {lost} pod(s) killed without a drain")
+        } else {
+            String::new()
+        };
+        self.emit(
+            EventKind::NodeDeleted,
+            format!("deleted node {node} ({why}{lost})"),
+            vec![node.to_string()],
+        );
     }
 
     /// Karpenter's pass: provision for pending pods, else disrupt.
@@ -571,10 +617,7 @@ impl Sim {
         for p in self.snapshot.pods.iter_mut() {
             if p.node_name.as_deref() == Some(node) && !p.is_daemon() {
                 grace = grace.max(p.termination_grace_seconds);
-                p.node_name = None;
-                p.phase = PodPhase::Pending;
-                p.ready = false;
-                p.started = None;
+                requeue(p);
                 evicted.push(p.key());
             }
         }
@@ -592,23 +635,20 @@ impl Sim {
     fn create_claim(&mut self, c: &NodeClaimPlan) -> Option<String> {
         self.serial += 1;
         let name = format!("{}-{}", c.claim.nodepool, suffix(self.serial));
-        let type_name = c.launch.instance_types.first().cloned()?;
+        let Some((type_name, zone)) = self.launch_offering(&c.launch) else {
+            self.emit(
+                EventKind::LaunchFailed,
+                format!(
+                    "could not launch a nodeclaim for nodepool {}: no offering of {} has capacity; retrying next pass",
+                    c.claim.nodepool,
+                    c.launch.instance_types.join(", ")
+                ),
+                vec![c.claim.nodepool.clone()],
+            );
+            return None;
+        };
         let it = self.snapshot.catalog.get(&type_name).cloned()?;
-        // EC2 picks the cheapest offering of the chosen capacity type (first zone on a tie).
-        let zone = self
-            .snapshot
-            .catalog
-            .offerings(&self.snapshot.region, &type_name)
-            .into_iter()
-            .filter(|o| {
-                o.capacity_type == c.launch.capacity_type && c.launch.zones.contains(&o.zone)
-            })
-            .min_by(|a, b| {
-                a.price
-                    .total_cmp(&b.price)
-                    .then_with(|| a.zone.cmp(&b.zone))
-            })
-            .map(|o| o.zone);
+        let zone = Some(zone);
         let settings = crate::catalog::NodeSettings::default();
         let node = format!(
             "ip-10-0-{}-{}.sim.internal",
