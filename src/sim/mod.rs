@@ -148,6 +148,9 @@ pub struct Sim {
     events: Vec<SimEvent>,
     serial: usize,
     next_karpenter: DateTime<Utc>,
+    /// Something changed that could let a pending pod bind (new pods, a node Ready, capacity
+    /// freed); kube-scheduler only runs then, so big idle stretches cost nothing.
+    bind_due: bool,
     rng: Rng,
     unavailable: BTreeMap<ec2::OfferingKey, DateTime<Utc>>,
     notices: Vec<ec2::Notice>,
@@ -192,6 +195,7 @@ impl Sim {
             events: Vec::new(),
             serial: 0,
             next_karpenter: start,
+            bind_due: true,
             rng: Rng::new(config.seed),
             unavailable: BTreeMap::new(),
             notices: Vec::new(),
@@ -274,6 +278,7 @@ impl Sim {
             }
             let key = self.snapshot.workloads[w].key();
             self.snapshot.workloads[w].replicas = desired;
+            self.bind_due = true;
             let changes = expand_workloads(&mut self.snapshot, &HashSet::from([key.clone()]))
                 .unwrap_or_default();
             self.snapshot.link_pdbs();
@@ -328,6 +333,7 @@ impl Sim {
                 {
                     c.initialized = true;
                 }
+                self.bind_due = true;
                 self.emit(
                     EventKind::NodeInitialized,
                     format!("initialized nodeclaim {} (node {})", l.claim, l.node),
@@ -435,6 +441,9 @@ impl Sim {
 
     /// kube-scheduler: pending pods bind to ready nodes that fit.
     fn bind_pending(&mut self) {
+        if !std::mem::take(&mut self.bind_due) {
+            return;
+        }
         if !self
             .snapshot
             .pods
@@ -501,6 +510,7 @@ impl Sim {
     /// The node and its NodeClaim go. DaemonSet pods go with it; any other pod still there is
     /// recreated pending by its controller.
     fn delete_node(&mut self, node: &str, why: &str) {
+        self.bind_due = true;
         let on_node = |p: &Pod| p.node_name.as_deref() == Some(node);
         self.snapshot
             .pods
@@ -612,6 +622,7 @@ impl Sim {
     /// old ones take up to their grace period to exit. Returns the seconds until the node is
     /// empty: the longest grace period, at least the drain time.
     fn drain(&mut self, node: &str) -> i64 {
+        self.bind_due = true;
         let mut grace = self.config.timings.drain;
         let mut evicted = Vec::new();
         for p in self.snapshot.pods.iter_mut() {
