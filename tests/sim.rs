@@ -297,3 +297,77 @@ fn launched_nodes_match_their_pool_so_nothing_drifts() {
     assert!(!sim.events().iter().any(|e| e.kind == EventKind::Disruption));
     assert_eq!(s.pods.iter().filter(|p| p.is_pending()).count(), 0);
 }
+
+fn pdb_demo(max_unavailable: u32, minutes: i64) -> Vec<SimEvent> {
+    let pdb = format!("\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: nginx\n  namespace: nlb-app-karpenter\nspec:\n  maxUnavailable: {max_unavailable}\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: nginx\n");
+    let text = format!("{DEMO_SCENARIO}{pdb}");
+    let loaded = load_str(
+        "demo+pdb",
+        &text,
+        &LoadOptions::default(),
+        Catalog::embedded(),
+    )
+    .unwrap();
+    let start = start_time(&loaded.snapshot);
+    let config = SimConfig {
+        seed: 3,
+        interruption_multiplier: 100_000.0,
+        ..SimConfig::default()
+    };
+    let mut sim = Sim::new(loaded.snapshot, start, config, demo_hpas());
+    sim.run_for(Duration::minutes(minutes));
+    sim.events().to_vec()
+}
+
+#[test]
+fn a_pdb_refusal_is_retried_and_reported_never_bypassed() {
+    let events = pdb_demo(0, 15);
+    let blocked: Vec<&SimEvent> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::EvictionBlocked)
+        .collect();
+    assert!(!blocked.is_empty(), "an interrupted node holds nginx pods");
+    for b in blocked {
+        assert!(
+            b.message
+                .contains("PodDisruptionBudget nlb-app-karpenter/nginx allows 0"),
+            "{}",
+            b.message
+        );
+        let (pod, node) = (&b.objects[0], &b.objects[1]);
+        assert!(
+            !events
+                .iter()
+                .any(|e| e.kind == EventKind::PodsEvicted && e.objects.contains(pod)),
+            "{pod} was evicted despite its PDB"
+        );
+        // The drain waits on the budget; EC2 takes the instance at the deadline all the same.
+        let gone = events
+            .iter()
+            .find(|e| e.kind == EventKind::NodeDeleted && &e.objects[0] == node)
+            .expect("the interrupted node goes at its deadline");
+        assert!(gone.message.contains("without a drain"), "{}", gone.message);
+    }
+}
+
+#[test]
+fn a_refused_eviction_goes_through_once_the_budget_allows() {
+    let events = pdb_demo(1, 15);
+    let retried = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == EventKind::EvictionBlocked)
+        .any(|(i, b)| {
+            events[i..]
+                .iter()
+                .any(|e| e.kind == EventKind::PodsEvicted && e.objects.contains(&b.objects[0]))
+        });
+    assert!(retried, "a refused pod is evicted on a later retry");
+    for e in events.iter().filter(|e| e.kind == EventKind::PodsEvicted) {
+        assert_eq!(
+            e.objects.len(),
+            1,
+            "maxUnavailable 1 lets one nginx pod go at a time"
+        );
+    }
+}

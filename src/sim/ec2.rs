@@ -182,8 +182,7 @@ impl Sim {
             self.cordon(node);
             self.removals.push(Removal {
                 node: node.to_string(),
-                waits_for: Vec::new(),
-                delete_at: None,
+                ..Removal::default()
             });
         }
     }

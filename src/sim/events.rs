@@ -26,6 +26,8 @@ pub enum EventKind {
     Disruption,
     /// Pods were evicted from a node being disrupted.
     PodsEvicted,
+    /// The Eviction API refused a pod (PodDisruptionBudget); the drain retries.
+    EvictionBlocked,
     /// EC2 answered InsufficientInstanceCapacity for an offering.
     InsufficientCapacity,
     /// No offering of a NodeClaim could be launched.
@@ -80,6 +82,7 @@ impl EventKind {
             Self::PodsBound => "pods-bound",
             Self::Disruption => "disruption",
             Self::PodsEvicted => "pods-evicted",
+            Self::EvictionBlocked => "eviction-blocked",
             Self::InsufficientCapacity => "insufficient-capacity",
             Self::LaunchFailed => "launch-failed",
             Self::SpotInterruption => "spot-interruption",

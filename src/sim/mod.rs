@@ -9,10 +9,11 @@ mod ec2;
 pub mod events;
 pub mod hpa;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::engine::disruption::candidates::pdb_allowances;
 use crate::engine::disruption::{disrupt, DisruptionOptions};
 use crate::engine::plan::{plan, NodeClaimPlan, Strategy};
 use crate::engine::scheduling::{schedule, Options, Target};
@@ -124,13 +125,20 @@ struct Launch {
     initialized: bool,
 }
 
-/// A node leaving: cordoned now, drained once its replacements are initialized, deleted when
-/// its pods' termination grace periods have run out.
-#[derive(Debug, Clone)]
+/// A node leaving: cordoned now, drained once its replacements are initialized (evictions that a
+/// PodDisruptionBudget refuses are retried every second), deleted when its last pod's grace
+/// period has run out.
+#[derive(Debug, Clone, Default)]
 struct Removal {
     node: String,
     /// NodeClaims that must be initialized before the drain starts.
     waits_for: Vec<String>,
+    /// The drain has started.
+    draining: bool,
+    /// When the evicted pods will all have exited.
+    empty_by: Option<DateTime<Utc>>,
+    /// Pods whose eviction was refused at the last attempt (reported once each).
+    blocked: BTreeSet<String>,
     /// When the node goes, once drained.
     delete_at: Option<DateTime<Utc>>,
 }
@@ -185,6 +193,12 @@ impl Sim {
         config: SimConfig,
         hpas: Vec<Hpa>,
     ) -> Self {
+        let mut snapshot = snapshot;
+        // The simulation keeps PDB status itself: a reported disruptionsAllowed is stale as soon
+        // as the first pod moves.
+        for pdb in &mut snapshot.pdbs {
+            pdb.disruptions_allowed = None;
+        }
         Self {
             snapshot,
             start,
@@ -457,7 +471,9 @@ impl Sim {
         for (pod, target) in s.placements {
             let Target::Node(n) = target else { continue };
             let node = &self.snapshot.nodes[n];
-            if !node.ready {
+            // The engine also re-places pods of nodes being deleted (Karpenter provisions for
+            // them); kube-scheduler only binds pods that have no node.
+            if !node.ready || self.snapshot.pods[pod].node_name.is_some() {
                 continue;
             }
             let name = node.name.clone();
@@ -478,17 +494,47 @@ impl Sim {
     }
 
     fn progress_removals(&mut self) {
+        let now = self.now;
         for i in 0..self.removals.len() {
             let r = &self.removals[i];
+            if r.delete_at.is_some() {
+                continue;
+            }
             let replaced = r.waits_for.iter().all(|claim| {
                 self.snapshot
                     .nodeclaims
                     .iter()
                     .any(|c| &c.name == claim && c.initialized)
             });
-            if r.delete_at.is_none() && replaced {
-                let grace = self.drain(&r.node.clone());
-                self.removals[i].delete_at = Some(self.now + Duration::seconds(grace));
+            if !r.draining && !replaced {
+                continue;
+            }
+            let node = r.node.clone();
+            let (grace, blocked) = self.drain(&node);
+            let r = &mut self.removals[i];
+            r.draining = true;
+            if let Some(g) = grace {
+                let gone = now + Duration::seconds(g);
+                r.empty_by = Some(r.empty_by.map_or(gone, |t| t.max(gone)));
+            }
+            let newly: Vec<(String, String)> = blocked
+                .iter()
+                .filter(|(pod, _)| !r.blocked.contains(*pod))
+                .map(|(pod, why)| (pod.clone(), why.clone()))
+                .collect();
+            r.blocked = blocked.into_keys().collect();
+            if r.blocked.is_empty() {
+                let drained = r
+                    .empty_by
+                    .unwrap_or(now + Duration::seconds(self.config.timings.drain));
+                r.delete_at = Some(drained.max(now));
+            }
+            for (pod, why) in newly {
+                self.emit(
+                    EventKind::EvictionBlocked,
+                    format!("cannot evict {pod} from {node}: {why} (HTTP 429); retrying"),
+                    vec![pod, node.clone()],
+                );
             }
         }
         let due: Vec<String> = self
@@ -604,7 +650,7 @@ impl Sim {
                 self.removals.push(Removal {
                     node: name,
                     waits_for: waits_for.clone(),
-                    delete_at: None,
+                    ..Removal::default()
                 });
             }
         }
@@ -618,28 +664,58 @@ impl Sim {
         }
     }
 
-    /// Evict the node's pods: their controllers recreate them as pending pods at once, while the
-    /// old ones take up to their grace period to exit. Returns the seconds until the node is
-    /// empty: the longest grace period, at least the drain time.
-    fn drain(&mut self, node: &str) -> i64 {
-        self.bind_due = true;
-        let mut grace = self.config.timings.drain;
+    /// Evict the node's pods through the Eviction API's rules: a pod goes only if every
+    /// PodDisruptionBudget covering it allows one more disruption (and at most one covers it).
+    /// Evicted pods' controllers recreate them pending at once, while the old ones take up to
+    /// their grace period to exit. Returns the longest grace period among the pods evicted now
+    /// (at least the drain time; `None` if none) and the refused pods with the reason.
+    fn drain(&mut self, node: &str) -> (Option<i64>, BTreeMap<String, String>) {
+        let mut allowances = pdb_allowances(&self.snapshot);
+        let mut grace = None;
         let mut evicted = Vec::new();
+        let mut blocked = BTreeMap::new();
         for p in self.snapshot.pods.iter_mut() {
-            if p.node_name.as_deref() == Some(node) && !p.is_daemon() {
-                grace = grace.max(p.termination_grace_seconds);
-                requeue(p);
-                evicted.push(p.key());
+            if p.node_name.as_deref() != Some(node) || p.is_daemon() {
+                continue;
             }
+            if p.pdbs.len() > 1 {
+                blocked.insert(
+                    p.key(),
+                    "the pod is covered by more than one PodDisruptionBudget".to_string(),
+                );
+                continue;
+            }
+            if let Some(&j) = p.pdbs.iter().find(|&&j| allowances[j] <= 0) {
+                let pdb = &self.snapshot.pdbs[j];
+                blocked.insert(
+                    p.key(),
+                    format!(
+                        "PodDisruptionBudget {} allows 0 more disruptions",
+                        pdb.key()
+                    ),
+                );
+                continue;
+            }
+            for &j in &p.pdbs {
+                allowances[j] -= 1;
+            }
+            grace = Some(
+                grace
+                    .unwrap_or(self.config.timings.drain)
+                    .max(p.termination_grace_seconds),
+            );
+            requeue(p);
+            evicted.push(p.key());
         }
         if !evicted.is_empty() {
+            self.bind_due = true;
             self.emit(
                 EventKind::PodsEvicted,
                 format!("evicted {} pod(s) from {node}", evicted.len()),
                 evicted,
             );
         }
-        grace
+        (grace, blocked)
     }
 
     /// Create a NodeClaim for the plan and start its launch; returns its name.
