@@ -371,3 +371,70 @@ fn a_refused_eviction_goes_through_once_the_budget_allows() {
         );
     }
 }
+
+/// Whatever the draws, the cluster stays consistent: pods sit on nodes that exist and fit them,
+/// every launched node has its NodeClaim, names are unique.
+#[test]
+fn the_cluster_stays_consistent_under_interruptions_and_capacity_errors() {
+    for seed in 1..=3 {
+        let loaded = load_str(
+            "demo",
+            DEMO_SCENARIO,
+            &LoadOptions::default(),
+            Catalog::embedded(),
+        )
+        .unwrap();
+        let start = start_time(&loaded.snapshot);
+        let config = SimConfig {
+            seed,
+            interruption_multiplier: 50_000.0,
+            insufficient_capacity: 0.2,
+            ..SimConfig::default()
+        };
+        let mut sim = Sim::new(loaded.snapshot, start, config, demo_hpas());
+        for minute in 1..=20 {
+            sim.run_for(Duration::minutes(1));
+            let s = sim.snapshot();
+            let names: std::collections::BTreeSet<&str> =
+                s.nodes.iter().map(|n| n.name.as_str()).collect();
+            assert_eq!(
+                names.len(),
+                s.nodes.len(),
+                "seed {seed} minute {minute}: duplicate node"
+            );
+            for node in &s.nodes {
+                let mut used = karpdeck::model::Resources::default();
+                for p in s
+                    .pods
+                    .iter()
+                    .filter(|p| p.node_name.as_deref() == Some(node.name.as_str()))
+                {
+                    used.add_assign(&p.requests_with_slot());
+                }
+                assert!(
+                    used.fits_in(&node.allocatable),
+                    "seed {seed} minute {minute}: {} overcommitted",
+                    node.name
+                );
+                if node.name.ends_with(".sim.internal") {
+                    assert!(
+                        s.nodeclaims
+                            .iter()
+                            .any(|c| c.node_name.as_deref() == Some(node.name.as_str())),
+                        "seed {seed} minute {minute}: {} has no NodeClaim",
+                        node.name
+                    );
+                }
+            }
+            for p in &s.pods {
+                if let Some(n) = &p.node_name {
+                    assert!(
+                        names.contains(n.as_str()),
+                        "seed {seed} minute {minute}: {} on missing {n}",
+                        p.key()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -180,6 +180,12 @@ impl Sim {
                 vec![node.to_string()],
             );
             self.cordon(node);
+            // A node already leaving (a consolidation in progress) keeps its one removal, but
+            // the drain cannot wait for replacements any more.
+            if let Some(r) = self.removals.iter_mut().find(|r| r.node == node) {
+                r.waits_for.clear();
+                continue;
+            }
             self.removals.push(Removal {
                 node: node.to_string(),
                 ..Removal::default()

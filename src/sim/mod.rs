@@ -292,9 +292,17 @@ impl Sim {
             }
             let key = self.snapshot.workloads[w].key();
             self.snapshot.workloads[w].replicas = desired;
+            let changes = match expand_workloads(&mut self.snapshot, &HashSet::from([key.clone()]))
+            {
+                Ok(changes) => changes,
+                Err(e) => {
+                    // Only the pod cap can refuse; keep the workload as it was.
+                    tracing::warn!(workload = %key, error = %e, "HPA scale refused");
+                    self.snapshot.workloads[w].replicas = current;
+                    continue;
+                }
+            };
             self.bind_due = true;
-            let changes = expand_workloads(&mut self.snapshot, &HashSet::from([key.clone()]))
-                .unwrap_or_default();
             self.snapshot.link_pdbs();
             let created: usize = changes.iter().map(|c| c.created).sum();
             let removed: usize = changes.iter().map(|c| c.removed).sum();
@@ -556,6 +564,9 @@ impl Sim {
     /// The node and its NodeClaim go. DaemonSet pods go with it; any other pod still there is
     /// recreated pending by its controller.
     fn delete_node(&mut self, node: &str, why: &str) {
+        if !self.snapshot.nodes.iter().any(|n| n.name == node) {
+            return;
+        }
         self.bind_due = true;
         let on_node = |p: &Pod| p.node_name.as_deref() == Some(node);
         self.snapshot
