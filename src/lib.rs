@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod engine;
+pub mod exec;
 pub mod logging;
 pub mod model;
 pub mod rng;

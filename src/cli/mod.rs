@@ -5,6 +5,7 @@ mod bench;
 mod catalog;
 mod drain;
 mod inspect;
+mod journal;
 mod plan;
 mod sim;
 mod table;
@@ -59,6 +60,22 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run the simulated cluster (default: the lab demo) on a virtual clock and print its events.
     Sim(SimArgs),
+    /// Show the journal of approved actions and report plans left unfinished.
+    Journal(JournalArgs),
+}
+
+/// `karpdeck journal` options.
+#[derive(Debug, clap::Args)]
+pub struct JournalArgs {
+    /// Journal file (default: $XDG_STATE_HOME/karpdeck/journal.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Record that an unfinished plan will not be resumed (nothing is re-run or undone).
+    #[arg(long, value_name = "PLAN")]
+    pub abandon: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `karpdeck sim` options.
@@ -353,6 +370,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         }
         Command::Bench(args) => bench::run(&args)?,
         Command::Sim(args) => sim::run(&args)?,
+        Command::Journal(args) => journal::run(&args)?,
     };
     out.write_all(text.as_bytes()).map_err(|e| Failure {
         code: EXIT_FAILURE,
