@@ -438,3 +438,41 @@ fn the_cluster_stays_consistent_under_interruptions_and_capacity_errors() {
         }
     }
 }
+
+/// A pod nothing can be launched for does not hold consolidation back (Karpenter's disruption
+/// controller runs whatever is pending).
+#[test]
+fn an_unprovisionable_pod_does_not_block_consolidation() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/scenarios/seed-lab-scaledown.yaml");
+    let huge = "\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: huge\n  namespace: nlb-app-karpenter\nspec:\n  containers:\n  - name: main\n    image: busybox\n    resources:\n      requests:\n        cpu: '900'\n";
+    let text = format!("{}{huge}", std::fs::read_to_string(path).unwrap());
+    let loaded = load_str(
+        "scaledown+huge",
+        &text,
+        &LoadOptions::default(),
+        Catalog::embedded(),
+    )
+    .unwrap();
+    let start = start_time(&loaded.snapshot);
+    let mut sim = Sim::new(loaded.snapshot, start, SimConfig::default(), Vec::new());
+    sim.run_for(Duration::minutes(2));
+    let deleted: Vec<&str> = sim
+        .events()
+        .iter()
+        .filter(|e| e.kind == EventKind::NodeDeleted)
+        .map(|e| e.objects[0].as_str())
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            "ip-172-31-56-118.ap-southeast-1.compute.internal",
+            "ip-172-31-86-165.ap-southeast-1.compute.internal"
+        ]
+    );
+    assert!(sim
+        .snapshot()
+        .pods
+        .iter()
+        .any(|p| p.name == "huge" && p.is_pending()));
+}

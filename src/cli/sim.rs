@@ -80,6 +80,9 @@ pub fn parse_probability(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The longest simulation: a week of virtual time.
+const MAX_SECONDS: i64 = 7 * 24 * 3600;
+
 /// Parse `90s`, `30m`, `2h`, `1h30m` (a bare number is seconds).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let bad = || format!("{s:?} is not a duration (use e.g. 90s, 30m, 1h30m)");
@@ -87,7 +90,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     if let Ok(n) = s.parse::<i64>() {
-        return (n >= 0).then(|| Duration::seconds(n)).ok_or_else(bad);
+        return (0..=MAX_SECONDS)
+            .contains(&n)
+            .then(|| Duration::seconds(n))
+            .ok_or_else(bad);
     }
     let mut total = 0i64;
     let mut number = String::new();
@@ -109,7 +115,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .ok_or_else(bad)?;
         number.clear();
     }
-    if !number.is_empty() || total > 7 * 24 * 3600 {
+    if !number.is_empty() || total > MAX_SECONDS {
         return Err(bad());
     }
     Ok(Duration::seconds(total))
@@ -129,7 +135,16 @@ mod tests {
         assert_eq!(parse_duration("30m"), Ok(Duration::minutes(30)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::minutes(90)));
         assert_eq!(parse_duration("45"), Ok(Duration::seconds(45)));
-        for bad in ["", "m", "3x", "10m5", "-5", "9999h"] {
+        for bad in [
+            "",
+            "m",
+            "3x",
+            "10m5",
+            "-5",
+            "9999h",
+            "99999999",
+            "9223372036854775807",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_probability("0.25"), Ok(0.25));

@@ -97,7 +97,9 @@ impl Sim {
             .collect();
         for key in expired {
             self.unavailable.remove(&key);
-            self.snapshot.unavailable_offerings.remove(&key);
+            if !self.scenario_unavailable.contains(&key) {
+                self.snapshot.unavailable_offerings.remove(&key);
+            }
         }
     }
 

@@ -99,16 +99,20 @@ impl Hpa {
             let load = self.load.at(elapsed.num_seconds()) as f64;
             let usage = (load / running as f64).min(per_pod_millis as f64);
             let ratio = usage / per_pod_millis as f64 * 100.0 / self.target_percent as f64;
-            if (ratio - 1.0).abs() <= TOLERANCE {
+            // Pods without metrics yet (not running) count as idle when scaling up and as exactly
+            // on target when scaling down; if that reverses the direction, nothing changes.
+            let missing = (current - running).max(0) as f64;
+            let running = running as f64;
+            let adjusted = if ratio > 1.0 {
+                running * ratio / (running + missing)
+            } else {
+                (running * ratio + missing) / (running + missing)
+            };
+            let reverses = (ratio > 1.0) != (adjusted > 1.0);
+            if (ratio - 1.0).abs() <= TOLERANCE || (adjusted - 1.0).abs() <= TOLERANCE || reverses {
                 current
             } else {
-                // Pods not running yet count as idle, as the controller does when scaling up.
-                let wanted = (running as f64 * ratio).ceil() as i64;
-                if wanted < current && running < current {
-                    current
-                } else {
-                    wanted
-                }
+                (adjusted * (running + missing)).ceil() as i64
             }
         };
         let bounded = raw.clamp(self.min_replicas, self.max_replicas.max(self.min_replicas));
@@ -116,7 +120,7 @@ impl Hpa {
         while self
             .recommendations
             .front()
-            .is_some_and(|(t, _)| now - *t > Duration::seconds(STABILIZATION_SECONDS))
+            .is_some_and(|(t, _)| now - *t >= Duration::seconds(STABILIZATION_SECONDS))
         {
             self.recommendations.pop_front();
         }
@@ -194,5 +198,16 @@ mod tests {
             h.sync(at(705), Duration::seconds(705), 12, 12, 2000),
             Some(3)
         );
+    }
+
+    #[test]
+    fn pods_without_metrics_damp_a_scale_down_instead_of_holding_it() {
+        let mut h = Hpa::new("ns/w", 1, 12, 50, LoadCurve::new(vec![(0, 1000)]));
+        // 12 replicas, 8 running at 6.25 % of a 50 % target: the 4 without metrics count as on
+        // target, so ceil(8 × 0.125 + 4) = 5 — a smaller scale-down, not a hold.
+        assert_eq!(h.sync(at(0), Duration::seconds(0), 12, 8, 2000), Some(5));
+        // Scaling up, they count as idle: 4 running saturated, 8 missing → 4 × 2 / 12 < 1: hold.
+        let mut up = Hpa::new("ns/w", 1, 12, 50, LoadCurve::new(vec![(0, 100_000)]));
+        assert_eq!(up.sync(at(0), Duration::seconds(0), 12, 4, 2000), Some(12));
     }
 }

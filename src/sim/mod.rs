@@ -161,6 +161,8 @@ pub struct Sim {
     bind_due: bool,
     rng: Rng,
     unavailable: BTreeMap<ec2::OfferingKey, DateTime<Utc>>,
+    /// Offerings the scenario itself lists as unavailable: they never expire.
+    scenario_unavailable: BTreeSet<ec2::OfferingKey>,
     notices: Vec<ec2::Notice>,
 }
 
@@ -199,6 +201,7 @@ impl Sim {
         for pdb in &mut snapshot.pdbs {
             pdb.disruptions_allowed = None;
         }
+        let scenario_unavailable = snapshot.unavailable_offerings.clone();
         Self {
             snapshot,
             start,
@@ -212,6 +215,7 @@ impl Sim {
             bind_due: true,
             rng: Rng::new(config.seed),
             unavailable: BTreeMap::new(),
+            scenario_unavailable,
             notices: Vec::new(),
             config,
         }
@@ -244,7 +248,10 @@ impl Sim {
 
     /// Advance virtual time by `duration`, one second at a time.
     pub fn run_for(&mut self, duration: Duration) {
-        let end = self.now + duration;
+        let end = self
+            .now
+            .checked_add_signed(duration)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         while self.now < end {
             self.now += Duration::seconds(1);
             self.tick();
@@ -540,7 +547,7 @@ impl Sim {
             for (pod, why) in newly {
                 self.emit(
                     EventKind::EvictionBlocked,
-                    format!("cannot evict {pod} from {node}: {why} (HTTP 429); retrying"),
+                    format!("cannot evict {pod} from {node}: {why}; retrying"),
                     vec![pod, node.clone()],
                 );
             }
@@ -611,10 +618,14 @@ impl Sim {
                     Vec::new(),
                 );
             }
+            let mut created = false;
             for c in &p.nodeclaims {
-                self.create_claim(c);
+                created |= self.create_claim(c).is_some();
             }
-            return;
+            // Pods nothing can be launched for do not hold disruption back; new capacity does.
+            if created {
+                return;
+            }
         }
         if !self.launches.is_empty() || !self.removals.is_empty() {
             return;
@@ -639,6 +650,28 @@ impl Sim {
                     )
                 })
                 .collect();
+            let waits_for: Vec<String> = a
+                .replacements
+                .iter()
+                .filter_map(|r| self.create_claim(r))
+                .collect();
+            if waits_for.len() < a.replacements.len() {
+                // Karpenter does not disrupt a node whose replacement cannot launch.
+                for claim in &waits_for {
+                    self.cancel_claim(claim);
+                }
+                self.emit(
+                    EventKind::Disruption,
+                    format!(
+                        "abandoned {:?} {} of {}: a replacement nodeclaim could not launch",
+                        a.method,
+                        a.kind.as_str(),
+                        described.join(", ")
+                    ),
+                    names,
+                );
+                continue;
+            }
             self.emit(
                 EventKind::Disruption,
                 format!(
@@ -651,11 +684,6 @@ impl Sim {
                 ),
                 names.clone(),
             );
-            let waits_for: Vec<String> = a
-                .replacements
-                .iter()
-                .filter_map(|r| self.create_claim(r))
-                .collect();
             for name in names {
                 self.cordon(&name);
                 self.removals.push(Removal {
@@ -665,6 +693,12 @@ impl Sim {
                 });
             }
         }
+    }
+
+    /// Withdraw a NodeClaim that has not registered yet (its instance is terminated).
+    fn cancel_claim(&mut self, claim: &str) {
+        self.launches.retain(|l| l.claim != claim);
+        self.snapshot.nodeclaims.retain(|c| c.name != claim);
     }
 
     /// Taint the node so nothing new lands on it (Karpenter's disruption taint).
@@ -692,7 +726,8 @@ impl Sim {
             if p.pdbs.len() > 1 {
                 blocked.insert(
                     p.key(),
-                    "the pod is covered by more than one PodDisruptionBudget".to_string(),
+                    "the pod is covered by more than one PodDisruptionBudget (HTTP 500)"
+                        .to_string(),
                 );
                 continue;
             }
@@ -701,7 +736,7 @@ impl Sim {
                 blocked.insert(
                     p.key(),
                     format!(
-                        "PodDisruptionBudget {} allows 0 more disruptions",
+                        "PodDisruptionBudget {} allows 0 more disruptions (HTTP 429)",
                         pdb.key()
                     ),
                 );
