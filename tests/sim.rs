@@ -476,3 +476,48 @@ fn an_unprovisionable_pod_does_not_block_consolidation() {
         .iter()
         .any(|p| p.name == "huge" && p.is_pending()));
 }
+
+/// Karpenter does not disrupt a node whose replacement cannot launch: the claims it did create
+/// are withdrawn and the node is left as it was (not cordoned, not drained).
+#[test]
+fn a_disruption_whose_replacement_cannot_launch_is_abandoned() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/scenarios/best-practices.yaml");
+    let loaded =
+        karpdeck::scenario::load_file(&path, &LoadOptions::default(), Catalog::embedded()).unwrap();
+    let start = start_time(&loaded.snapshot);
+    let config = SimConfig {
+        seed: 8,
+        insufficient_capacity: 0.6,
+        ..SimConfig::default()
+    };
+    let mut sim = Sim::new(loaded.snapshot, start, config, Vec::new());
+    sim.run_for(Duration::minutes(4));
+    let events = sim.events();
+    let (i, abandoned) = events
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.kind == EventKind::Disruption && e.message.starts_with("abandoned"))
+        .expect("with 60 % capacity errors some replacement fails");
+    for node in &abandoned.objects {
+        let touched = events[i..].iter().any(|e| {
+            (e.kind == EventKind::NodeDeleted && e.objects.contains(node))
+                || (e.kind == EventKind::PodsEvicted
+                    && e.message.ends_with(&format!("from {node}")))
+        });
+        let redisrupted = events[i + 1..]
+            .iter()
+            .any(|e| e.kind == EventKind::Disruption && e.objects.contains(node));
+        assert!(
+            !touched || redisrupted,
+            "{node} was drained after its disruption was abandoned"
+        );
+        let n = sim.snapshot().nodes.iter().find(|n| &n.name == node);
+        if !redisrupted {
+            assert!(
+                n.is_some_and(|n| !n.unschedulable),
+                "{node} should be back in service"
+            );
+        }
+    }
+}
