@@ -8,7 +8,7 @@ use std::process::Command;
 use chrono::Duration;
 use karpdeck::catalog::Catalog;
 use karpdeck::scenario::{load_str, LoadOptions};
-use karpdeck::sim::{demo_hpas, start_time, EventKind, Sim, SimConfig, SimEvent, DEMO_SCENARIO};
+use karpdeck::sim::{demo_hpas, EventKind, Hpa, Sim, SimConfig, SimEvent, DEMO_SCENARIO};
 use serde_json::Value;
 
 fn run_cli(args: &[&str]) -> std::process::Output {
@@ -134,16 +134,22 @@ fn demo_replays_the_lab_scale_up_and_consolidation() {
     }
 }
 
+/// A simulation of scenario `text` (called `name` in errors), from its newest timestamp.
+fn sim_of(name: &str, text: &str, config: SimConfig, hpas: Vec<Hpa>) -> Sim {
+    let loaded = load_str(name, text, &LoadOptions::default(), Catalog::embedded()).unwrap();
+    Sim::at_scenario_time(loaded.snapshot, config, hpas)
+}
+
+/// The text of a shared acceptance scenario.
+fn shared(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/scenarios")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
 fn demo_sim(minutes: i64, config: SimConfig) -> Sim {
-    let loaded = load_str(
-        "demo",
-        DEMO_SCENARIO,
-        &LoadOptions::default(),
-        Catalog::embedded(),
-    )
-    .unwrap();
-    let start = start_time(&loaded.snapshot);
-    let mut sim = Sim::new(loaded.snapshot, start, config, demo_hpas());
+    let mut sim = sim_of("demo", DEMO_SCENARIO, config, demo_hpas());
     sim.run_for(Duration::minutes(minutes));
     sim
 }
@@ -266,12 +272,8 @@ fn supervised_mode_is_refused_until_the_executor_exists() {
 
 #[test]
 fn launched_nodes_match_their_pool_so_nothing_drifts() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/scenarios/best-practices.yaml");
-    let loaded =
-        karpdeck::scenario::load_file(&path, &LoadOptions::default(), Catalog::embedded()).unwrap();
-    let start = start_time(&loaded.snapshot);
-    let mut sim = Sim::new(loaded.snapshot, start, SimConfig::default(), Vec::new());
+    let text = shared("best-practices.yaml");
+    let mut sim = sim_of("best-practices", &text, SimConfig::default(), Vec::new());
     sim.run_for(Duration::minutes(2));
     let s = sim.snapshot();
     let launched: Vec<_> = s
@@ -301,20 +303,12 @@ fn launched_nodes_match_their_pool_so_nothing_drifts() {
 fn pdb_demo(max_unavailable: u32, minutes: i64) -> Vec<SimEvent> {
     let pdb = format!("\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: nginx\n  namespace: nlb-app-karpenter\nspec:\n  maxUnavailable: {max_unavailable}\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: nginx\n");
     let text = format!("{DEMO_SCENARIO}{pdb}");
-    let loaded = load_str(
-        "demo+pdb",
-        &text,
-        &LoadOptions::default(),
-        Catalog::embedded(),
-    )
-    .unwrap();
-    let start = start_time(&loaded.snapshot);
     let config = SimConfig {
         seed: 3,
         interruption_multiplier: 100_000.0,
         ..SimConfig::default()
     };
-    let mut sim = Sim::new(loaded.snapshot, start, config, demo_hpas());
+    let mut sim = sim_of("demo+pdb", &text, config, demo_hpas());
     sim.run_for(Duration::minutes(minutes));
     sim.events().to_vec()
 }
@@ -377,21 +371,13 @@ fn a_refused_eviction_goes_through_once_the_budget_allows() {
 #[test]
 fn the_cluster_stays_consistent_under_interruptions_and_capacity_errors() {
     for seed in 1..=3 {
-        let loaded = load_str(
-            "demo",
-            DEMO_SCENARIO,
-            &LoadOptions::default(),
-            Catalog::embedded(),
-        )
-        .unwrap();
-        let start = start_time(&loaded.snapshot);
         let config = SimConfig {
             seed,
             interruption_multiplier: 50_000.0,
             insufficient_capacity: 0.2,
             ..SimConfig::default()
         };
-        let mut sim = Sim::new(loaded.snapshot, start, config, demo_hpas());
+        let mut sim = sim_of("demo", DEMO_SCENARIO, config, demo_hpas());
         for minute in 1..=20 {
             sim.run_for(Duration::minutes(1));
             let s = sim.snapshot();
@@ -443,19 +429,9 @@ fn the_cluster_stays_consistent_under_interruptions_and_capacity_errors() {
 /// controller runs whatever is pending).
 #[test]
 fn an_unprovisionable_pod_does_not_block_consolidation() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/scenarios/seed-lab-scaledown.yaml");
     let huge = "\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: huge\n  namespace: nlb-app-karpenter\nspec:\n  containers:\n  - name: main\n    image: busybox\n    resources:\n      requests:\n        cpu: '900'\n";
-    let text = format!("{}{huge}", std::fs::read_to_string(path).unwrap());
-    let loaded = load_str(
-        "scaledown+huge",
-        &text,
-        &LoadOptions::default(),
-        Catalog::embedded(),
-    )
-    .unwrap();
-    let start = start_time(&loaded.snapshot);
-    let mut sim = Sim::new(loaded.snapshot, start, SimConfig::default(), Vec::new());
+    let text = format!("{}{huge}", shared("seed-lab-scaledown.yaml"));
+    let mut sim = sim_of("scaledown+huge", &text, SimConfig::default(), Vec::new());
     sim.run_for(Duration::minutes(2));
     let deleted: Vec<&str> = sim
         .events()
@@ -481,17 +457,13 @@ fn an_unprovisionable_pod_does_not_block_consolidation() {
 /// are withdrawn and the node is left as it was (not cordoned, not drained).
 #[test]
 fn a_disruption_whose_replacement_cannot_launch_is_abandoned() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/scenarios/best-practices.yaml");
-    let loaded =
-        karpdeck::scenario::load_file(&path, &LoadOptions::default(), Catalog::embedded()).unwrap();
-    let start = start_time(&loaded.snapshot);
     let config = SimConfig {
         seed: 8,
         insufficient_capacity: 0.6,
         ..SimConfig::default()
     };
-    let mut sim = Sim::new(loaded.snapshot, start, config, Vec::new());
+    let text = shared("best-practices.yaml");
+    let mut sim = sim_of("best-practices", &text, config, Vec::new());
     sim.run_for(Duration::minutes(4));
     let events = sim.events();
     let (i, abandoned) = events

@@ -158,15 +158,7 @@ fn render_disruption(out: &mut String, snapshot: &Snapshot, plan: &Plan) {
         let nodes: Vec<String> = a
             .nodes
             .iter()
-            .map(|&n| {
-                let node = &snapshot.nodes[n];
-                format!(
-                    "{}/{}/{}",
-                    node.name,
-                    node.instance_type().unwrap_or("-"),
-                    node.capacity_type().as_str()
-                )
-            })
+            .map(|&n| snapshot.nodes[n].log_name())
             .collect();
         let _ = writeln!(
             out,

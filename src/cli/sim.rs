@@ -7,7 +7,7 @@ use chrono::Duration;
 use super::{Failure, SimArgs};
 use crate::catalog::Catalog;
 use crate::scenario::{self, LoadOptions};
-use crate::sim::{demo_hpas, start_time, Sim, SimConfig, DEMO_SCENARIO};
+use crate::sim::{demo_hpas, Sim, SimConfig, DEMO_SCENARIO};
 
 /// Run the command and return its output.
 pub fn run(args: &SimArgs) -> Result<String, Failure> {
@@ -31,14 +31,13 @@ pub fn run(args: &SimArgs) -> Result<String, Failure> {
             demo_hpas(),
         ),
     };
-    let start = start_time(&loaded.snapshot);
     let config = SimConfig {
         seed: args.seed,
         interruption_multiplier: args.interruptions,
         insufficient_capacity: args.insufficient_capacity,
         ..SimConfig::default()
     };
-    let mut sim = Sim::new(loaded.snapshot, start, config, hpas);
+    let mut sim = Sim::at_scenario_time(loaded.snapshot, config, hpas);
     sim.run_for(args.duration);
     let mut out = String::new();
     for e in sim.events() {

@@ -90,6 +90,16 @@ impl Node {
             .unwrap_or(CapacityType::OnDemand)
     }
 
+    /// `name/instance-type/capacity-type`, as Karpenter's disruption log names a node.
+    pub fn log_name(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.name,
+            self.instance_type().unwrap_or("-"),
+            self.capacity_type().as_str()
+        )
+    }
+
     /// The NodePool (or legacy Provisioner) that owns the node; `None` for nodes Karpenter does not
     /// manage, which are never disruption candidates.
     pub fn nodepool(&self) -> Option<&str> {

@@ -113,16 +113,13 @@ pub fn start_time(snapshot: &Snapshot) -> DateTime<Utc> {
         .unwrap_or_else(|| DateTime::from_timestamp(1_704_067_200, 0).unwrap_or_default())
 }
 
-/// A NodeClaim on its way to becoming a node.
+/// A NodeClaim on its way to becoming a node; how far it got is the NodeClaim's own status.
 #[derive(Debug, Clone)]
 struct Launch {
     serial: usize,
     claim: String,
     node: String,
     created: DateTime<Utc>,
-    launched: bool,
-    registered: bool,
-    initialized: bool,
 }
 
 /// A node leaving: cordoned now, drained once its replacements are initialized (evictions that a
@@ -219,6 +216,12 @@ impl Sim {
             notices: Vec::new(),
             config,
         }
+    }
+
+    /// A simulation of `snapshot` starting at its newest timestamp ([`start_time`]).
+    pub fn at_scenario_time(snapshot: Snapshot, config: SimConfig, hpas: Vec<Hpa>) -> Self {
+        let start = start_time(&snapshot);
+        Self::new(snapshot, start, config, hpas)
     }
 
     /// The cluster now.
@@ -323,44 +326,37 @@ impl Sim {
         }
     }
 
+    /// The NodeClaim named `name`.
+    fn claim_mut(&mut self, name: &str) -> Option<&mut NodeClaim> {
+        self.snapshot.nodeclaims.iter_mut().find(|c| c.name == name)
+    }
+
     fn progress_launches(&mut self) {
         let t = self.config.timings;
-        for i in 0..self.launches.len() {
-            let age = (self.now - self.launches[i].created).num_seconds();
-            let l = self.launches[i].clone();
-            if !l.launched && age >= t.launched {
-                self.launches[i].launched = true;
-                if let Some(c) = self
-                    .snapshot
-                    .nodeclaims
-                    .iter_mut()
-                    .find(|c| c.name == l.claim)
-                {
-                    c.launched = true;
-                }
+        for l in self.launches.clone() {
+            let age = (self.now - l.created).num_seconds();
+            let Some(c) = self.claim_mut(&l.claim) else {
+                continue;
+            };
+            let launch = !c.launched && age >= t.launched;
+            let register = !c.registered && age >= t.registered;
+            let initialize = !c.initialized && age >= t.initialized;
+            c.launched |= launch;
+            c.initialized |= initialize;
+            if launch {
                 self.emit(
                     EventKind::NodeClaimLaunched,
                     format!("launched nodeclaim {}", l.claim),
                     vec![l.claim.clone()],
                 );
             }
-            if !l.registered && age >= t.registered {
-                self.launches[i].registered = true;
+            if register {
                 self.register(&l);
             }
-            if !l.initialized && age >= t.initialized {
-                self.launches[i].initialized = true;
+            if initialize {
                 if let Some(n) = self.snapshot.nodes.iter_mut().find(|n| n.name == l.node) {
                     n.ready = true;
                     n.labels.insert(labels::INITIALIZED.into(), "true".into());
-                }
-                if let Some(c) = self
-                    .snapshot
-                    .nodeclaims
-                    .iter_mut()
-                    .find(|c| c.name == l.claim)
-                {
-                    c.initialized = true;
                 }
                 self.bind_due = true;
                 self.emit(
@@ -370,17 +366,14 @@ impl Sim {
                 );
             }
         }
-        self.launches.retain(|l| !l.initialized);
+        let claims = &self.snapshot.nodeclaims;
+        self.launches
+            .retain(|l| claims.iter().any(|c| c.name == l.claim && !c.initialized));
     }
 
     /// The node object appears (not ready yet), with its DaemonSet pods.
     fn register(&mut self, l: &Launch) {
-        let Some(claim) = self
-            .snapshot
-            .nodeclaims
-            .iter_mut()
-            .find(|c| c.name == l.claim)
-        else {
+        let Some(claim) = self.claim_mut(&l.claim) else {
             return;
         };
         claim.registered = true;
@@ -640,15 +633,7 @@ impl Sim {
             let described: Vec<String> = a
                 .nodes
                 .iter()
-                .map(|&n| {
-                    let node = &self.snapshot.nodes[n];
-                    format!(
-                        "{}/{}/{}",
-                        node.name,
-                        node.instance_type().unwrap_or("-"),
-                        node.capacity_type().as_str()
-                    )
-                })
+                .map(|&n| self.snapshot.nodes[n].log_name())
                 .collect();
             let waits_for: Vec<String> = a
                 .replacements
@@ -697,7 +682,6 @@ impl Sim {
 
     /// Withdraw a NodeClaim that has not registered yet (its instance is terminated).
     fn cancel_claim(&mut self, claim: &str) {
-        self.launches.retain(|l| l.claim != claim);
         self.snapshot.nodeclaims.retain(|c| c.name != claim);
     }
 
@@ -812,9 +796,6 @@ impl Sim {
             claim: name.clone(),
             node,
             created: self.now,
-            launched: false,
-            registered: false,
-            initialized: false,
         });
         let requests =
             serde_json::to_string(&crate::engine::plan::requests_json(&c.claim.requests))

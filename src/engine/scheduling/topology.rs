@@ -587,6 +587,20 @@ mod tests {
         assert_eq!(err.kind, GroupKind::Spread);
     }
 
+    /// A pod (anti-)affinity term selecting `app=<app>` over `key`.
+    fn app_term(app: &str, key: &str) -> PodAffinityTerm {
+        PodAffinityTerm {
+            selector: LabelSelector {
+                match_labels: labels(&[("app", app)]),
+                match_expressions: vec![],
+            },
+            namespaces: vec![],
+            namespace_selector: None,
+            topology_key: key.into(),
+            match_label_keys: vec![],
+        }
+    }
+
     #[test]
     fn anti_affinity_and_its_inverse() {
         let mut t = Topology::default();
@@ -595,16 +609,7 @@ mod tests {
             namespace: "ns",
             labels: &l,
         };
-        let term = PodAffinityTerm {
-            selector: LabelSelector {
-                match_labels: labels(&[("app", "db")]),
-                match_expressions: vec![],
-            },
-            namespaces: vec![],
-            namespace_selector: None,
-            topology_key: labels::HOSTNAME.into(),
-            match_label_keys: vec![],
-        };
+        let term = app_term("db", labels::HOSTNAME);
         let terms = [term];
         let mut g = t.register(pod, [], [], &terms, &terms);
         t.link_inverse(pod, &mut g);
@@ -652,16 +657,7 @@ mod tests {
             namespace: "ns",
             labels: &l,
         };
-        let term = PodAffinityTerm {
-            selector: LabelSelector {
-                match_labels: labels(&[("app", "cache")]),
-                match_expressions: vec![],
-            },
-            namespaces: vec![],
-            namespace_selector: None,
-            topology_key: labels::ZONE.into(),
-            match_label_keys: vec![],
-        };
+        let term = app_term("cache", labels::ZONE);
         let terms = [term];
         let g = t.register(pod, [], &terms, [], []);
         let any = Requirements::new();
