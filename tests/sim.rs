@@ -260,14 +260,43 @@ fn demo_is_the_lab_scenario() {
 }
 
 #[test]
-fn supervised_mode_is_refused_until_the_executor_exists() {
-    let out = run_cli(&["sim", "--duration", "1m"]);
-    assert_eq!(out.status.code(), Some(2));
+fn bad_mode_flags_get_one_line_and_status_2() {
+    for args in [
+        &["sim", "--approve-all", "--duration", "1m"][..],
+        &["sim", "--autopilot", "--supervised", "--duration", "1m"],
+        &["sim", "--autopilot", "--duration", "soon"],
+        &["sim", "--speed", "0", "--duration", "1m"],
+        &[
+            "sim",
+            "--supervised",
+            "--drain",
+            "no-such-node",
+            "--journal",
+            "/dev/null",
+        ],
+    ] {
+        let out = run_cli(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error:") || first.starts_with("karpdeck: error:"),
+            "{args:?}: {err}"
+        );
+    }
+    let out = run_cli(&[
+        "sim",
+        "--supervised",
+        "--drain",
+        "no-such-node",
+        "--journal",
+        "/dev/null",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("--autopilot"), "{err}");
-    let out = run_cli(&["sim", "--autopilot", "--duration", "soon"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        err.trim(),
+        "karpdeck: error: --drain no-such-node: no such node"
+    );
 }
 
 #[test]

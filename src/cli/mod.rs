@@ -87,9 +87,27 @@ pub struct SimArgs {
     /// Virtual time to simulate (90s, 30m, 1h30m).
     #[arg(long, default_value = "30m", value_parser = sim::parse_duration)]
     pub duration: chrono::Duration,
-    /// Karpenter executes its own plans, as the real one does.
-    #[arg(long)]
+    /// Karpenter executes its own plans, as the real one does (the default).
+    #[arg(long, conflicts_with = "supervised")]
     pub autopilot: bool,
+    /// Karpenter is paused: karpdeck proposes each move and runs only what is approved.
+    #[arg(long)]
+    pub supervised: bool,
+    /// With --supervised: approve every proposal as it is made (each approval is journaled).
+    #[arg(long, requires = "supervised")]
+    pub approve_all: bool,
+    /// With --supervised: propose draining NODE at the start; repeatable.
+    #[arg(long = "drain", value_name = "NODE", requires = "supervised")]
+    pub drains: Vec<String>,
+    /// With --drain: delete pods instead of evicting them, bypassing PodDisruptionBudgets.
+    #[arg(long, requires = "supervised")]
+    pub disable_eviction: bool,
+    /// Journal file for supervised runs (default: $XDG_STATE_HOME/karpdeck/journal.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Virtual seconds per wall-clock second (default: as fast as it runs).
+    #[arg(long, value_name = "X", value_parser = sim::parse_speed)]
+    pub speed: Option<f64>,
     /// Seed for interruptions and capacity errors.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -369,7 +387,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
             )
         }
         Command::Bench(args) => bench::run(&args)?,
-        Command::Sim(args) => sim::run(&args)?,
+        Command::Sim(args) => return sim::run(&args, out),
         Command::Journal(args) => journal::run(&args)?,
     };
     out.write_all(text.as_bytes()).map_err(|e| Failure {

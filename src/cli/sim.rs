@@ -1,21 +1,45 @@
-//! `karpdeck sim`: run the simulated cluster headless and print its event stream.
+//! `karpdeck sim`: run the simulated cluster headless and stream its event stream — with
+//! Karpenter in autopilot, or supervised: karpdeck proposes, and runs what is approved.
 
-use std::fmt::Write;
+use std::io::Write;
+use std::path::PathBuf;
 
 use chrono::Duration;
 
-use super::{Failure, SimArgs};
+use super::{Failure, SimArgs, EXIT_FAILURE};
 use crate::catalog::Catalog;
+use crate::engine::drain::{drain_plan, DrainOptions};
+use crate::exec::action::{Action, Refusal};
+use crate::exec::journal;
+use crate::exec::Settings;
 use crate::scenario::{self, LoadOptions};
-use crate::sim::{demo_hpas, Sim, SimConfig, DEMO_SCENARIO};
+use crate::sim::supervised::first_free_plan;
+use crate::sim::{demo_hpas, Sim, SimConfig, Supervisor, DEMO_SCENARIO};
 
-/// Run the command and return its output.
-pub fn run(args: &SimArgs) -> Result<String, Failure> {
-    if !args.autopilot {
-        return Err(Failure::bad_input(
-            "supervised simulation needs the plan executor, which is not built yet: pass --autopilot",
-        ));
+/// The simulation and who acts in it.
+enum Driver {
+    Autopilot(Box<Sim>),
+    Supervised(Box<Supervisor>),
+}
+
+impl Driver {
+    fn sim(&self) -> &Sim {
+        match self {
+            Self::Autopilot(sim) => sim,
+            Self::Supervised(s) => s.sim(),
+        }
     }
+
+    async fn step(&mut self) {
+        match self {
+            Self::Autopilot(sim) => sim.step(),
+            Self::Supervised(s) => s.step().await,
+        }
+    }
+}
+
+/// Run the command, writing events to `out` as they happen.
+pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let options = LoadOptions {
         scales: Vec::new(),
         region: args.region.clone(),
@@ -35,32 +59,145 @@ pub fn run(args: &SimArgs) -> Result<String, Failure> {
         seed: args.seed,
         interruption_multiplier: args.interruptions,
         insufficient_capacity: args.insufficient_capacity,
+        autopilot: !args.supervised,
         ..SimConfig::default()
     };
-    let mut sim = Sim::at_scenario_time(loaded.snapshot, config, hpas);
-    sim.run_for(args.duration);
-    let mut out = String::new();
-    for e in sim.events() {
-        if args.events_json {
-            let line = serde_json::to_string(e).map_err(Failure::bad_input)?;
-            let _ = writeln!(out, "{line}");
-        } else {
-            let _ = writeln!(out, "{}", e.line());
+    let sim = Sim::at_scenario_time(loaded.snapshot, config, hpas);
+    let mut driver = if args.supervised {
+        Driver::Supervised(Box::new(supervisor(args, sim)?))
+    } else {
+        Driver::Autopilot(Box::new(sim))
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| Failure {
+            code: EXIT_FAILURE,
+            message: format!("cannot start the runtime: {e}"),
+        })?;
+    runtime.block_on(play(args, &mut driver, out))?;
+    if args.events_json {
+        return Ok(());
+    }
+    let s = driver.sim().snapshot();
+    let pending = s.pods.iter().filter(|p| p.is_pending()).count();
+    let mut text = format!(
+        "after {}: {} node(s), {} nodeclaim(s), {} pod(s), {pending} pending\n",
+        format_duration(args.duration),
+        s.nodes.len(),
+        s.nodeclaims.len(),
+        s.pods.len()
+    );
+    if let Driver::Supervised(sup) = &driver {
+        for x in sup.executors() {
+            let a = x.action();
+            let (done, total) = x.progress();
+            text.push_str(&format!(
+                "plan {} {} {}: {} ({done}/{total} steps){}\n",
+                a.id,
+                a.kind.as_str(),
+                x.state().as_str(),
+                a.summary,
+                x.report().map(|r| format!(" — {r}")).unwrap_or_default()
+            ));
         }
     }
-    if !args.events_json {
-        let s = sim.snapshot();
-        let pending = s.pods.iter().filter(|p| p.is_pending()).count();
-        let _ = writeln!(
-            out,
-            "after {}: {} node(s), {} nodeclaim(s), {} pod(s), {pending} pending",
-            format_duration(args.duration),
-            s.nodes.len(),
-            s.nodeclaims.len(),
-            s.pods.len()
+    write(out, &text)
+}
+
+fn write(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure {
+            code: EXIT_FAILURE,
+            message: format!("cannot write output: {e}"),
+        })
+}
+
+/// Step the simulation second by second, printing each second's events, paced by `--speed`.
+async fn play(args: &SimArgs, driver: &mut Driver, out: &mut dyn Write) -> Result<(), Failure> {
+    let pace = args
+        .speed
+        .map(|x| std::time::Duration::from_secs_f64(1.0 / x));
+    let end = driver.sim().now() + args.duration;
+    let mut printed = 0;
+    loop {
+        let events = &driver.sim().events()[printed..];
+        let mut text = String::new();
+        for e in events {
+            if args.events_json {
+                text.push_str(&serde_json::to_string(e).map_err(Failure::bad_input)?);
+            } else {
+                text.push_str(&e.line());
+            }
+            text.push('\n');
+        }
+        printed += events.len();
+        write(out, &text)?;
+        if driver.sim().now() >= end {
+            return Ok(());
+        }
+        driver.step().await;
+        if let Some(pace) = pace {
+            tokio::time::sleep(pace).await;
+        }
+    }
+}
+
+/// The supervised driver: its journal (plans left unfinished by an earlier run are reported,
+/// never re-run) and the operator's drains from `--drain`.
+fn supervisor(args: &SimArgs, sim: Sim) -> Result<Supervisor, Failure> {
+    let path: Option<PathBuf> = args.journal.clone().or_else(journal::default_path);
+    let earlier = match &path {
+        Some(p) => journal::read(p).map_err(Failure::bad_input)?,
+        None => journal::Journal::default(),
+    };
+    for u in earlier.unfinished() {
+        eprintln!(
+            "karpdeck: warning: plan {} ({} {}) was {} when karpdeck stopped; it will not be re-run (see `karpdeck journal`)",
+            u.first.plan,
+            u.first.action,
+            u.first.targets.join(", "),
+            u.last.step.as_deref().map_or("approved".to_string(), |s| format!("at \"{s}\""))
         );
     }
-    Ok(out)
+    let mut sup = Supervisor::new(
+        sim,
+        Settings::new(path),
+        args.approve_all,
+        first_free_plan(&earlier),
+    );
+    let options = DrainOptions {
+        ignore_daemonsets: true,
+        delete_emptydir_data: true,
+        force: false,
+        disable_eviction: args.disable_eviction,
+    };
+    for node in &args.drains {
+        sup.submit(|id, snapshot| {
+            let i = snapshot
+                .nodes
+                .iter()
+                .position(|n| &n.name == node)
+                .ok_or_else(|| Refusal(format!("--drain {node}: no such node")))?;
+            Action::drain(
+                id,
+                snapshot,
+                &drain_plan(snapshot, &[i], &options),
+                &options,
+            )
+        })
+        .map_err(Failure::bad_input)?;
+    }
+    Ok(sup)
+}
+
+/// Parse a positive finite speed.
+pub fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
 }
 
 /// Parse a non-negative finite multiplier.

@@ -1,3 +1,11 @@
-//! Carrying out approved plans. So far: the journal every approval and step outcome goes to.
+//! Carrying out approved plans: actions built from the engine's plans, the executor's state
+//! machine, the backend it acts through, and the journal that records it all.
 
+pub mod action;
+pub mod backend;
+pub mod executor;
 pub mod journal;
+
+pub use action::{Action, ActionKind, Step};
+pub use backend::{Backend, BackendError, ClaimState, Eviction};
+pub use executor::{ApprovalError, CancelToken, Executor, Note, Settings, State};

@@ -38,6 +38,22 @@ pub enum EventKind {
     InterruptionHandled,
     /// A node and its NodeClaim are gone.
     NodeDeleted,
+    /// EC2 recommends rebalancing a Spot instance (elevated interruption risk).
+    RebalanceRecommendation,
+    /// A Spot pool's price moved.
+    SpotPriceChanged,
+    /// Supervised: karpdeck proposes an action and waits for approval.
+    PlanProposed,
+    /// Supervised: the operator approved an action.
+    PlanApproved,
+    /// Supervised: a step of an approved action started or finished.
+    PlanStep,
+    /// Supervised: every step of an action finished.
+    PlanDone,
+    /// Supervised: an action stopped on an error.
+    PlanFailed,
+    /// Supervised: the operator cancelled an action between steps.
+    PlanCancelled,
 }
 
 /// One event: when it happened, what, and the objects it names.
@@ -88,6 +104,14 @@ impl EventKind {
             Self::SpotInterruption => "spot-interruption",
             Self::InterruptionHandled => "interruption-handled",
             Self::NodeDeleted => "node-deleted",
+            Self::RebalanceRecommendation => "rebalance-recommendation",
+            Self::SpotPriceChanged => "spot-price-changed",
+            Self::PlanProposed => "plan-proposed",
+            Self::PlanApproved => "plan-approved",
+            Self::PlanStep => "plan-step",
+            Self::PlanDone => "plan-done",
+            Self::PlanFailed => "plan-failed",
+            Self::PlanCancelled => "plan-cancelled",
         }
     }
 }

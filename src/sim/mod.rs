@@ -5,17 +5,19 @@
 //! Time only moves when [`Sim::run_for`] advances it; nothing reads the wall clock. The same
 //! scenario and seed give the same event stream.
 
+mod backend;
 mod ec2;
 pub mod events;
 pub mod hpa;
+pub mod supervised;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::engine::disruption::candidates::pdb_allowances;
-use crate::engine::disruption::{disrupt, DisruptionOptions};
-use crate::engine::plan::{plan, NodeClaimPlan, Strategy};
+use crate::engine::disruption::{disrupt, DisruptionAction, DisruptionOptions};
+use crate::engine::plan::{plan, NodeClaimPlan, Plan, Strategy};
 use crate::engine::scheduling::{schedule, Options, Target};
 use crate::model::pod::PodPhase;
 use crate::model::taints::first_untolerated;
@@ -25,6 +27,7 @@ use crate::scenario::expand::expand_workloads;
 
 pub use events::{EventKind, SimEvent};
 pub use hpa::{Hpa, LoadCurve};
+pub use supervised::Supervisor;
 
 /// EC2 and kubelet timings, from the lab: a NodeClaim is launched ~2 s after it is created, its
 /// node registers at ~20 s and is initialized at ~45 s.
@@ -161,6 +164,8 @@ pub struct Sim {
     /// Offerings the scenario itself lists as unavailable: they never expire.
     scenario_unavailable: BTreeSet<ec2::OfferingKey>,
     notices: Vec<ec2::Notice>,
+    /// Evicted pods still exiting: (pod key, node, gone at).
+    terminating: Vec<(String, String, DateTime<Utc>)>,
 }
 
 /// A pod whose node went: its controller's replacement, pending (the sim keeps the name).
@@ -214,6 +219,7 @@ impl Sim {
             unavailable: BTreeMap::new(),
             scenario_unavailable,
             notices: Vec::new(),
+            terminating: Vec::new(),
             config,
         }
     }
@@ -239,7 +245,8 @@ impl Sim {
         &self.events
     }
 
-    fn emit(&mut self, kind: EventKind, message: String, objects: Vec<String>) {
+    /// Record an event at the current virtual time.
+    pub fn emit(&mut self, kind: EventKind, message: String, objects: Vec<String>) {
         self.events.push(SimEvent {
             seconds: (self.now - self.start).num_milliseconds() as f64 / 1000.0,
             time: self.now,
@@ -256,12 +263,15 @@ impl Sim {
             .checked_add_signed(duration)
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         while self.now < end {
-            self.now += Duration::seconds(1);
-            self.tick();
+            self.step();
         }
     }
 
-    fn tick(&mut self) {
+    /// Advance virtual time by one second.
+    pub fn step(&mut self) {
+        self.now += Duration::seconds(1);
+        let now = self.now;
+        self.terminating.retain(|(_, _, gone)| *gone > now);
         self.expire_unavailable();
         self.autoscale();
         self.spot_interruptions();
@@ -596,21 +606,16 @@ impl Sim {
 
     /// Karpenter's pass: provision for pending pods, else disrupt.
     fn karpenter(&mut self) {
-        let pending = self
-            .snapshot
-            .pods
-            .iter()
-            .filter(|p| p.is_pending() && !p.is_daemon())
-            .count();
-        if pending > 0 {
-            let p = plan(&self.snapshot, Strategy::Karpenter, &Options::default());
-            if !p.nodeclaims.is_empty() {
-                self.emit(
-                    EventKind::PodsPending,
-                    format!("found provisionable pod(s) pods: {pending}; computed new nodeclaim(s) to fit pod(s) nodeclaims: {}", p.nodeclaims.len()),
-                    Vec::new(),
-                );
-            }
+        if let Some(p) = self.provisioning_plan() {
+            self.emit(
+                EventKind::PodsPending,
+                format!(
+                    "found provisionable pod(s) pods: {}; computed new nodeclaim(s) to fit pod(s) nodeclaims: {}",
+                    self.pending_pods(),
+                    p.nodeclaims.len()
+                ),
+                Vec::new(),
+            );
             let mut created = false;
             for c in &p.nodeclaims {
                 created |= self.create_claim(c).is_some();
@@ -620,11 +625,10 @@ impl Sim {
                 return;
             }
         }
-        if !self.launches.is_empty() || !self.removals.is_empty() {
+        if !self.removals.is_empty() {
             return;
         }
-        let d = disrupt(&self.snapshot, self.now, &DisruptionOptions::default());
-        for a in d.actions {
+        for a in self.disruption_actions() {
             let names: Vec<String> = a
                 .nodes
                 .iter()
@@ -680,6 +684,33 @@ impl Sim {
         }
     }
 
+    /// Pending pods, DaemonSet pods aside.
+    pub fn pending_pods(&self) -> usize {
+        self.snapshot
+            .pods
+            .iter()
+            .filter(|p| p.is_pending() && !p.is_daemon())
+            .count()
+    }
+
+    /// Karpenter's provisioning plan for the pending pods now, if it creates NodeClaims.
+    pub fn provisioning_plan(&self) -> Option<Plan> {
+        if self.pending_pods() == 0 {
+            return None;
+        }
+        let p = plan(&self.snapshot, Strategy::Karpenter, &Options::default());
+        (!p.nodeclaims.is_empty()).then_some(p)
+    }
+
+    /// Karpenter's disruption actions now; none while NodeClaims are still launching (their
+    /// pods' placement is not settled).
+    pub fn disruption_actions(&self) -> Vec<DisruptionAction> {
+        if !self.launches.is_empty() {
+            return Vec::new();
+        }
+        disrupt(&self.snapshot, self.now, &DisruptionOptions::default()).actions
+    }
+
     /// Withdraw a NodeClaim that has not registered yet (its instance is terminated).
     fn cancel_claim(&mut self, claim: &str) {
         self.snapshot.nodeclaims.retain(|c| c.name != claim);
@@ -703,42 +734,23 @@ impl Sim {
         let mut grace = None;
         let mut evicted = Vec::new();
         let mut blocked = BTreeMap::new();
-        for p in self.snapshot.pods.iter_mut() {
+        for i in 0..self.snapshot.pods.len() {
+            let p = &self.snapshot.pods[i];
             if p.node_name.as_deref() != Some(node) || p.is_daemon() {
                 continue;
             }
-            if p.pdbs.len() > 1 {
-                blocked.insert(
-                    p.key(),
-                    "the pod is covered by more than one PodDisruptionBudget (HTTP 500)"
-                        .to_string(),
-                );
-                continue;
-            }
-            if let Some(&j) = p.pdbs.iter().find(|&&j| allowances[j] <= 0) {
-                let pdb = &self.snapshot.pdbs[j];
-                blocked.insert(
-                    p.key(),
-                    format!(
-                        "PodDisruptionBudget {} allows 0 more disruptions (HTTP 429)",
-                        pdb.key()
-                    ),
-                );
+            if let Some(why) = self.eviction_refusal(i, &allowances) {
+                blocked.insert(p.key(), why);
                 continue;
             }
             for &j in &p.pdbs {
                 allowances[j] -= 1;
             }
-            grace = Some(
-                grace
-                    .unwrap_or(self.config.timings.drain)
-                    .max(p.termination_grace_seconds),
-            );
-            requeue(p);
             evicted.push(p.key());
+            let g = self.evict_index(i);
+            grace = Some(grace.unwrap_or(self.config.timings.drain).max(g));
         }
         if !evicted.is_empty() {
-            self.bind_due = true;
             self.emit(
                 EventKind::PodsEvicted,
                 format!("evicted {} pod(s) from {node}", evicted.len()),
@@ -746,6 +758,35 @@ impl Sim {
             );
         }
         (grace, blocked)
+    }
+
+    /// Why the Eviction API refuses pod `i` now (`allowances`: what each PodDisruptionBudget
+    /// still allows), or `None` when it accepts.
+    fn eviction_refusal(&self, i: usize, allowances: &[i64]) -> Option<String> {
+        let p = &self.snapshot.pods[i];
+        if p.pdbs.len() > 1 {
+            return Some(
+                "the pod is covered by more than one PodDisruptionBudget (HTTP 500)".to_string(),
+            );
+        }
+        let j = *p.pdbs.iter().find(|&&j| allowances[j] <= 0)?;
+        Some(format!(
+            "PodDisruptionBudget {} allows 0 more disruptions (HTTP 429)",
+            self.snapshot.pdbs[j].key()
+        ))
+    }
+
+    /// Evict pod `i`: its controller's replacement is pending at once, while the old pod takes
+    /// its grace period to exit. Returns that grace period.
+    fn evict_index(&mut self, i: usize) -> i64 {
+        let p = &mut self.snapshot.pods[i];
+        let grace = p.termination_grace_seconds;
+        let (key, node) = (p.key(), p.node_name.clone().unwrap_or_default());
+        requeue(p);
+        self.terminating
+            .push((key, node, self.now + Duration::seconds(grace)));
+        self.bind_due = true;
+        grace
     }
 
     /// Create a NodeClaim for the plan and start its launch; returns its name.

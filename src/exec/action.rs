@@ -1,0 +1,410 @@
+//! Actions the executor carries out: every kind (scale-out, delete, replace, drain, cordon,
+//! uncordon, interruption response) is an ordered list of the same few steps, built from the
+//! engine's plans. Objects are named, not indexed, so an action stays meaningful while the
+//! cluster changes under it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::disruption::{ActionKind as DisruptionKind, DisruptionAction};
+use crate::engine::drain::{drain_plan, Blocker, DrainOptions, DrainPlan, PodAction};
+use crate::engine::interruption::InterruptionResponse;
+use crate::engine::plan::{NodeClaimPlan, Plan};
+use crate::engine::replace::{ReplacementPlan, Step as ReplaceStep};
+use crate::model::Snapshot;
+
+/// What an action is, as the journal names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionKind {
+    /// Create NodeClaims for pending pods.
+    ScaleOut,
+    /// Remove nodes whose pods fit elsewhere.
+    Delete,
+    /// Remove nodes after launching cheaper (or drift-free) replacements.
+    Replace,
+    /// Cordon and evict, leaving the nodes in place.
+    Drain,
+    /// Mark a node unschedulable.
+    Cordon,
+    /// Make a node schedulable again.
+    Uncordon,
+    /// Answer a Spot interruption or instance-state event: cordon, launch, drain, delete.
+    InterruptionResponse,
+}
+
+impl ActionKind {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ScaleOut => "scale-out",
+            Self::Delete => "delete",
+            Self::Replace => "replace",
+            Self::Drain => "drain",
+            Self::Cordon => "cordon",
+            Self::Uncordon => "uncordon",
+            Self::InterruptionResponse => "interruption-response",
+        }
+    }
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Create the n-th NodeClaim of the action.
+    Launch(usize),
+    /// Wait until the n-th NodeClaim's node is Ready and initialized.
+    WaitReady(usize),
+    /// Mark the node unschedulable.
+    Cordon(String),
+    /// Mark the node schedulable.
+    Uncordon(String),
+    /// Evict one pod (`namespace/name`) from a node; refusals are retried.
+    Evict {
+        /// `namespace/name`.
+        pod: String,
+        /// The node it is on.
+        node: String,
+    },
+    /// Wait until the evicted pods have exited (their grace periods).
+    WaitGone {
+        /// The node they were on.
+        node: String,
+        /// `namespace/name` of each.
+        pods: Vec<String>,
+    },
+    /// Delete the node and its instance.
+    Delete(String),
+}
+
+/// An action, as previewed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    /// Plan id, unique within a run; the journal's `plan`.
+    pub id: String,
+    /// What kind.
+    pub kind: ActionKind,
+    /// One line for lists: what and why.
+    pub summary: String,
+    /// Nodes (or NodePools for a scale-out) it acts on.
+    pub targets: Vec<String>,
+    /// NodeClaims it creates, referred to by [`Step::Launch`] and [`Step::WaitReady`].
+    pub launches: Vec<NodeClaimPlan>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Delete pods instead of evicting them, bypassing PodDisruptionBudgets (kubectl's
+    /// `--disable-eviction`). Off unless the operator asks.
+    pub bypass_pdbs: bool,
+}
+
+/// Why an action cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// `launch every claim, then wait for every claim`: launches overlap.
+fn launch_steps(n: usize) -> impl Iterator<Item = Step> {
+    (0..n).map(Step::Launch).chain((0..n).map(Step::WaitReady))
+}
+
+/// Cordon, evict (the plan's order: non-critical pods first), wait for the pods to exit.
+fn drain_steps(snapshot: &Snapshot, plan: &DrainPlan) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for node in &plan.nodes {
+        steps.push(Step::Cordon(node.clone()));
+        let pods: Vec<String> = plan
+            .steps
+            .iter()
+            .filter(|s| &s.node == node)
+            .filter(|s| {
+                matches!(
+                    s.action,
+                    PodAction::Evict | PodAction::Delete | PodAction::Blocked(_)
+                )
+            })
+            .map(|s| snapshot.pods[s.pod].key())
+            .collect();
+        steps.extend(pods.iter().map(|pod| Step::Evict {
+            pod: pod.clone(),
+            node: node.clone(),
+        }));
+        if !pods.is_empty() {
+            steps.push(Step::WaitGone {
+                node: node.clone(),
+                pods,
+            });
+        }
+    }
+    steps
+}
+
+/// How Karpenter drains a node it removes: everything but DaemonSet pods goes.
+const KARPENTER_DRAIN: DrainOptions = DrainOptions {
+    ignore_daemonsets: true,
+    delete_emptydir_data: true,
+    force: true,
+    disable_eviction: false,
+};
+
+impl Action {
+    /// Launch the provisioning plan's NodeClaims and wait for them.
+    pub fn scale_out(id: String, plan: &Plan) -> Self {
+        let pods: usize = plan.nodeclaims.iter().map(|c| c.claim.pods.len()).sum();
+        let cost: f64 = plan
+            .nodeclaims
+            .iter()
+            .map(|c| c.launch.price_per_hour)
+            .sum();
+        let mut targets: Vec<String> = plan
+            .nodeclaims
+            .iter()
+            .map(|c| c.claim.nodepool.clone())
+            .collect();
+        targets.dedup();
+        Self {
+            id,
+            kind: ActionKind::ScaleOut,
+            summary: format!(
+                "launch {} nodeclaim(s) for {pods} pending pod(s), +${cost:.4}/h",
+                plan.nodeclaims.len()
+            ),
+            targets,
+            launches: plan.nodeclaims.clone(),
+            steps: launch_steps(plan.nodeclaims.len()).collect(),
+            bypass_pdbs: false,
+        }
+    }
+
+    /// A consolidation, drift or expiry action: replacements first, then each node is cordoned,
+    /// drained and deleted.
+    pub fn disruption(id: String, snapshot: &Snapshot, action: &DisruptionAction) -> Self {
+        let nodes: Vec<String> = action
+            .nodes
+            .iter()
+            .map(|&n| snapshot.nodes[n].name.clone())
+            .collect();
+        let mut steps: Vec<Step> = launch_steps(action.replacements.len()).collect();
+        for &n in &action.nodes {
+            let plan = drain_plan(snapshot, &[n], &KARPENTER_DRAIN);
+            steps.extend(drain_steps(snapshot, &plan));
+            steps.push(Step::Delete(snapshot.nodes[n].name.clone()));
+        }
+        let kind = match action.kind {
+            DisruptionKind::Delete => ActionKind::Delete,
+            DisruptionKind::Replace => ActionKind::Replace,
+        };
+        Self {
+            id,
+            kind,
+            summary: format!(
+                "{:?} {} of {} ({}), {} pod(s) move, saves ${:.4}/h",
+                action.method,
+                kind.as_str(),
+                nodes.join(", "),
+                action.reason.as_str(),
+                action.pods_moved,
+                action.savings_per_hour
+            ),
+            targets: nodes,
+            launches: action.replacements.clone(),
+            steps,
+            bypass_pdbs: false,
+        }
+    }
+
+    /// An operator's drain: capacity the evicted pods need is launched first, then the nodes
+    /// are cordoned and drained (and left in place). Refused when kubectl would refuse: a pod
+    /// blocks it for a reason other than a PodDisruptionBudget (those are retried, and bypassed
+    /// only with `--disable-eviction`).
+    pub fn drain(
+        id: String,
+        snapshot: &Snapshot,
+        plan: &DrainPlan,
+        options: &DrainOptions,
+    ) -> Result<Self, Refusal> {
+        for s in &plan.steps {
+            if let PodAction::Blocked(b) = &s.action {
+                if !matches!(b, Blocker::Pdb(_) | Blocker::MultiplePdbs) {
+                    return Err(Refusal(format!(
+                        "cannot drain {}: pod {}: {b}",
+                        s.node,
+                        snapshot.pods[s.pod].key()
+                    )));
+                }
+            }
+        }
+        let evicted = plan
+            .steps
+            .iter()
+            .filter(|s| !matches!(s.action, PodAction::Skip))
+            .count();
+        let mut steps: Vec<Step> = launch_steps(plan.new_nodeclaims.len()).collect();
+        steps.extend(drain_steps(snapshot, plan));
+        Ok(Self {
+            id,
+            kind: ActionKind::Drain,
+            summary: format!(
+                "drain {} ({evicted} pod(s), {} new nodeclaim(s))",
+                plan.nodes.join(", "),
+                plan.new_nodeclaims.len()
+            ),
+            targets: plan.nodes.clone(),
+            launches: plan.new_nodeclaims.clone(),
+            steps,
+            bypass_pdbs: options.disable_eviction,
+        })
+    }
+
+    /// Replace a node: launch, wait Ready, cordon, drain, delete ([`ReplacementPlan`]'s order).
+    pub fn replace(id: String, snapshot: &Snapshot, plan: &ReplacementPlan) -> Self {
+        let name = snapshot.nodes[plan.node].name.clone();
+        let mut steps = Vec::new();
+        let mut evicted = Vec::new();
+        for s in &plan.steps {
+            match s {
+                ReplaceStep::Launch(i) => steps.push(Step::Launch(*i)),
+                ReplaceStep::WaitReady(i) => steps.push(Step::WaitReady(*i)),
+                ReplaceStep::Cordon(n) => steps.push(Step::Cordon(n.clone())),
+                ReplaceStep::Evict(p) => {
+                    let pod = snapshot.pods[*p].key();
+                    evicted.push(pod.clone());
+                    steps.push(Step::Evict {
+                        pod,
+                        node: name.clone(),
+                    });
+                }
+                ReplaceStep::Delete(n) => {
+                    if !evicted.is_empty() {
+                        steps.push(Step::WaitGone {
+                            node: name.clone(),
+                            pods: std::mem::take(&mut evicted),
+                        });
+                    }
+                    steps.push(Step::Delete(n.clone()));
+                }
+            }
+        }
+        Self {
+            id,
+            kind: ActionKind::Replace,
+            summary: format!(
+                "replace {name} with {} nodeclaim(s), saves ${:.4}/h",
+                plan.drain.new_nodeclaims.len(),
+                plan.savings_per_hour
+            ),
+            targets: vec![name],
+            launches: plan.drain.new_nodeclaims.clone(),
+            steps,
+            bypass_pdbs: false,
+        }
+    }
+
+    /// Cordon (or uncordon) one node.
+    pub fn cordon(id: String, node: &str, cordon: bool) -> Self {
+        let (kind, step) = if cordon {
+            (ActionKind::Cordon, Step::Cordon(node.to_string()))
+        } else {
+            (ActionKind::Uncordon, Step::Uncordon(node.to_string()))
+        };
+        Self {
+            id,
+            kind,
+            summary: format!("{} {node}", kind.as_str()),
+            targets: vec![node.to_string()],
+            launches: Vec::new(),
+            steps: vec![step],
+            bypass_pdbs: false,
+        }
+    }
+
+    /// Karpenter's answer to an interruption: cordon at once (the notice is short), launch the
+    /// replacements while draining, delete the node when it is empty. `None` when the response
+    /// is to do nothing.
+    pub fn interruption(
+        id: String,
+        snapshot: &Snapshot,
+        response: &InterruptionResponse,
+    ) -> Option<Self> {
+        let n = response.node?;
+        let plan = response.drain.as_ref()?;
+        let name = snapshot.nodes[n].name.clone();
+        let launches = plan.new_nodeclaims.len();
+        let mut steps = drain_steps(snapshot, plan);
+        // Launch right after the cordon: the pods cannot wait for capacity and the drain cannot
+        // wait for the launch.
+        let at = steps.iter().position(|s| matches!(s, Step::Cordon(_)))? + 1;
+        steps.splice(at..at, (0..launches).map(Step::Launch));
+        steps.push(Step::Delete(name.clone()));
+        let deadline = response
+            .deadline
+            .map(|d| format!(", instance goes at {}", d.format("%H:%M:%S")))
+            .unwrap_or_default();
+        Some(Self {
+            id,
+            kind: ActionKind::InterruptionResponse,
+            summary: format!(
+                "interruption of {name}: cordon, drain ({}s of grace periods){deadline}, delete",
+                response.drain_seconds
+            ),
+            targets: vec![name],
+            launches: plan.new_nodeclaims.clone(),
+            steps,
+            bypass_pdbs: false,
+        })
+    }
+
+    /// What step `i` does, for progress lines and the journal: `evict ns/p (2 of 5)`.
+    pub fn describe(&self, i: usize) -> String {
+        let Some(step) = self.steps.get(i) else {
+            return String::new();
+        };
+        match step {
+            Step::Launch(c) => {
+                let claim = &self.launches[*c];
+                format!(
+                    "launch nodeclaim {} of {} (nodepool {}, {} {})",
+                    c + 1,
+                    self.launches.len(),
+                    claim.claim.nodepool,
+                    claim.launch.capacity_type.as_str(),
+                    claim
+                        .launch
+                        .instance_types
+                        .iter()
+                        .take(3)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("|")
+                )
+            }
+            Step::WaitReady(c) => {
+                format!(
+                    "wait for nodeclaim {} of {} Ready",
+                    c + 1,
+                    self.launches.len()
+                )
+            }
+            Step::Cordon(n) => format!("cordon {n}"),
+            Step::Uncordon(n) => format!("uncordon {n}"),
+            Step::Evict { pod, node } => {
+                let of_node = |s: &Step| matches!(s, Step::Evict { node: m, .. } if m == node);
+                let k = self.steps[..=i].iter().filter(|s| of_node(s)).count();
+                let n = self.steps.iter().filter(|s| of_node(s)).count();
+                let verb = if self.bypass_pdbs { "delete" } else { "evict" };
+                format!("{verb} {pod} ({k} of {n})")
+            }
+            Step::WaitGone { node, pods } => {
+                format!("wait for {} pod(s) to leave {node}", pods.len())
+            }
+            Step::Delete(n) => format!("delete {n}"),
+        }
+    }
+}

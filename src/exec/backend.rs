@@ -1,0 +1,98 @@
+//! What the executor needs from a cluster and a cloud. The simulator is the first backend; the
+//! kube and AWS backends implement the same calls, so the executor's logic exists once.
+//!
+//! Every call does one thing and returns: waiting is the executor's job (it asks again on its
+//! next poll), so no backend call ever blocks for long.
+
+use std::fmt;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::plan::NodeClaimPlan;
+
+/// A backend call that failed: the API's error, in one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendError(pub String);
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// What an eviction request got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Eviction {
+    /// Accepted: the pod is terminating (its grace period runs).
+    Accepted,
+    /// Refused for now (a PodDisruptionBudget: HTTP 429, or 500 for several budgets); retry.
+    Refused(String),
+    /// The pod is not on that node any more: nothing to do.
+    NotFound,
+}
+
+/// How far a NodeClaim got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimState {
+    /// Launching, registering or initializing.
+    Pending,
+    /// Its node is Ready and initialized.
+    Ready {
+        /// The node's name.
+        node: String,
+    },
+    /// The claim is gone (launch failed, instance reclaimed, deleted by someone else).
+    Gone,
+}
+
+/// A cluster and cloud the executor acts on.
+pub trait Backend {
+    /// The backend's clock (virtual in the simulator), for journal lines.
+    fn now(&self) -> DateTime<Utc>;
+
+    /// Where the actions run, as the journal's `context` (a kube context, or `sim`).
+    fn context(&self) -> String;
+
+    /// Create a NodeClaim for the plan; returns its name.
+    fn create_nodeclaim(
+        &mut self,
+        claim: &NodeClaimPlan,
+    ) -> impl Future<Output = Result<String, BackendError>> + Send;
+
+    /// How far the NodeClaim got.
+    fn nodeclaim_state(
+        &mut self,
+        claim: &str,
+    ) -> impl Future<Output = Result<ClaimState, BackendError>> + Send;
+
+    /// Set or clear the node's unschedulable flag.
+    fn set_unschedulable(
+        &mut self,
+        node: &str,
+        unschedulable: bool,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Evict the pod through the Eviction API, or delete it outright when `bypass_pdbs`.
+    fn evict(
+        &mut self,
+        pod: &str,
+        node: &str,
+        bypass_pdbs: bool,
+    ) -> impl Future<Output = Result<Eviction, BackendError>> + Send;
+
+    /// Whether the pod has left the node (exited, not merely evicted).
+    fn pod_gone(
+        &mut self,
+        pod: &str,
+        node: &str,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
+
+    /// Delete the node, its NodeClaim and its instance.
+    fn delete_node(&mut self, node: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Whether the node is gone.
+    fn node_gone(&mut self, node: &str) -> impl Future<Output = Result<bool, BackendError>> + Send;
+}

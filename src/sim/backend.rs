@@ -1,0 +1,104 @@
+//! The simulator as the executor's backend: the same calls the kube and AWS backends answer,
+//! served from the simulated cluster (evictions follow the Eviction API's PDB rules, launches go
+//! through the simulated EC2).
+
+use chrono::{DateTime, Utc};
+
+use super::Sim;
+use crate::engine::disruption::candidates::pdb_allowances;
+use crate::engine::plan::NodeClaimPlan;
+use crate::exec::{Backend, BackendError, ClaimState, Eviction};
+
+fn no_node(node: &str) -> BackendError {
+    BackendError(format!("node {node} not found"))
+}
+
+impl Backend for Sim {
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    fn context(&self) -> String {
+        "sim".to_string()
+    }
+
+    async fn create_nodeclaim(&mut self, claim: &NodeClaimPlan) -> Result<String, BackendError> {
+        self.create_claim(claim).ok_or_else(|| {
+            BackendError(format!(
+                "InsufficientInstanceCapacity: no offering of {} has capacity",
+                claim.launch.instance_types.join(", ")
+            ))
+        })
+    }
+
+    async fn nodeclaim_state(&mut self, claim: &str) -> Result<ClaimState, BackendError> {
+        let Some(c) = self.snapshot.nodeclaims.iter().find(|c| c.name == claim) else {
+            return Ok(ClaimState::Gone);
+        };
+        Ok(match (&c.node_name, c.initialized) {
+            (Some(node), true) => ClaimState::Ready { node: node.clone() },
+            _ => ClaimState::Pending,
+        })
+    }
+
+    async fn set_unschedulable(
+        &mut self,
+        node: &str,
+        unschedulable: bool,
+    ) -> Result<(), BackendError> {
+        let n = self
+            .snapshot
+            .nodes
+            .iter_mut()
+            .find(|n| n.name == node)
+            .ok_or_else(|| no_node(node))?;
+        n.unschedulable = unschedulable;
+        self.bind_due |= !unschedulable;
+        Ok(())
+    }
+
+    async fn evict(
+        &mut self,
+        pod: &str,
+        node: &str,
+        bypass_pdbs: bool,
+    ) -> Result<Eviction, BackendError> {
+        let Some(i) = self
+            .snapshot
+            .pods
+            .iter()
+            .position(|p| p.node_name.as_deref() == Some(node) && p.key() == pod)
+        else {
+            return Ok(Eviction::NotFound);
+        };
+        if !bypass_pdbs {
+            if let Some(why) = self.eviction_refusal(i, &pdb_allowances(&self.snapshot)) {
+                return Ok(Eviction::Refused(why));
+            }
+        }
+        self.evict_index(i);
+        Ok(Eviction::Accepted)
+    }
+
+    async fn pod_gone(&mut self, pod: &str, node: &str) -> Result<bool, BackendError> {
+        let running = self
+            .snapshot
+            .pods
+            .iter()
+            .any(|p| p.node_name.as_deref() == Some(node) && p.key() == pod);
+        let exiting = self
+            .terminating
+            .iter()
+            .any(|(p, n, _)| p == pod && n == node);
+        Ok(!running && !exiting)
+    }
+
+    async fn delete_node(&mut self, node: &str) -> Result<(), BackendError> {
+        Sim::delete_node(self, node, "deleted by karpdeck");
+        Ok(())
+    }
+
+    async fn node_gone(&mut self, node: &str) -> Result<bool, BackendError> {
+        Ok(!self.snapshot.nodes.iter().any(|n| n.name == node))
+    }
+}
