@@ -196,6 +196,11 @@ impl Executor {
         (self.done.len(), self.action.steps.len())
     }
 
+    /// Descriptions of the steps finished so far, in order.
+    pub fn done_steps(&self) -> &[String] {
+        &self.done
+    }
+
     /// The step under way (or next), if any.
     pub fn current_step(&self) -> Option<String> {
         (self.next < self.action.steps.len()).then(|| self.action.describe(self.next))

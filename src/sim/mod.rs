@@ -41,6 +41,8 @@ pub struct Timings {
     pub initialized: i64,
     /// Eviction → node gone.
     pub drain: i64,
+    /// Pod bound → Ready (image pull, readiness probe).
+    pub pod_ready: i64,
 }
 
 impl Default for Timings {
@@ -50,6 +52,7 @@ impl Default for Timings {
             registered: 20,
             initialized: 45,
             drain: 5,
+            pod_ready: 5,
         }
     }
 }
@@ -166,6 +169,8 @@ pub struct Sim {
     notices: Vec<ec2::Notice>,
     /// Evicted pods still exiting: (pod key, node, gone at).
     terminating: Vec<(String, String, DateTime<Utc>)>,
+    /// Bound pods are starting (not Ready yet).
+    starting: bool,
 }
 
 /// A pod whose node went: its controller's replacement, pending (the sim keeps the name).
@@ -220,6 +225,7 @@ impl Sim {
             scenario_unavailable,
             notices: Vec::new(),
             terminating: Vec::new(),
+            starting: false,
             config,
         }
     }
@@ -272,6 +278,7 @@ impl Sim {
         self.now += Duration::seconds(1);
         let now = self.now;
         self.terminating.retain(|(_, _, gone)| *gone > now);
+        self.pods_ready();
         self.expire_unavailable();
         self.autoscale();
         self.spot_interruptions();
@@ -498,8 +505,9 @@ impl Sim {
             let p = &mut self.snapshot.pods[pod];
             p.node_name = Some(name.clone());
             p.phase = PodPhase::Running;
-            p.ready = true;
+            p.ready = self.config.timings.pod_ready <= 0;
             p.started = Some(self.now);
+            self.starting |= !p.ready;
             bound.entry(name).or_default().push(p.key());
         }
         for (node, pods) in bound {
@@ -509,6 +517,26 @@ impl Sim {
                 pods,
             );
         }
+    }
+
+    /// Started pods pass their readiness probe `pod_ready` seconds after binding (until then a
+    /// PodDisruptionBudget does not count them as healthy).
+    fn pods_ready(&mut self) {
+        if !self.starting {
+            return;
+        }
+        let due = self.now - Duration::seconds(self.config.timings.pod_ready);
+        let mut still = false;
+        for p in self.snapshot.pods.iter_mut() {
+            if p.phase != PodPhase::Running || p.ready {
+                continue;
+            }
+            match p.started {
+                Some(t) if t > due => still = true,
+                _ => p.ready = true,
+            }
+        }
+        self.starting = still;
     }
 
     fn progress_removals(&mut self) {

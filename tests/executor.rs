@@ -1,0 +1,551 @@
+//! The executor against the simulator, supervised: nothing moves until approved, approved actions
+//! run step by step with every approval and step journaled, cancel stops between steps with a
+//! report, PDB refusals are retried and reported (bypassed only on request), and a driver killed
+//! mid-drain leaves a journal that shows the interrupted plan.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::Duration;
+use karpdeck::catalog::Catalog;
+use karpdeck::engine::drain::{drain_plan, DrainOptions};
+use karpdeck::exec::journal::{self, Outcome};
+use karpdeck::exec::{Action, ApprovalError, Settings, State};
+use karpdeck::scenario::{load_str, LoadOptions};
+use karpdeck::sim::{demo_hpas, EventKind, Sim, SimConfig, SimEvent, Supervisor, DEMO_SCENARIO};
+
+/// A PodDisruptionBudget over the demo's nginx pods.
+fn nginx_pdb(max_unavailable: u32) -> String {
+    format!("\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: nginx\n  namespace: nlb-app-karpenter\nspec:\n  maxUnavailable: {max_unavailable}\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: nginx\n")
+}
+
+fn settings(journal: Option<PathBuf>) -> Settings {
+    Settings {
+        user: "oncall".into(),
+        journal,
+        read_only: false,
+    }
+}
+
+/// The lab demo (no interruptions) plus `extra` YAML, supervised.
+fn demo(extra: &str, approve_all: bool, settings: Settings) -> Supervisor {
+    let text = format!("{DEMO_SCENARIO}{extra}");
+    let loaded = load_str("demo", &text, &LoadOptions::default(), Catalog::embedded()).unwrap();
+    let config = SimConfig {
+        interruption_multiplier: 0.0,
+        ..SimConfig::default()
+    };
+    let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
+    Supervisor::new(sim, settings, approve_all, 1)
+}
+
+/// A temporary journal path, fresh for each test.
+fn journal_path(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("karpdeck-exec-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("journal.jsonl")
+}
+
+fn count(events: &[SimEvent], kind: EventKind) -> usize {
+    events.iter().filter(|e| e.kind == kind).count()
+}
+
+/// Propose draining `node` as an operator would (kubectl flags for Karpenter-style drains).
+fn submit_drain(sup: &mut Supervisor, node: &str, disable_eviction: bool) -> String {
+    let options = DrainOptions {
+        ignore_daemonsets: true,
+        delete_emptydir_data: true,
+        force: false,
+        disable_eviction,
+    };
+    sup.submit(|id, s| {
+        let i = s.nodes.iter().position(|n| n.name == node).unwrap();
+        Action::drain(id, s, &drain_plan(s, &[i], &options), &options)
+    })
+    .unwrap()
+}
+
+/// The demo after the HPA reached 12 replicas and the new nodes took them: the busiest
+/// karpdeck-launched node and how many nginx pods it runs.
+async fn scaled_demo(extra: &str, journal: Option<PathBuf>) -> (Supervisor, String) {
+    let mut sup = demo(extra, true, settings(journal));
+    sup.run_for(Duration::minutes(5)).await;
+    let s = sup.sim().snapshot();
+    assert_eq!(s.pods.iter().filter(|p| p.is_pending()).count(), 0);
+    let node = s
+        .nodes
+        .iter()
+        .filter(|n| n.name.ends_with(".sim.internal"))
+        .max_by_key(|n| {
+            s.pods
+                .iter()
+                .filter(|p| p.node_name.as_deref() == Some(n.name.as_str()))
+                .count()
+        })
+        .unwrap()
+        .name
+        .clone();
+    (sup, node)
+}
+
+fn nginx_on(sup: &Supervisor, node: &str) -> usize {
+    sup.sim()
+        .snapshot()
+        .pods
+        .iter()
+        .filter(|p| p.node_name.as_deref() == Some(node) && p.name.starts_with("nginx"))
+        .count()
+}
+
+#[tokio::test]
+async fn nothing_is_launched_or_deleted_until_approved() {
+    let path = journal_path("approval");
+    let mut sup = demo("", false, settings(Some(path.clone())));
+    sup.run_for(Duration::minutes(30)).await;
+    let events = sup.sim().events();
+    assert_eq!(count(events, EventKind::NodeClaimCreated), 0);
+    assert_eq!(count(events, EventKind::NodeDeleted), 0);
+    assert!(sup.sim().snapshot().nodeclaims.is_empty());
+    // One proposal waits; Karpenter's passes do not pile more on top of it.
+    assert_eq!(count(events, EventKind::PlanProposed), 1);
+    let x = &sup.executors()[0];
+    assert_eq!(x.state(), State::Previewed);
+    assert_eq!(x.action().kind.as_str(), "scale-out");
+    assert!(journal::read(&path).unwrap().entries.is_empty());
+
+    sup.approve("p1").unwrap();
+    assert!(matches!(
+        sup.approve("p1"),
+        Err(ApprovalError::NotPreviewed { .. })
+    ));
+    sup.run_for(Duration::minutes(1)).await;
+    let events = sup.sim().events();
+    assert_eq!(count(events, EventKind::NodeClaimCreated), 1);
+    let p1 = sup.executor("p1").unwrap();
+    assert_eq!(p1.state(), State::Done, "{:?}", p1.report());
+    let j = journal::read(&path).unwrap();
+    let outcomes: Vec<Outcome> = j
+        .entries
+        .iter()
+        .filter(|e| e.plan == "p1")
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Approved,
+            Outcome::StepStarted,
+            Outcome::StepDone,
+            Outcome::StepStarted,
+            Outcome::StepDone,
+            Outcome::Done
+        ]
+    );
+    assert!(j
+        .entries
+        .iter()
+        .all(|e| e.user == "oncall" && e.context == "sim"));
+    assert!(j.unfinished().is_empty());
+}
+
+#[tokio::test]
+async fn read_only_refuses_approval_and_journals_nothing() {
+    let path = journal_path("readonly");
+    let mut s = settings(Some(path.clone()));
+    s.read_only = true;
+    let mut sup = demo("", true, s);
+    sup.run_for(Duration::minutes(3)).await;
+    let events = sup.sim().events();
+    assert_eq!(count(events, EventKind::NodeClaimCreated), 0);
+    assert!(events
+        .iter()
+        .any(|e| e.kind == EventKind::PlanFailed && e.message.contains("read-only mode")));
+    assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn approve_all_replays_the_lab_through_the_executor() {
+    let path = journal_path("approve-all");
+    let mut sup = demo("", true, settings(Some(path.clone())));
+    sup.run_for(Duration::minutes(30)).await;
+    let kinds: Vec<&str> = sup
+        .executors()
+        .iter()
+        .map(|x| x.action().kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["scale-out", "scale-out", "scale-out", "delete"]);
+    for x in sup.executors() {
+        assert_eq!(
+            x.state(),
+            State::Done,
+            "{}: {:?}",
+            x.action().id,
+            x.report()
+        );
+    }
+    // The lab's shape: 1 + 1 + 2 NodeClaims launched, the three now-empty spot nodes deleted.
+    let events = sup.sim().events();
+    assert_eq!(count(events, EventKind::NodeClaimCreated), 4);
+    let deleted: Vec<&SimEvent> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::NodeDeleted)
+        .collect();
+    assert_eq!(deleted.len(), 3);
+    assert!(deleted
+        .iter()
+        .all(|e| e.message.contains("deleted by karpdeck")));
+    let j = journal::read(&path).unwrap();
+    assert_eq!(
+        j.entries
+            .iter()
+            .filter(|e| e.outcome == Outcome::Approved)
+            .count(),
+        4
+    );
+    assert!(j.unfinished().is_empty());
+}
+
+#[tokio::test]
+async fn a_drain_launches_first_then_evicts_and_waits_for_grace_periods() {
+    let (mut sup, node) = scaled_demo("", None).await;
+    let before = nginx_on(&sup, &node);
+    assert!(before >= 2, "{node} runs {before} nginx pods");
+    let id = submit_drain(&mut sup, &node, false);
+    for _ in 0..300 {
+        if sup.executor(&id).unwrap().state().is_final() {
+            break;
+        }
+        sup.step().await;
+    }
+    let x = sup.executor(&id).unwrap();
+    assert_eq!(x.state(), State::Done, "{:?}", x.report());
+    let done = x.done_steps();
+    let first_evict = done.iter().position(|s| s.starts_with("evict")).unwrap();
+    let readies = done.iter().filter(|s| s.contains("Ready")).count();
+    assert_eq!(readies, x.action().launches.len());
+    assert!(
+        done[..first_evict]
+            .iter()
+            .filter(|s| s.contains("Ready"))
+            .count()
+            == readies,
+        "new capacity is Ready before the first eviction: {done:?}"
+    );
+    assert!(done.last().unwrap().starts_with("wait for"), "{done:?}");
+    let n = sup
+        .sim()
+        .snapshot()
+        .nodes
+        .iter()
+        .find(|n| n.name == node)
+        .unwrap();
+    assert!(n.unschedulable, "a drain leaves the node cordoned");
+    assert_eq!(nginx_on(&sup, &node), 0);
+    assert_eq!(sup.sim().pending_pods(), 0);
+    let exited = sup
+        .sim()
+        .events()
+        .iter()
+        .rfind(|e| e.message.contains("step-done wait for"))
+        .unwrap();
+    let first = sup
+        .sim()
+        .events()
+        .iter()
+        .find(|e| e.message.contains("step-done evict"))
+        .unwrap();
+    assert!(
+        exited.seconds - first.seconds >= 30.0,
+        "nginx pods take their 30 s grace period to exit"
+    );
+}
+
+#[tokio::test]
+async fn cancel_mid_drain_stops_between_steps_with_a_report() {
+    let path = journal_path("cancel");
+    let (mut sup, node) = scaled_demo("", Some(path.clone())).await;
+    let before = nginx_on(&sup, &node);
+    let id = submit_drain(&mut sup, &node, false);
+    while !sup
+        .executor(&id)
+        .unwrap()
+        .done_steps()
+        .iter()
+        .any(|s| s.starts_with("evict"))
+    {
+        sup.step().await;
+    }
+    assert!(sup.cancel(&id));
+    sup.step().await;
+    let x = sup.executor(&id).unwrap();
+    assert_eq!(x.state(), State::Cancelled);
+    let report = x.report().unwrap().to_string();
+    assert!(report.starts_with("cancelled between steps"), "{report}");
+    assert!(
+        report.contains(&format!(
+            "{node} stays cordoned with {} pod(s) not evicted",
+            before - 1
+        )),
+        "{report}"
+    );
+    assert_eq!(nginx_on(&sup, &node), before - 1);
+    // The cancelled action takes no further step.
+    sup.run_for(Duration::seconds(5)).await;
+    let x = sup.executor(&id).unwrap();
+    assert_eq!(x.state(), State::Cancelled);
+    assert_eq!(x.done_steps().len(), x.progress().0);
+    assert!(!sup.cancel(&id), "a finished action cannot be cancelled");
+    let j = journal::read(&path).unwrap();
+    let ending = j.entries.iter().rfind(|e| e.plan == id).unwrap();
+    assert_eq!(ending.outcome, Outcome::Cancelled);
+    assert_eq!(ending.detail.as_deref(), Some(report.as_str()));
+}
+
+#[tokio::test]
+async fn a_pdb_refusal_is_retried_and_reported_once_and_never_bypassed_unasked() {
+    let path = journal_path("pdb");
+    let (mut sup, node) = scaled_demo(&nginx_pdb(0), Some(path.clone())).await;
+    let before = nginx_on(&sup, &node);
+    let id = submit_drain(&mut sup, &node, false);
+    sup.run_for(Duration::minutes(5)).await;
+    let x = sup.executor(&id).unwrap();
+    assert_eq!(x.state(), State::Executing);
+    let (why, attempts) = x.blocked().unwrap();
+    assert!(
+        why.contains(
+            "PodDisruptionBudget nlb-app-karpenter/nginx allows 0 more disruptions (HTTP 429)"
+        ),
+        "{why}"
+    );
+    assert!(attempts > 200, "retried every second: {attempts}");
+    assert_eq!(nginx_on(&sup, &node), before, "nothing evicted");
+    let blocked: Vec<&SimEvent> = sup
+        .sim()
+        .events()
+        .iter()
+        .filter(|e| e.kind == EventKind::EvictionBlocked)
+        .collect();
+    assert_eq!(blocked.len(), 1, "reported once, not every retry");
+    assert!(blocked[0].message.ends_with("retrying"));
+    let j = journal::read(&path).unwrap();
+    let failed = j
+        .entries
+        .iter()
+        .filter(|e| e.plan == id && e.outcome == Outcome::StepFailed)
+        .count();
+    assert_eq!(failed, 1);
+    assert_eq!(j.unfinished().len(), 1, "still running");
+
+    // The operator cancels and asks for a drain that bypasses the budget.
+    sup.cancel(&id);
+    sup.step().await;
+    let forced = submit_drain(&mut sup, &node, true);
+    sup.run_for(Duration::minutes(3)).await;
+    let x = sup.executor(&forced).unwrap();
+    assert_eq!(x.state(), State::Done, "{:?}", x.report());
+    assert!(x
+        .done_steps()
+        .iter()
+        .any(|s| s.starts_with("delete nlb-app-karpenter/nginx")));
+    assert_eq!(nginx_on(&sup, &node), 0);
+}
+
+#[tokio::test]
+async fn a_pdb_that_allows_one_at_a_time_lets_the_drain_finish() {
+    let (mut sup, node) = scaled_demo(&nginx_pdb(1), None).await;
+    let id = submit_drain(&mut sup, &node, false);
+    sup.run_for(Duration::minutes(5)).await;
+    let x = sup.executor(&id).unwrap();
+    assert_eq!(x.state(), State::Done, "{:?}", x.report());
+    let events = sup.sim().events();
+    assert!(
+        count(events, EventKind::EvictionBlocked) >= 1,
+        "the second eviction waits for the first pod's replacement"
+    );
+    assert_eq!(nginx_on(&sup, &node), 0);
+}
+
+#[tokio::test]
+async fn a_launch_without_capacity_fails_the_action_and_says_what_ran() {
+    let loaded = load_str(
+        "demo",
+        DEMO_SCENARIO,
+        &LoadOptions::default(),
+        Catalog::embedded(),
+    )
+    .unwrap();
+    let config = SimConfig {
+        interruption_multiplier: 0.0,
+        insufficient_capacity: 1.0,
+        ..SimConfig::default()
+    };
+    let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
+    let mut sup = Supervisor::new(sim, settings(None), true, 1);
+    sup.run_for(Duration::seconds(5)).await;
+    let x = sup.executor("p1").unwrap();
+    assert_eq!(x.state(), State::Failed);
+    let report = x.report().unwrap();
+    assert!(report.contains("InsufficientInstanceCapacity"), "{report}");
+    assert!(report.contains("0 of 2 step(s) done"), "{report}");
+}
+
+fn run_cli(args: &[&str], state: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_karpdeck"))
+        .args(args)
+        .env("XDG_STATE_HOME", state)
+        .output()
+        .expect("run karpdeck")
+}
+
+#[tokio::test]
+async fn a_driver_killed_mid_drain_leaves_the_plan_unfinished_in_the_journal() {
+    let path = journal_path("kill");
+    let (mut sup, node) = scaled_demo(&nginx_pdb(1), Some(path.clone())).await;
+    let id = submit_drain(&mut sup, &node, false);
+    let task = tokio::spawn(async move {
+        sup.run_for(Duration::minutes(10)).await;
+        sup
+    });
+    // Watch the journal like a second terminal would, and kill the driver after the first
+    // eviction.
+    loop {
+        tokio::task::yield_now().await;
+        let j = journal::read(&path).unwrap();
+        let evicted = j.entries.iter().any(|e| {
+            e.plan == id
+                && e.outcome == Outcome::StepDone
+                && e.step.as_deref().is_some_and(|s| s.starts_with("evict"))
+        });
+        if evicted {
+            break;
+        }
+        assert!(
+            !task.is_finished(),
+            "the drain finished before it could be killed"
+        );
+    }
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+
+    // A new process reads the journal: the drain is unfinished, shown, and not re-run.
+    let j = journal::read(&path).unwrap();
+    let unfinished = j.unfinished();
+    assert_eq!(unfinished.len(), 1);
+    let u = &unfinished[0];
+    assert_eq!(u.first.plan, id);
+    assert_eq!(u.first.outcome, Outcome::Approved);
+    assert_eq!(u.first.targets, [node.clone()]);
+    assert!(
+        u.steps_done >= 4,
+        "launch, ready, cordon, evict: {}",
+        u.steps_done
+    );
+    let state = path.parent().unwrap();
+    let out = run_cli(&["journal", "--file", path.to_str().unwrap()], state);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("UNFINISHED plan {id} (drain {node})")),
+        "{text}"
+    );
+    // A supervised run on the same journal warns about it and numbers its plans after it.
+    let out = run_cli(
+        &[
+            "sim",
+            "--supervised",
+            "--duration",
+            "5s",
+            "--journal",
+            path.to_str().unwrap(),
+        ],
+        state,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("warning: plan {id} (drain {node})"))
+            && err.contains("will not be re-run"),
+        "{err}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("plan p1 "), "{text}");
+    // Abandoning it closes it.
+    let out = run_cli(
+        &[
+            "journal",
+            "--file",
+            path.to_str().unwrap(),
+            "--abandon",
+            &id,
+        ],
+        state,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(journal::read(&path).unwrap().unfinished().is_empty());
+}
+
+#[tokio::test]
+async fn supervised_runs_are_deterministic() {
+    async fn run(seed: u64) -> Vec<SimEvent> {
+        let loaded = load_str(
+            "demo",
+            DEMO_SCENARIO,
+            &LoadOptions::default(),
+            Catalog::embedded(),
+        )
+        .unwrap();
+        let config = SimConfig {
+            seed,
+            interruption_multiplier: 20_000.0,
+            ..SimConfig::default()
+        };
+        let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
+        let mut sup = Supervisor::new(sim, settings(None), true, 1);
+        sup.run_for(Duration::minutes(20)).await;
+        sup.sim().events().to_vec()
+    }
+    let a = run(3).await;
+    assert_eq!(a, run(3).await);
+    assert_ne!(a, run(4).await);
+}
+
+#[tokio::test]
+async fn interruption_notices_are_answered_before_ec2_reclaims_the_node() {
+    let loaded = load_str(
+        "demo",
+        DEMO_SCENARIO,
+        &LoadOptions::default(),
+        Catalog::embedded(),
+    )
+    .unwrap();
+    let config = SimConfig {
+        seed: 3,
+        interruption_multiplier: 20_000.0,
+        ..SimConfig::default()
+    };
+    let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
+    let mut sup = Supervisor::new(sim, settings(None), true, 1);
+    sup.run_for(Duration::minutes(20)).await;
+    let responses: Vec<_> = sup
+        .executors()
+        .iter()
+        .filter(|x| x.action().kind.as_str() == "interruption-response")
+        .collect();
+    assert!(!responses.is_empty(), "seed 3 interrupts a spot node");
+    for x in &responses {
+        let done = x.done_steps();
+        assert!(
+            done.first().is_some_and(|s| s.starts_with("cordon")),
+            "{done:?}"
+        );
+        assert_eq!(x.state(), State::Done, "{:?}", x.report());
+    }
+    let events = sup.sim().events();
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.kind == EventKind::NodeDeleted
+                && e.message.contains("killed without a drain")),
+        "every interrupted node was drained in time"
+    );
+    assert_eq!(sup.sim().pending_pods(), 0);
+}
