@@ -434,7 +434,7 @@ async fn a_driver_killed_mid_drain_leaves_the_plan_unfinished_in_the_journal() {
     let u = &unfinished[0];
     assert_eq!(u.first.plan, id);
     assert_eq!(u.first.outcome, Outcome::Approved);
-    assert_eq!(u.first.targets, [node.clone()]);
+    assert_eq!(u.first.targets, std::slice::from_ref(&node));
     assert!(
         u.steps_done >= 4,
         "launch, ready, cordon, evict: {}",

@@ -522,3 +522,71 @@ fn a_disruption_whose_replacement_cannot_launch_is_abandoned() {
         }
     }
 }
+
+#[test]
+fn spot_prices_move_within_bounds_and_rebalance_recommendations_change_nothing() {
+    let config = SimConfig {
+        seed: 3,
+        interruption_multiplier: 20_000.0,
+        ..SimConfig::default()
+    };
+    let sim = demo_sim(60, config.clone());
+    let start = sim.events()[0].time - Duration::seconds(1);
+    let s = sim.snapshot();
+    let mut pools = 0;
+    for n in s.nodes.iter().filter(|n| n.name.ends_with(".sim.internal")) {
+        let (t, z) = (n.instance_type().unwrap(), n.zone().unwrap());
+        let history = sim.spot_price_history(t, z);
+        if n.created.unwrap() > sim.now() - Duration::minutes(5) {
+            continue;
+        }
+        pools += 1;
+        assert!(history.len() >= 2, "{t} {z} has been in use for 5 minutes");
+        for w in history.windows(2) {
+            let step = w[1].1 / w[0].1 - 1.0;
+            assert!(step.abs() <= 0.04 + 1e-9, "{t} {z}: {step}");
+            assert!((0.6..=1.6).contains(&w[1].1));
+            assert_eq!((w[1].0 - w[0].0).num_seconds() % 300, 0);
+        }
+        let catalog = s
+            .catalog
+            .offerings(&s.region, t)
+            .into_iter()
+            .find(|o| o.zone == z && o.capacity_type == n.capacity_type())
+            .unwrap()
+            .price;
+        let now = sim.spot_price(t, z).unwrap();
+        assert!((now - catalog * history.last().unwrap().1).abs() < 1e-9);
+    }
+    assert!(pools > 0);
+    assert!(sim
+        .events()
+        .iter()
+        .any(|e| e.kind == EventKind::SpotPriceChanged));
+    // Karpenter takes no action on a rebalance recommendation: the node stays in service.
+    let mut sim = sim_of("demo", DEMO_SCENARIO, config, demo_hpas());
+    let node = loop {
+        sim.step();
+        let now = sim.now();
+        let last = sim
+            .events()
+            .iter()
+            .rev()
+            .take_while(|e| e.time == now)
+            .find(|e| e.kind == EventKind::RebalanceRecommendation);
+        if let Some(e) = last {
+            break e.objects[0].clone();
+        }
+        assert!(
+            sim.now() < start + Duration::hours(1),
+            "no recommendation within an hour"
+        );
+    };
+    let n = sim
+        .snapshot()
+        .nodes
+        .iter()
+        .find(|n| n.name == node)
+        .unwrap();
+    assert!(!n.unschedulable && !n.deleting, "{node}");
+}

@@ -1,6 +1,9 @@
 //! The simulated EC2: which offering a launch gets (the cheapest that has capacity, as
 //! CreateFleet's lowest-price strategy), insufficient-capacity errors, Spot interruption warnings
-//! at the advisor's rates with their two-minute deadline, and Karpenter's response to them.
+//! at the advisor's rates with their two-minute deadline and Karpenter's response to them,
+//! rebalance recommendations, and Spot prices that move.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
@@ -17,6 +20,22 @@ pub(super) type OfferingKey = (String, String, CapacityType);
 
 /// Seconds in the Spot advisor's "trailing month".
 const SECONDS_PER_MONTH: f64 = 30.0 * 86_400.0;
+
+/// Seconds between Spot price updates of the pools in use.
+const PRICE_PERIOD: i64 = 300;
+
+/// The largest relative move of one price update.
+const PRICE_STEP: f64 = 0.04;
+
+/// How far a Spot price may drift from the catalog's, as a factor.
+const PRICE_RANGE: (f64, f64) = (0.6, 1.6);
+
+/// Rebalance recommendations come more often than interruptions (every interruption is
+/// preceded by one when EC2 can, and many are never followed by one).
+const REBALANCE_PER_INTERRUPTION: f64 = 2.0;
+
+/// A (type, zone) Spot pool.
+pub(super) type Pool = (String, String);
 
 /// The middle of an advisor bucket as a monthly interruption fraction; types the advisor does not
 /// list are taken as the lowest bucket.
@@ -55,7 +74,11 @@ impl Sim {
                     && launch.zones.contains(&o.zone)
                     && !self.snapshot.unavailable_offerings.contains(&key)
                 {
-                    candidates.push((o.price, rank, type_name.clone(), o.zone));
+                    let price = match o.capacity_type {
+                        CapacityType::Spot => o.price * self.spot_factor(type_name, &o.zone),
+                        _ => o.price,
+                    };
+                    candidates.push((price, rank, type_name.clone(), o.zone));
                 }
             }
         }
@@ -103,6 +126,125 @@ impl Sim {
         }
     }
 
+    /// How far the pool's Spot price has moved from the catalog's (1: not at all).
+    fn spot_factor(&self, type_name: &str, zone: &str) -> f64 {
+        self.spot_prices
+            .get(&(type_name.to_string(), zone.to_string()))
+            .and_then(|h| h.last())
+            .map_or(1.0, |&(_, f)| f)
+    }
+
+    /// The pool's Spot price now, $/h (`None` if the catalog has no Spot offering there).
+    pub fn spot_price(&self, type_name: &str, zone: &str) -> Option<f64> {
+        let o = self
+            .snapshot
+            .catalog
+            .offerings(&self.snapshot.region, type_name)
+            .into_iter()
+            .find(|o| o.capacity_type == CapacityType::Spot && o.zone == zone)?;
+        Some(o.price * self.spot_factor(type_name, zone))
+    }
+
+    /// The pool's Spot price moves so far, as (time, factor of the catalog price); empty while
+    /// it has not moved.
+    pub fn spot_price_history(&self, type_name: &str, zone: &str) -> &[(DateTime<Utc>, f64)] {
+        self.spot_prices
+            .get(&(type_name.to_string(), zone.to_string()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The Spot market's second: rebalance recommendations for running Spot nodes, and every
+    /// five minutes a bounded random step of the prices of the pools the cluster uses. Its own
+    /// random stream, so market noise never shifts interruptions or capacity errors.
+    pub(super) fn spot_market(&mut self) {
+        if self.config.interruption_multiplier > 0.0 {
+            let mut recommended = Vec::new();
+            for n in &self.snapshot.nodes {
+                if n.capacity_type() != CapacityType::Spot
+                    || !n.ready
+                    || self.rebalanced.contains(&n.name)
+                    || self.notices.iter().any(|x| x.node == n.name)
+                {
+                    continue;
+                }
+                let p = self.node_interruption_rate(n) * REBALANCE_PER_INTERRUPTION;
+                if self.market.unit() < p {
+                    recommended.push(n.name.clone());
+                }
+            }
+            for node in recommended {
+                self.rebalance_recommendation(&node);
+            }
+        }
+        if (self.now - self.start).num_seconds() % PRICE_PERIOD != 0 {
+            return;
+        }
+        let pools: BTreeSet<Pool> = self
+            .snapshot
+            .nodes
+            .iter()
+            .filter(|n| n.capacity_type() == CapacityType::Spot)
+            .filter_map(|n| Some((n.instance_type()?.to_string(), n.zone()?.to_string())))
+            .collect();
+        for (type_name, zone) in pools {
+            let Some(before) = self.spot_price(&type_name, &zone) else {
+                continue;
+            };
+            let old = self.spot_factor(&type_name, &zone);
+            let step = (self.market.unit() * 2.0 - 1.0) * PRICE_STEP;
+            let new = (old * (1.0 + step)).clamp(PRICE_RANGE.0, PRICE_RANGE.1);
+            let history = self
+                .spot_prices
+                .entry((type_name.clone(), zone.clone()))
+                .or_default();
+            if history.is_empty() {
+                history.push((self.start, 1.0));
+            }
+            history.push((self.now, new));
+            let after = before / old * new;
+            if (new / old - 1.0).abs() >= 0.01 {
+                self.emit(
+                    EventKind::SpotPriceChanged,
+                    format!(
+                        "spot price of {type_name} in {zone}: ${before:.4} -> ${after:.4}/h ({:+.1}%)",
+                        (new / old - 1.0) * 100.0
+                    ),
+                    vec![format!("{type_name}:{zone}:spot")],
+                );
+            }
+        }
+    }
+
+    /// A rebalance recommendation: the instance is at elevated risk of interruption. Karpenter
+    /// takes no action on it (a Kubernetes event only); the node stays.
+    fn rebalance_recommendation(&mut self, node: &str) {
+        self.rebalanced.insert(node.to_string());
+        let Some(n) = self.snapshot.nodes.iter().find(|n| n.name == node) else {
+            return;
+        };
+        self.emit(
+            EventKind::RebalanceRecommendation,
+            format!(
+                "rebalance recommendation for {} ({node}, {} {}): elevated interruption risk; no action (Karpenter records it as an event)",
+                n.instance_id().unwrap_or("-"),
+                n.instance_type().unwrap_or("-"),
+                n.zone().unwrap_or("-"),
+            ),
+            vec![node.to_string()],
+        );
+    }
+
+    /// The node's chance of a Spot interruption warning per second: its type's advisor bucket,
+    /// scaled by the configured multiplier.
+    fn node_interruption_rate(&self, n: &crate::model::Node) -> f64 {
+        let bucket = n
+            .instance_type()
+            .and_then(|t| self.snapshot.catalog.offer(&self.snapshot.region, t))
+            .and_then(|o| o.spot)
+            .and_then(|s| s.interruption);
+        monthly_rate(bucket) / SECONDS_PER_MONTH * self.config.interruption_multiplier
+    }
+
     /// Draw this second's Spot interruption warnings: each running Spot node is hit with its
     /// type's advisor rate, scaled by the configured multiplier.
     pub(super) fn spot_interruptions(&mut self) {
@@ -117,13 +259,7 @@ impl Sim {
             {
                 continue;
             }
-            let bucket = n
-                .instance_type()
-                .and_then(|t| self.snapshot.catalog.offer(&self.snapshot.region, t))
-                .and_then(|o| o.spot)
-                .and_then(|s| s.interruption);
-            let p = monthly_rate(bucket) / SECONDS_PER_MONTH * self.config.interruption_multiplier;
-            if self.rng.unit() < p {
+            if self.rng.unit() < self.node_interruption_rate(n) {
                 hit.push(n.name.clone());
             }
         }

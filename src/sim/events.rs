@@ -76,7 +76,7 @@ impl SimEvent {
     pub fn line(&self) -> String {
         let s = self.seconds as i64;
         format!(
-            "+{:02}:{:02} {:<20} {}",
+            "+{:02}:{:02} {:<24} {}",
             s / 60,
             s % 60,
             self.kind.as_str(),

@@ -171,6 +171,12 @@ pub struct Sim {
     terminating: Vec<(String, String, DateTime<Utc>)>,
     /// Bound pods are starting (not Ready yet).
     starting: bool,
+    /// The Spot market's own random stream (prices, rebalance recommendations).
+    market: Rng,
+    /// Spot price moves per pool: (time, factor of the catalog price).
+    spot_prices: BTreeMap<ec2::Pool, Vec<(DateTime<Utc>, f64)>>,
+    /// Nodes that got a rebalance recommendation.
+    rebalanced: BTreeSet<String>,
 }
 
 /// A pod whose node went: its controller's replacement, pending (the sim keeps the name).
@@ -226,6 +232,9 @@ impl Sim {
             notices: Vec::new(),
             terminating: Vec::new(),
             starting: false,
+            market: Rng::new(config.seed ^ 0x6d61_726b_6574),
+            spot_prices: BTreeMap::new(),
+            rebalanced: BTreeSet::new(),
             config,
         }
     }
@@ -282,6 +291,7 @@ impl Sim {
         self.expire_unavailable();
         self.autoscale();
         self.spot_interruptions();
+        self.spot_market();
         self.progress_launches();
         self.reclaim_interrupted();
         self.progress_removals();
