@@ -9,6 +9,7 @@ use std::process::Command;
 use chrono::Duration;
 use karpdeck::catalog::Catalog;
 use karpdeck::engine::drain::{drain_plan, DrainOptions};
+use karpdeck::engine::replace::replacement_plan;
 use karpdeck::exec::journal::{self, Outcome};
 use karpdeck::exec::{Action, ApprovalError, Settings, State};
 use karpdeck::scenario::{load_str, LoadOptions};
@@ -548,4 +549,96 @@ async fn interruption_notices_are_answered_before_ec2_reclaims_the_node() {
         "every interrupted node was drained in time"
     );
     assert_eq!(sup.sim().pending_pods(), 0);
+}
+
+#[tokio::test]
+async fn replace_launches_waits_cordons_drains_and_deletes_in_that_order() {
+    let (mut sup, node) = scaled_demo("", None).await;
+    let id = sup
+        .submit(|id, s| {
+            let i = s.nodes.iter().position(|n| n.name == node).unwrap();
+            Ok(Action::replace(id, s, &replacement_plan(s, i)))
+        })
+        .unwrap();
+    for _ in 0..300 {
+        if sup.executor(&id).unwrap().state().is_final() {
+            break;
+        }
+        sup.step().await;
+    }
+    let x = sup.executor(&id).unwrap();
+    assert_eq!(x.state(), State::Done, "{:?}", x.report());
+    let done = x.done_steps();
+    let at = |prefix: &str| done.iter().position(|s| s.starts_with(prefix)).unwrap();
+    assert!(at("launch") < at("wait for nodeclaim"));
+    assert!(at("wait for nodeclaim") < at("cordon"));
+    assert!(at("cordon") < at("evict"));
+    assert!(at("evict") < at("delete"));
+    assert_eq!(done.last().unwrap(), &format!("delete {node}"));
+    assert_eq!(x.created_claims().count(), x.action().launches.len());
+    assert!(!sup.sim().snapshot().nodes.iter().any(|n| n.name == node));
+    assert_eq!(sup.sim().pending_pods(), 0);
+}
+
+#[tokio::test]
+async fn cordon_and_uncordon_are_actions_too() {
+    let path = journal_path("cordon");
+    let mut sup = demo("", false, settings(Some(path.clone())));
+    let node = sup.sim().snapshot().nodes[0].name.clone();
+    let unschedulable = |sup: &Supervisor| {
+        sup.sim()
+            .snapshot()
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .unwrap()
+            .unschedulable
+    };
+    let cordon = sup
+        .submit(|id, _| Ok(Action::cordon(id, &node, true)))
+        .unwrap();
+    sup.step().await;
+    assert!(!unschedulable(&sup), "not before approval");
+    sup.approve(&cordon).unwrap();
+    sup.step().await;
+    assert!(unschedulable(&sup));
+    let uncordon = sup
+        .submit(|id, _| Ok(Action::cordon(id, &node, false)))
+        .unwrap();
+    assert!(sup.reject(&uncordon));
+    sup.step().await;
+    assert!(unschedulable(&sup), "a rejected action does nothing");
+    assert_eq!(sup.executor(&uncordon).unwrap().state(), State::Rejected);
+    let actions: Vec<String> = journal::read(&path)
+        .unwrap()
+        .entries
+        .iter()
+        .map(|e| format!("{} {}", e.plan, e.action))
+        .collect();
+    assert!(
+        actions.iter().all(|a| a == &format!("{cordon} cordon")),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_that_cannot_be_journaled_does_not_happen() {
+    let dir = journal_path("unwritable");
+    let blocker = dir.parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&blocker);
+    std::fs::write(&blocker, "a file where the journal's directory should be").unwrap();
+    let mut sup = demo("", false, settings(Some(dir)));
+    sup.run_for(Duration::seconds(2)).await;
+    let err = sup.approve("p1").unwrap_err();
+    assert!(matches!(err, ApprovalError::Journal(_)), "{err}");
+    assert!(err.to_string().contains("cannot create directory"), "{err}");
+    assert_eq!(
+        sup.executor("p1").unwrap().state(),
+        State::Previewed,
+        "the plan is kept"
+    );
+    sup.run_for(Duration::minutes(1)).await;
+    assert_eq!(count(sup.sim().events(), EventKind::NodeClaimCreated), 0);
+    let _ = std::fs::remove_file(&blocker);
 }

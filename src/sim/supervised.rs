@@ -27,6 +27,8 @@ pub struct Supervisor {
     answered: BTreeSet<String>,
     /// The number of the next plan id (`p<n>`).
     next_plan: usize,
+    /// Plans the engine proposed (the rest are the operator's).
+    proposed: BTreeSet<String>,
 }
 
 /// The first plan number not yet used in the journal, so ids stay unique across runs.
@@ -54,6 +56,7 @@ impl Supervisor {
             next_pass,
             answered: BTreeSet::new(),
             next_plan: first_plan.max(1),
+            proposed: BTreeSet::new(),
         }
     }
 
@@ -239,8 +242,13 @@ impl Supervisor {
                 self.propose(action);
             }
         }
-        let waiting = |s: State| matches!(s, State::Previewed | State::Approved);
-        if self.executors.iter().any(|x| waiting(x.state())) {
+        // One engine proposal awaits the operator at a time; the operator's own pending
+        // actions do not hold the engine back.
+        let waiting = |x: &Executor| {
+            matches!(x.state(), State::Previewed | State::Approved)
+                && self.proposed.contains(&x.action().id)
+        };
+        if self.executors.iter().any(waiting) {
             return;
         }
         // Claims an approved scale-out has not created yet would be planned twice.
@@ -252,15 +260,19 @@ impl Supervisor {
         }
         if let Some(plan) = self.sim.provisioning_plan() {
             let id = self.plan_id();
+            self.proposed.insert(id.clone());
             self.propose(Action::scale_out(id, &plan));
             return;
         }
-        if self.executors.iter().any(|x| !x.state().is_final()) {
+        // Disruption waits until nothing is changing the cluster.
+        let running = |x: &Executor| matches!(x.state(), State::Approved | State::Executing);
+        if self.executors.iter().any(running) {
             return;
         }
         let actions = self.sim.disruption_actions();
         if let Some(a) = actions.first() {
             let id = self.plan_id();
+            self.proposed.insert(id.clone());
             let action = Action::disruption(id, self.sim.snapshot(), a);
             self.propose(action);
         }
