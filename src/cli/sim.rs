@@ -287,5 +287,9 @@ mod tests {
         assert!(parse_probability("1.5").is_err() && parse_probability("NaN").is_err());
         assert_eq!(parse_multiplier("2000"), Ok(2000.0));
         assert!(parse_multiplier("-1").is_err() && parse_multiplier("inf").is_err());
+        assert_eq!(parse_speed("60"), Ok(60.0));
+        for bad in ["0", "-2", "inf", "fast"] {
+            assert!(parse_speed(bad).is_err(), "{bad}");
+        }
     }
 }
