@@ -11,7 +11,7 @@ use karpdeck::catalog::Catalog;
 use karpdeck::engine::drain::{drain_plan, DrainOptions};
 use karpdeck::engine::replace::replacement_plan;
 use karpdeck::exec::journal::{self, Outcome};
-use karpdeck::exec::{Action, ApprovalError, Settings, State};
+use karpdeck::exec::{Action, ApprovalError, Executor, Settings, State};
 use karpdeck::scenario::{load_str, LoadOptions};
 use karpdeck::sim::{demo_hpas, EventKind, Sim, SimConfig, SimEvent, Supervisor, DEMO_SCENARIO};
 
@@ -28,16 +28,30 @@ fn settings(journal: Option<PathBuf>) -> Settings {
     }
 }
 
-/// The lab demo (no interruptions) plus `extra` YAML, supervised.
-fn demo(extra: &str, approve_all: bool, settings: Settings) -> Supervisor {
+/// The lab demo plus `extra` YAML under `config`, supervised.
+fn supervised(extra: &str, config: SimConfig, approve_all: bool, settings: Settings) -> Supervisor {
     let text = format!("{DEMO_SCENARIO}{extra}");
     let loaded = load_str("demo", &text, &LoadOptions::default(), Catalog::embedded()).unwrap();
+    let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
+    Supervisor::new(sim, settings, approve_all, 1)
+}
+
+/// Spot interruptions often enough to see several in a short run.
+fn stormy(seed: u64) -> SimConfig {
+    SimConfig {
+        seed,
+        interruption_multiplier: 20_000.0,
+        ..SimConfig::default()
+    }
+}
+
+/// The lab demo (no interruptions) plus `extra` YAML, supervised.
+fn demo(extra: &str, approve_all: bool, settings: Settings) -> Supervisor {
     let config = SimConfig {
         interruption_multiplier: 0.0,
         ..SimConfig::default()
     };
-    let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
-    Supervisor::new(sim, settings, approve_all, 1)
+    supervised(extra, config, approve_all, settings)
 }
 
 /// A temporary journal path, fresh for each test.
@@ -87,6 +101,17 @@ async fn scaled_demo(extra: &str, journal: Option<PathBuf>) -> (Supervisor, Stri
         .name
         .clone();
     (sup, node)
+}
+
+/// Step until the action is over (at most five virtual minutes).
+async fn run_to_end<'a>(sup: &'a mut Supervisor, id: &str) -> &'a Executor {
+    for _ in 0..300 {
+        if sup.executor(id).unwrap().state().is_final() {
+            break;
+        }
+        sup.step().await;
+    }
+    sup.executor(id).unwrap()
 }
 
 fn nginx_on(sup: &Supervisor, node: &str) -> usize {
@@ -212,13 +237,7 @@ async fn a_drain_launches_first_then_evicts_and_waits_for_grace_periods() {
     let before = nginx_on(&sup, &node);
     assert!(before >= 2, "{node} runs {before} nginx pods");
     let id = submit_drain(&mut sup, &node, false);
-    for _ in 0..300 {
-        if sup.executor(&id).unwrap().state().is_final() {
-            break;
-        }
-        sup.step().await;
-    }
-    let x = sup.executor(&id).unwrap();
+    let x = run_to_end(&mut sup, &id).await;
     assert_eq!(x.state(), State::Done, "{:?}", x.report());
     let done = x.done_steps();
     let first_evict = done.iter().position(|s| s.starts_with("evict")).unwrap();
@@ -368,20 +387,12 @@ async fn a_pdb_that_allows_one_at_a_time_lets_the_drain_finish() {
 
 #[tokio::test]
 async fn a_launch_without_capacity_fails_the_action_and_says_what_ran() {
-    let loaded = load_str(
-        "demo",
-        DEMO_SCENARIO,
-        &LoadOptions::default(),
-        Catalog::embedded(),
-    )
-    .unwrap();
     let config = SimConfig {
         interruption_multiplier: 0.0,
         insufficient_capacity: 1.0,
         ..SimConfig::default()
     };
-    let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
-    let mut sup = Supervisor::new(sim, settings(None), true, 1);
+    let mut sup = supervised("", config, true, settings(None));
     sup.run_for(Duration::seconds(5)).await;
     let x = sup.executor("p1").unwrap();
     assert_eq!(x.state(), State::Failed);
@@ -487,20 +498,7 @@ async fn a_driver_killed_mid_drain_leaves_the_plan_unfinished_in_the_journal() {
 #[tokio::test]
 async fn supervised_runs_are_deterministic() {
     async fn run(seed: u64) -> Vec<SimEvent> {
-        let loaded = load_str(
-            "demo",
-            DEMO_SCENARIO,
-            &LoadOptions::default(),
-            Catalog::embedded(),
-        )
-        .unwrap();
-        let config = SimConfig {
-            seed,
-            interruption_multiplier: 20_000.0,
-            ..SimConfig::default()
-        };
-        let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
-        let mut sup = Supervisor::new(sim, settings(None), true, 1);
+        let mut sup = supervised("", stormy(seed), true, settings(None));
         sup.run_for(Duration::minutes(20)).await;
         sup.sim().events().to_vec()
     }
@@ -511,20 +509,7 @@ async fn supervised_runs_are_deterministic() {
 
 #[tokio::test]
 async fn interruption_notices_are_answered_before_ec2_reclaims_the_node() {
-    let loaded = load_str(
-        "demo",
-        DEMO_SCENARIO,
-        &LoadOptions::default(),
-        Catalog::embedded(),
-    )
-    .unwrap();
-    let config = SimConfig {
-        seed: 3,
-        interruption_multiplier: 20_000.0,
-        ..SimConfig::default()
-    };
-    let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
-    let mut sup = Supervisor::new(sim, settings(None), true, 1);
+    let mut sup = supervised("", stormy(3), true, settings(None));
     sup.run_for(Duration::minutes(20)).await;
     let responses: Vec<_> = sup
         .executors()
@@ -560,13 +545,7 @@ async fn replace_launches_waits_cordons_drains_and_deletes_in_that_order() {
             Ok(Action::replace(id, s, &replacement_plan(s, i)))
         })
         .unwrap();
-    for _ in 0..300 {
-        if sup.executor(&id).unwrap().state().is_final() {
-            break;
-        }
-        sup.step().await;
-    }
-    let x = sup.executor(&id).unwrap();
+    let x = run_to_end(&mut sup, &id).await;
     assert_eq!(x.state(), State::Done, "{:?}", x.report());
     let done = x.done_steps();
     let at = |prefix: &str| done.iter().position(|s| s.starts_with(prefix)).unwrap();

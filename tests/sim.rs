@@ -158,17 +158,22 @@ fn demo_run(minutes: i64) -> Vec<SimEvent> {
     demo_sim(minutes, SimConfig::default()).events().to_vec()
 }
 
+/// Spot interruptions often enough to see several in a short run.
+fn stormy(seed: u64) -> SimConfig {
+    SimConfig {
+        seed,
+        interruption_multiplier: 20_000.0,
+        ..SimConfig::default()
+    }
+}
+
 fn seconds(e: &SimEvent) -> i64 {
     e.seconds as i64
 }
 
 #[test]
 fn spot_interruptions_are_drained_before_ec2_reclaims_the_node() {
-    let config = SimConfig {
-        seed: 3,
-        interruption_multiplier: 20_000.0,
-        ..SimConfig::default()
-    };
+    let config = stormy(3);
     let sim = demo_sim(20, config.clone());
     let events = sim.events();
     let warnings: Vec<&SimEvent> = events
@@ -259,6 +264,15 @@ fn demo_is_the_lab_scenario() {
     }
 }
 
+const UNKNOWN_DRAIN: &[&str] = &[
+    "sim",
+    "--supervised",
+    "--drain",
+    "no-such-node",
+    "--journal",
+    "/dev/null",
+];
+
 #[test]
 fn bad_mode_flags_get_one_line_and_status_2() {
     for args in [
@@ -266,14 +280,7 @@ fn bad_mode_flags_get_one_line_and_status_2() {
         &["sim", "--autopilot", "--supervised", "--duration", "1m"],
         &["sim", "--autopilot", "--duration", "soon"],
         &["sim", "--speed", "0", "--duration", "1m"],
-        &[
-            "sim",
-            "--supervised",
-            "--drain",
-            "no-such-node",
-            "--journal",
-            "/dev/null",
-        ],
+        UNKNOWN_DRAIN,
     ] {
         let out = run_cli(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -284,14 +291,7 @@ fn bad_mode_flags_get_one_line_and_status_2() {
             "{args:?}: {err}"
         );
     }
-    let out = run_cli(&[
-        "sim",
-        "--supervised",
-        "--drain",
-        "no-such-node",
-        "--journal",
-        "/dev/null",
-    ]);
+    let out = run_cli(UNKNOWN_DRAIN);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         err.trim(),
@@ -525,11 +525,7 @@ fn a_disruption_whose_replacement_cannot_launch_is_abandoned() {
 
 #[test]
 fn spot_prices_move_within_bounds_and_rebalance_recommendations_change_nothing() {
-    let config = SimConfig {
-        seed: 3,
-        interruption_multiplier: 20_000.0,
-        ..SimConfig::default()
-    };
+    let config = stormy(3);
     let sim = demo_sim(60, config.clone());
     let start = sim.events()[0].time - Duration::seconds(1);
     let s = sim.snapshot();
