@@ -147,7 +147,7 @@ fn pods_land_where_there_is_room_or_nowhere() {
 }
 
 #[test]
-fn replacement_launches_first_then_drains_and_deletes() {
+fn replacement_cordons_launches_waits_then_drains_and_deletes() {
     use karpdeck::engine::replace::{replacement_plan, Step};
     let pool = "---\napiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: default}\nspec:\n  template:\n    spec:\n      requirements:\n      - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.xlarge]}\n";
     let l = load(&format!(
@@ -163,9 +163,9 @@ fn replacement_launches_first_then_drains_and_deletes() {
     assert_eq!(
         r.steps,
         [
+            Step::Cordon("victim".into()),
             Step::Launch(0),
             Step::WaitReady(0),
-            Step::Cordon("victim".into()),
             Step::Evict(r.drain.steps[0].pod),
             Step::Delete("victim".into()),
         ]

@@ -11,7 +11,7 @@ use karpdeck::catalog::Catalog;
 use karpdeck::engine::drain::{drain_plan, DrainOptions};
 use karpdeck::engine::replace::replacement_plan;
 use karpdeck::exec::journal::{self, Outcome};
-use karpdeck::exec::{Action, ApprovalError, Executor, Settings, State};
+use karpdeck::exec::{Action, ApprovalError, Executor, Settings, State, Step};
 use karpdeck::scenario::{load_str, LoadOptions};
 use karpdeck::sim::{demo_hpas, EventKind, Sim, SimConfig, SimEvent, Supervisor, DEMO_SCENARIO};
 
@@ -232,7 +232,7 @@ async fn approve_all_replays_the_lab_through_the_executor() {
 }
 
 #[tokio::test]
-async fn a_drain_launches_first_then_evicts_and_waits_for_grace_periods() {
+async fn a_drain_cordons_launches_then_evicts_and_waits_for_grace_periods() {
     let (mut sup, node) = scaled_demo("", None).await;
     let before = nginx_on(&sup, &node);
     assert!(before >= 2, "{node} runs {before} nginx pods");
@@ -240,8 +240,13 @@ async fn a_drain_launches_first_then_evicts_and_waits_for_grace_periods() {
     let x = run_to_end(&mut sup, &id).await;
     assert_eq!(x.state(), State::Done, "{:?}", x.report());
     let done = x.done_steps();
+    assert!(done[0].starts_with("cordon"), "{done:?}");
     let first_evict = done.iter().position(|s| s.starts_with("evict")).unwrap();
     let readies = done.iter().filter(|s| s.contains("Ready")).count();
+    assert!(
+        !x.action().launches.is_empty(),
+        "the packed cluster needs a node"
+    );
     assert_eq!(readies, x.action().launches.len());
     assert!(
         done[..first_evict]
@@ -266,13 +271,16 @@ async fn a_drain_launches_first_then_evicts_and_waits_for_grace_periods() {
         .sim()
         .events()
         .iter()
-        .rfind(|e| e.message.contains("step-done wait for"))
+        .find(|e| {
+            e.message
+                .starts_with(&format!("plan {id} step-done wait for 3 evicted"))
+        })
         .unwrap();
     let first = sup
         .sim()
         .events()
         .iter()
-        .find(|e| e.message.contains("step-done evict"))
+        .find(|e| e.message.starts_with(&format!("plan {id} step-done evict")))
         .unwrap();
     assert!(
         exited.seconds - first.seconds >= 30.0,
@@ -303,17 +311,18 @@ async fn cancel_mid_drain_stops_between_steps_with_a_report() {
     assert!(report.starts_with("cancelled between steps"), "{report}");
     assert!(
         report.contains(&format!(
-            "{node} stays cordoned with {} pod(s) not evicted",
+            "{node} stays cordoned with {} pod(s) on it",
             before - 1
         )),
         "{report}"
     );
     assert_eq!(nginx_on(&sup, &node), before - 1);
     // The cancelled action takes no further step.
+    let steps = x.done_steps().len();
     sup.run_for(Duration::seconds(5)).await;
     let x = sup.executor(&id).unwrap();
     assert_eq!(x.state(), State::Cancelled);
-    assert_eq!(x.done_steps().len(), x.progress().0);
+    assert_eq!(x.done_steps().len(), steps);
     assert!(!sup.cancel(&id), "a finished action cannot be cancelled");
     let j = journal::read(&path).unwrap();
     let ending = j.entries.iter().rfind(|e| e.plan == id).unwrap();
@@ -351,7 +360,7 @@ async fn a_pdb_refusal_is_retried_and_reported_once_and_never_bypassed_unasked()
     let failed = j
         .entries
         .iter()
-        .filter(|e| e.plan == id && e.outcome == Outcome::StepFailed)
+        .filter(|e| e.plan == id && e.outcome == Outcome::StepBlocked)
         .count();
     assert_eq!(failed, 1);
     assert_eq!(j.unfinished().len(), 1, "still running");
@@ -549,9 +558,9 @@ async fn replace_launches_waits_cordons_drains_and_deletes_in_that_order() {
     assert_eq!(x.state(), State::Done, "{:?}", x.report());
     let done = x.done_steps();
     let at = |prefix: &str| done.iter().position(|s| s.starts_with(prefix)).unwrap();
+    assert_eq!(at("cordon"), 0, "nothing new lands on it meanwhile");
     assert!(at("launch") < at("wait for nodeclaim"));
-    assert!(at("wait for nodeclaim") < at("cordon"));
-    assert!(at("cordon") < at("evict"));
+    assert!(at("wait for nodeclaim") < at("evict"));
     assert!(at("evict") < at("delete"));
     assert_eq!(done.last().unwrap(), &format!("delete {node}"));
     assert_eq!(x.created_claims().count(), x.action().launches.len());
@@ -588,15 +597,29 @@ async fn cordon_and_uncordon_are_actions_too() {
     sup.step().await;
     assert!(unschedulable(&sup), "a rejected action does nothing");
     assert_eq!(sup.executor(&uncordon).unwrap().state(), State::Rejected);
-    let actions: Vec<String> = journal::read(&path)
+    let lines: Vec<String> = journal::read(&path)
         .unwrap()
         .entries
         .iter()
-        .map(|e| format!("{} {}", e.plan, e.action))
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e.plan,
+                e.action,
+                e.step.as_deref().unwrap_or("-")
+            )
+        })
         .collect();
-    assert!(
-        actions.iter().all(|a| a == &format!("{cordon} cordon")),
-        "{actions:?}"
+    let step = format!("cordon {node}");
+    assert_eq!(
+        lines,
+        [
+            format!("{cordon} cordon -"),
+            format!("{cordon} cordon {step}"),
+            format!("{cordon} cordon {step}"),
+            format!("{cordon} cordon -"),
+        ],
+        "approved, step started, step done, done — nothing for the rejected uncordon"
     );
 }
 
@@ -620,4 +643,102 @@ async fn an_approval_that_cannot_be_journaled_does_not_happen() {
     sup.run_for(Duration::minutes(1)).await;
     assert_eq!(count(sup.sim().events(), EventKind::NodeClaimCreated), 0);
     let _ = std::fs::remove_file(&blocker);
+}
+
+#[tokio::test]
+async fn a_pod_that_lands_between_preview_and_approval_is_evicted_too() {
+    let mut sup = demo("", false, settings(None));
+    let node = "ip-172-31-75-60.ap-southeast-1.compute.internal";
+    let id = submit_drain(&mut sup, node, false);
+    let previewed: Vec<String> = sup
+        .executor(&id)
+        .unwrap()
+        .action()
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Evict { pod, .. } => Some(pod.clone()),
+            _ => None,
+        })
+        .collect();
+    sup.run_for(Duration::seconds(5)).await;
+    let late: Vec<String> = sup
+        .sim()
+        .snapshot()
+        .pods
+        .iter()
+        .filter(|p| p.node_name.as_deref() == Some(node) && !p.is_daemon())
+        .map(|p| p.key())
+        .filter(|k| !previewed.contains(k))
+        .collect();
+    assert!(!late.is_empty(), "the HPA's new pod binds to {node}");
+    sup.approve(&id).unwrap();
+    let x = run_to_end(&mut sup, &id).await;
+    assert_eq!(x.state(), State::Done, "{:?}", x.report());
+    let on_node: Vec<String> = sup
+        .sim()
+        .snapshot()
+        .pods
+        .iter()
+        .filter(|p| p.node_name.as_deref() == Some(node) && !p.is_daemon())
+        .map(|p| p.key())
+        .collect();
+    assert!(on_node.is_empty(), "{on_node:?}");
+    let swept = sup
+        .sim()
+        .events()
+        .iter()
+        .find(|e| e.message.contains("landed after the preview"))
+        .unwrap();
+    assert!(swept.message.contains(&late[0]), "{}", swept.message);
+}
+
+#[tokio::test]
+async fn a_rejected_proposal_is_not_proposed_again_for_five_minutes() {
+    let mut sup = demo("", false, settings(None));
+    sup.run_for(Duration::seconds(2)).await;
+    assert!(sup.reject("p1"));
+    assert!(!sup.reject("p1"), "only once");
+    sup.run_for(Duration::minutes(4)).await;
+    assert_eq!(count(sup.sim().events(), EventKind::PlanProposed), 1);
+    sup.run_for(Duration::minutes(2)).await;
+    assert_eq!(count(sup.sim().events(), EventKind::PlanProposed), 2);
+    assert_eq!(
+        sup.executor("p2").unwrap().action().kind.as_str(),
+        "scale-out"
+    );
+}
+
+#[tokio::test]
+async fn an_interruption_response_left_unapproved_is_withdrawn_when_ec2_takes_the_node() {
+    let mut sup = supervised("", stormy(3), true, settings(None));
+    sup.run_for(Duration::minutes(4)).await;
+    sup.set_approve_all(false);
+    let response = loop {
+        sup.step().await;
+        let found = sup.executors().iter().find(|x| {
+            x.state() == State::Previewed && x.action().kind.as_str() == "interruption-response"
+        });
+        if let Some(x) = found {
+            break x.action().id.clone();
+        }
+        assert!(
+            sup.sim().events().last().unwrap().seconds < 3600.0,
+            "no interruption within the hour"
+        );
+    };
+    sup.run_for(Duration::minutes(3)).await;
+    let x = sup.executor(&response).unwrap();
+    assert_eq!(x.state(), State::Rejected);
+    assert!(sup
+        .sim()
+        .events()
+        .iter()
+        .any(|e| e.kind == EventKind::PlanWithdrawn
+            && e.message
+                .starts_with(&format!("plan {response} withdrawn: node"))));
+    assert!(matches!(
+        sup.approve(&response),
+        Err(ApprovalError::NotPreviewed { .. })
+    ));
 }

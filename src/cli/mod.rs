@@ -102,7 +102,7 @@ pub struct SimArgs {
     /// With --drain: delete pods instead of evicting them, bypassing PodDisruptionBudgets.
     #[arg(long, requires = "supervised")]
     pub disable_eviction: bool,
-    /// Journal file for supervised runs (default: $XDG_STATE_HOME/karpdeck/journal.jsonl).
+    /// Journal file for supervised runs (default: $XDG_STATE_HOME/karpdeck/sim-journal.jsonl).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
     /// Virtual seconds per wall-clock second (default: as fast as it runs).

@@ -16,6 +16,9 @@ use crate::scenario::{self, LoadOptions};
 use crate::sim::supervised::first_free_plan;
 use crate::sim::{demo_hpas, Sim, SimConfig, Supervisor, DEMO_SCENARIO};
 
+/// The supervised simulation's journal, in the state directory.
+pub const SIM_JOURNAL: &str = "sim-journal.jsonl";
+
 /// The simulation and who acts in it.
 enum Driver {
     Autopilot(Box<Sim>),
@@ -147,7 +150,12 @@ async fn play(args: &SimArgs, driver: &mut Driver, out: &mut dyn Write) -> Resul
 /// The supervised driver: its journal (plans left unfinished by an earlier run are reported,
 /// never re-run) and the operator's drains from `--drain`.
 fn supervisor(args: &SimArgs, sim: Sim) -> Result<Supervisor, Failure> {
-    let path: Option<PathBuf> = args.journal.clone().or_else(journal::default_path);
+    // Simulated actions carry virtual timestamps: they get their own journal, apart from the
+    // record of what was done to real clusters.
+    let path: Option<PathBuf> = args
+        .journal
+        .clone()
+        .or_else(|| crate::logging::state_dir().map(|d| d.join(SIM_JOURNAL)));
     let earlier = match &path {
         Some(p) => journal::read(p).map_err(Failure::bad_input)?,
         None => journal::Journal::default(),

@@ -1,5 +1,6 @@
-//! Replacing a node: launch what its pods need, wait for it, then cordon, drain and delete the
-//! node — the order Karpenter uses, so pods never wait for capacity.
+//! Replacing a node: cordon it (nothing new lands there), launch what its pods need, wait for it,
+//! then drain and delete the node — the order Karpenter uses (taint, replace, wait for
+//! initialization, delete), so pods never wait for capacity.
 
 use super::drain::{drain_plan, DrainOptions, DrainPlan, PodAction};
 use super::launch::node_price;
@@ -44,9 +45,9 @@ pub fn replacement_plan(snapshot: &Snapshot, node: usize) -> ReplacementPlan {
     };
     let drain = drain_plan(snapshot, &[node], &options);
     let name = snapshot.nodes[node].name.clone();
-    let mut steps: Vec<Step> = (0..drain.new_nodeclaims.len()).map(Step::Launch).collect();
+    let mut steps = vec![Step::Cordon(name.clone())];
+    steps.extend((0..drain.new_nodeclaims.len()).map(Step::Launch));
     steps.extend((0..drain.new_nodeclaims.len()).map(Step::WaitReady));
-    steps.push(Step::Cordon(name.clone()));
     steps.extend(
         drain
             .steps

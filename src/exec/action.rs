@@ -110,16 +110,26 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// `launch every claim, then wait for every claim`: launches overlap.
-fn launch_steps(n: usize) -> impl Iterator<Item = Step> {
-    (0..n).map(Step::Launch).chain((0..n).map(Step::WaitReady))
+/// How the nodes of a removal are handled after they are cordoned.
+#[derive(Clone, Copy)]
+struct Removal {
+    /// Wait for the new NodeClaims to be Ready before evicting (not when time is short).
+    wait_ready: bool,
+    /// Delete the nodes once drained.
+    delete: bool,
 }
 
-/// Cordon, evict (the plan's order: non-critical pods first), wait for the pods to exit.
-fn drain_steps(snapshot: &Snapshot, plan: &DrainPlan) -> Vec<Step> {
-    let mut steps = Vec::new();
+/// Karpenter's order: cordon every node (nothing new lands there), launch every new NodeClaim,
+/// wait for them, then per node evict (the plan's order: non-critical pods first), wait for the
+/// pods to exit — and for any pod that landed after the preview — and delete.
+fn removal_steps(snapshot: &Snapshot, plan: &DrainPlan, how: Removal) -> Vec<Step> {
+    let launches = plan.new_nodeclaims.len();
+    let mut steps: Vec<Step> = plan.nodes.iter().cloned().map(Step::Cordon).collect();
+    steps.extend((0..launches).map(Step::Launch));
+    if how.wait_ready {
+        steps.extend((0..launches).map(Step::WaitReady));
+    }
     for node in &plan.nodes {
-        steps.push(Step::Cordon(node.clone()));
         let pods: Vec<String> = plan
             .steps
             .iter()
@@ -136,11 +146,12 @@ fn drain_steps(snapshot: &Snapshot, plan: &DrainPlan) -> Vec<Step> {
             pod: pod.clone(),
             node: node.clone(),
         }));
-        if !pods.is_empty() {
-            steps.push(Step::WaitGone {
-                node: node.clone(),
-                pods,
-            });
+        steps.push(Step::WaitGone {
+            node: node.clone(),
+            pods,
+        });
+        if how.delete {
+            steps.push(Step::Delete(node.clone()));
         }
     }
     steps
@@ -168,6 +179,7 @@ impl Action {
             .iter()
             .map(|c| c.claim.nodepool.clone())
             .collect();
+        targets.sort();
         targets.dedup();
         Self {
             id,
@@ -178,7 +190,10 @@ impl Action {
             ),
             targets,
             launches: plan.nodeclaims.clone(),
-            steps: launch_steps(plan.nodeclaims.len()).collect(),
+            steps: (0..plan.nodeclaims.len())
+                .map(Step::Launch)
+                .chain((0..plan.nodeclaims.len()).map(Step::WaitReady))
+                .collect(),
             bypass_pdbs: false,
         }
     }
@@ -191,12 +206,17 @@ impl Action {
             .iter()
             .map(|&n| snapshot.nodes[n].name.clone())
             .collect();
-        let mut steps: Vec<Step> = launch_steps(action.replacements.len()).collect();
-        for &n in &action.nodes {
-            let plan = drain_plan(snapshot, &[n], &KARPENTER_DRAIN);
-            steps.extend(drain_steps(snapshot, &plan));
-            steps.push(Step::Delete(snapshot.nodes[n].name.clone()));
-        }
+        // The engine's replacements, not the drain plan's: they are what the disruption priced.
+        let mut plan = drain_plan(snapshot, &action.nodes, &KARPENTER_DRAIN);
+        plan.new_nodeclaims = action.replacements.clone();
+        let steps = removal_steps(
+            snapshot,
+            &plan,
+            Removal {
+                wait_ready: true,
+                delete: true,
+            },
+        );
         let kind = match action.kind {
             DisruptionKind::Delete => ActionKind::Delete,
             DisruptionKind::Replace => ActionKind::Replace,
@@ -220,8 +240,8 @@ impl Action {
         }
     }
 
-    /// An operator's drain: capacity the evicted pods need is launched first, then the nodes
-    /// are cordoned and drained (and left in place). Refused when kubectl would refuse: a pod
+    /// An operator's drain: the nodes are cordoned, capacity the evicted pods need is launched
+    /// and Ready before the first eviction, then the nodes are drained (and left in place). Refused when kubectl would refuse: a pod
     /// blocks it for a reason other than a PodDisruptionBudget (those are retried, and bypassed
     /// only with `--disable-eviction`).
     pub fn drain(
@@ -246,8 +266,14 @@ impl Action {
             .iter()
             .filter(|s| !matches!(s.action, PodAction::Skip))
             .count();
-        let mut steps: Vec<Step> = launch_steps(plan.new_nodeclaims.len()).collect();
-        steps.extend(drain_steps(snapshot, plan));
+        let steps = removal_steps(
+            snapshot,
+            plan,
+            Removal {
+                wait_ready: true,
+                delete: false,
+            },
+        );
         Ok(Self {
             id,
             kind: ActionKind::Drain,
@@ -263,7 +289,8 @@ impl Action {
         })
     }
 
-    /// Replace a node: launch, wait Ready, cordon, drain, delete ([`ReplacementPlan`]'s order).
+    /// Replace a node in [`ReplacementPlan`]'s order: cordon, launch, wait Ready, evict, wait for
+    /// the pods to exit, delete.
     pub fn replace(id: String, snapshot: &Snapshot, plan: &ReplacementPlan) -> Self {
         let name = snapshot.nodes[plan.node].name.clone();
         let mut steps = Vec::new();
@@ -282,12 +309,10 @@ impl Action {
                     });
                 }
                 ReplaceStep::Delete(n) => {
-                    if !evicted.is_empty() {
-                        steps.push(Step::WaitGone {
-                            node: name.clone(),
-                            pods: std::mem::take(&mut evicted),
-                        });
-                    }
+                    steps.push(Step::WaitGone {
+                        node: name.clone(),
+                        pods: std::mem::take(&mut evicted),
+                    });
                     steps.push(Step::Delete(n.clone()));
                 }
             }
@@ -335,14 +360,16 @@ impl Action {
     ) -> Option<Self> {
         let n = response.node?;
         let plan = response.drain.as_ref()?;
-        let name = snapshot.nodes[n].name.clone();
-        let launches = plan.new_nodeclaims.len();
-        let mut steps = drain_steps(snapshot, plan);
-        // Launch right after the cordon: the pods cannot wait for capacity and the drain cannot
-        // wait for the launch.
-        let at = steps.iter().position(|s| matches!(s, Step::Cordon(_)))? + 1;
-        steps.splice(at..at, (0..launches).map(Step::Launch));
-        steps.push(Step::Delete(name.clone()));
+        let name = snapshot.nodes.get(n)?.name.clone();
+        // The drain cannot wait for the replacements: the instance goes at the deadline.
+        let steps = removal_steps(
+            snapshot,
+            plan,
+            Removal {
+                wait_ready: false,
+                delete: true,
+            },
+        );
         let deadline = response
             .deadline
             .map(|d| format!(", instance goes at {}", d.format("%H:%M:%S")))
@@ -361,6 +388,20 @@ impl Action {
         })
     }
 
+    /// Whether the action is racing a deadline: its evictions go out together rather than one
+    /// per step, and a failed launch does not stop the drain.
+    pub fn is_urgent(&self) -> bool {
+        self.kind == ActionKind::InterruptionResponse
+    }
+
+    /// Nodes the action cordons, drains or deletes.
+    pub fn nodes(&self) -> impl Iterator<Item = &str> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Cordon(n) | Step::Uncordon(n) | Step::Delete(n) => Some(n.as_str()),
+            _ => None,
+        })
+    }
+
     /// What step `i` does, for progress lines and the journal: `evict ns/p (2 of 5)`.
     pub fn describe(&self, i: usize) -> String {
         let Some(step) = self.steps.get(i) else {
@@ -368,7 +409,9 @@ impl Action {
         };
         match step {
             Step::Launch(c) => {
-                let claim = &self.launches[*c];
+                let Some(claim) = self.launches.get(*c) else {
+                    return format!("launch nodeclaim {} (not in the plan)", c + 1);
+                };
                 format!(
                     "launch nodeclaim {} of {} (nodepool {}, {} {})",
                     c + 1,
@@ -402,7 +445,7 @@ impl Action {
                 format!("{verb} {pod} ({k} of {n})")
             }
             Step::WaitGone { node, pods } => {
-                format!("wait for {} pod(s) to leave {node}", pods.len())
+                format!("wait for {} evicted pod(s) to leave {node}", pods.len())
             }
             Step::Delete(n) => format!("delete {n}"),
         }

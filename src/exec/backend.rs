@@ -68,12 +68,19 @@ pub trait Backend {
         claim: &str,
     ) -> impl Future<Output = Result<ClaimState, BackendError>> + Send;
 
-    /// Set or clear the node's unschedulable flag.
+    /// Set or clear the node's unschedulable flag; `false` if the node does not exist.
     fn set_unschedulable(
         &mut self,
         node: &str,
         unschedulable: bool,
-    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
+
+    /// `namespace/name` of the pods a drain must move off the node now: bound, not DaemonSet or
+    /// mirror pods, not already terminating.
+    fn pods_to_move(
+        &mut self,
+        node: &str,
+    ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send;
 
     /// Evict the pod through the Eviction API, or delete it outright when `bypass_pdbs`.
     fn evict(

@@ -3,9 +3,9 @@
 //! and outcome go to the journal before the executor moves on, so a restart knows how far it got.
 //!
 //! The driver calls [`Executor::poll`] repeatedly (the simulator once per virtual second); each
-//! poll makes at most one backend call that changes something, and waits by returning, so
-//! cancelling always lands between steps and dropping the task mid-way loses nothing the journal
-//! does not show.
+//! poll makes at most one backend call that changes something (urgent actions excepted: an
+//! interruption response evicts all its pods in one poll), and waits by returning, so cancelling
+//! lands between steps and dropping the task mid-way loses nothing the journal does not show.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,8 +17,10 @@ use super::action::{Action, Step};
 use super::backend::{Backend, BackendError, ClaimState, Eviction};
 use super::journal::{self, Entry, JournalError, Outcome};
 
-/// Karpenter's registration timeout: a NodeClaim not Ready by then has failed.
-pub const READY_TIMEOUT: Duration = Duration::minutes(15);
+/// How long a step waits (for a node to be Ready, pods to exit, a node to go) before it fails:
+/// Karpenter's registration timeout, generous for the rest. Refused evictions are not limited —
+/// the operator sees them and decides.
+pub const WAIT_TIMEOUT: Duration = Duration::minutes(15);
 
 /// Where an action is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,12 +152,15 @@ pub struct Executor {
     next: usize,
     /// When the current step started (its StepStarted line is written).
     began: Option<DateTime<Utc>>,
-    /// The current step's one mutating call was made (it now waits).
+    /// The current step's one changing call was made (it now waits for the result, and a
+    /// cancel waits for it too).
     issued: bool,
     /// The refusal the current step last got, and how many times.
     refusal: Option<(String, u32)>,
     /// Names of the NodeClaims created, by launch index.
     claims: Vec<Option<String>>,
+    /// Pods that landed on a node after the preview, evicted by its wait step.
+    late: Vec<String>,
     /// Descriptions of finished steps.
     done: Vec<String>,
     /// The closing report, once final.
@@ -176,6 +181,7 @@ impl Executor {
             issued: false,
             refusal: None,
             claims,
+            late: Vec::new(),
             done: Vec::new(),
             report: None,
         }
@@ -291,8 +297,9 @@ impl Executor {
             Err(e) => {
                 self.state = State::Failed;
                 let report = format!(
-                    "stopped: the journal could not be written ({e}); {}",
-                    self.summary_of_work()
+                    "stopped: the journal could not be written ({e}); {}; check {} by hand",
+                    self.summary_of_work(&[]),
+                    self.action.targets.join(", ")
                 );
                 notes.push(self.note(Outcome::Failed, None, Some(report.clone())));
                 self.report = Some(report);
@@ -301,7 +308,7 @@ impl Executor {
         }
     }
 
-    /// Run the action on: at most one changing call per poll. Returns what happened.
+    /// Run the action on. Returns what happened.
     pub async fn poll<B: Backend>(&mut self, b: &mut B) -> Vec<Note> {
         let mut notes = Vec::new();
         match self.state {
@@ -309,79 +316,132 @@ impl Executor {
             State::Executing => {}
             _ => return notes,
         }
-        if self.cancel.is_cancelled() {
-            self.finish(b, State::Cancelled, None, &mut notes);
+        // A step whose change is under way finishes first: a cancel must not report a delete
+        // that is happening as not done.
+        if self.cancel.is_cancelled() && !self.issued {
+            self.finish(b, State::Cancelled, None, &mut notes).await;
             return notes;
         }
-        if self.next >= self.action.steps.len() {
-            self.finish(b, State::Done, None, &mut notes);
-            return notes;
-        }
-        let step = self.action.describe(self.next);
-        if self.began.is_none() {
-            self.began = Some(b.now());
-            let note = self.note(Outcome::StepStarted, Some(step.clone()), None);
-            if !self.record(b, note, &mut notes) {
+        loop {
+            if self.next >= self.action.steps.len() {
+                self.finish(b, State::Done, None, &mut notes).await;
+                return notes;
+            }
+            let step = self.action.describe(self.next);
+            if self.began.is_none() {
+                self.began = Some(b.now());
+                let note = self.note(Outcome::StepStarted, Some(step.clone()), None);
+                if !self.record(b, note, &mut notes) {
+                    return notes;
+                }
+            }
+            match self.run_step(b).await {
+                Ok(StepStatus::Waiting) => return notes,
+                Ok(StepStatus::Refused(why)) => {
+                    let fresh = self.refusal.as_ref().is_none_or(|(last, _)| *last != why);
+                    let attempts = self.refusal.as_ref().map_or(0, |(_, n)| *n) + 1;
+                    self.refusal = Some((why.clone(), attempts));
+                    if fresh {
+                        let detail = format!("{why}; retrying");
+                        let note = self.note(Outcome::StepBlocked, Some(step), Some(detail));
+                        self.record(b, note, &mut notes);
+                    }
+                    return notes;
+                }
+                Ok(StepStatus::Done(detail)) => {
+                    if !self.advance(b, Outcome::StepDone, step, detail, &mut notes) {
+                        return notes;
+                    }
+                }
+                Err(e) if self.action.is_urgent() && self.is_launch() => {
+                    // The instance goes at the deadline whether or not a replacement comes:
+                    // drain anyway.
+                    let detail = format!("{e}; draining anyway");
+                    if !self.advance(b, Outcome::StepFailed, step, Some(detail), &mut notes) {
+                        return notes;
+                    }
+                }
+                Err(e) => {
+                    let note =
+                        self.note(Outcome::StepFailed, Some(step.clone()), Some(e.0.clone()));
+                    if self.record(b, note, &mut notes) {
+                        let error = Some(format!("{step}: {e}"));
+                        self.finish(b, State::Failed, error, &mut notes).await;
+                    }
+                    return notes;
+                }
+            }
+            if self.next >= self.action.steps.len() {
+                self.finish(b, State::Done, None, &mut notes).await;
+                return notes;
+            }
+            // Only an urgent action's evictions go out together.
+            let chained = self.action.is_urgent()
+                && matches!(self.action.steps.get(self.next), Some(Step::Evict { .. }));
+            if !chained || self.cancel.is_cancelled() {
                 return notes;
             }
         }
-        match self.run_step(b).await {
-            Ok(StepStatus::Waiting) => {}
-            Ok(StepStatus::Refused(why)) => {
-                let fresh = self.refusal.as_ref().is_none_or(|(last, _)| *last != why);
-                let attempts = self.refusal.as_ref().map_or(0, |(_, n)| *n) + 1;
-                self.refusal = Some((why.clone(), attempts));
-                if fresh {
-                    let note = self.note(
-                        Outcome::StepFailed,
-                        Some(step),
-                        Some(format!("{why}; retrying")),
-                    );
-                    self.record(b, note, &mut notes);
-                }
-            }
-            Ok(StepStatus::Done(detail)) => {
-                let note = self.note(Outcome::StepDone, Some(step.clone()), detail);
-                self.done.push(step);
-                self.next += 1;
-                self.began = None;
-                self.issued = false;
-                self.refusal = None;
-                if self.record(b, note, &mut notes) && self.next == self.action.steps.len() {
-                    self.finish(b, State::Done, None, &mut notes);
-                }
-            }
-            Err(e) => {
-                let note = self.note(Outcome::StepFailed, Some(step.clone()), Some(e.0.clone()));
-                if self.record(b, note, &mut notes) {
-                    self.finish(b, State::Failed, Some(format!("{step}: {e}")), &mut notes);
-                }
-            }
+    }
+
+    fn is_launch(&self) -> bool {
+        matches!(self.action.steps.get(self.next), Some(Step::Launch(_)))
+    }
+
+    /// Journal the step's outcome and move to the next step; false if the journal failed.
+    fn advance<B: Backend>(
+        &mut self,
+        b: &B,
+        outcome: Outcome,
+        step: String,
+        detail: Option<String>,
+        notes: &mut Vec<Note>,
+    ) -> bool {
+        let note = self.note(outcome, Some(step.clone()), detail);
+        self.done.push(step);
+        self.next += 1;
+        self.began = None;
+        self.issued = false;
+        self.refusal = None;
+        self.record(b, note, notes)
+    }
+
+    /// Fail a wait that has gone on too long.
+    fn check_wait<B: Backend>(&self, b: &B, what: &str) -> Result<StepStatus, BackendError> {
+        let waited = self.began.map(|t| b.now() - t).unwrap_or_default();
+        if waited >= WAIT_TIMEOUT {
+            return Err(BackendError(format!(
+                "{what} after {} minutes",
+                WAIT_TIMEOUT.num_minutes()
+            )));
         }
-        notes
+        Ok(StepStatus::Waiting)
     }
 
     async fn run_step<B: Backend>(&mut self, b: &mut B) -> Result<StepStatus, BackendError> {
-        let step = self.action.steps[self.next].clone();
+        let Some(step) = self.action.steps.get(self.next).cloned() else {
+            return Ok(StepStatus::Done(None));
+        };
+        let missing = |i: usize| BackendError(format!("the plan has no nodeclaim {}", i + 1));
         Ok(match step {
             Step::Launch(i) => {
-                let name = match &self.claims[i] {
-                    Some(name) => name.clone(),
+                let plan = self.action.launches.get(i).ok_or_else(|| missing(i))?;
+                let name = match self.claims.get(i).cloned().flatten() {
+                    Some(name) => name,
                     None => {
-                        let name = b.create_nodeclaim(&self.action.launches[i]).await?;
-                        self.claims[i] = Some(name.clone());
+                        let name = b.create_nodeclaim(plan).await?;
+                        if let Some(slot) = self.claims.get_mut(i) {
+                            *slot = Some(name.clone());
+                        }
                         name
                     }
                 };
                 StepStatus::Done(Some(format!("created nodeclaim {name}")))
             }
             Step::WaitReady(i) => {
-                let Some(claim) = self.claims[i].clone() else {
-                    return Err(BackendError(format!(
-                        "nodeclaim {} of the action was never created",
-                        i + 1
-                    )));
-                };
+                let claim = self.claims.get(i).cloned().flatten().ok_or_else(|| {
+                    BackendError(format!("nodeclaim {} was never created", i + 1))
+                })?;
                 match b.nodeclaim_state(&claim).await? {
                     ClaimState::Ready { node } => {
                         StepStatus::Done(Some(format!("nodeclaim {claim} is node {node}")))
@@ -392,23 +452,23 @@ impl Executor {
                         )))
                     }
                     ClaimState::Pending => {
-                        let waited = self.began.map(|t| b.now() - t).unwrap_or_default();
-                        if waited >= READY_TIMEOUT {
-                            return Err(BackendError(format!(
-                                "nodeclaim {claim} not Ready after {} minutes",
-                                READY_TIMEOUT.num_minutes()
-                            )));
-                        }
-                        StepStatus::Waiting
+                        self.check_wait(b, &format!("nodeclaim {claim} not Ready"))?
                     }
                 }
             }
             Step::Cordon(node) => {
-                b.set_unschedulable(&node, true).await?;
-                StepStatus::Done(None)
+                if b.set_unschedulable(&node, true).await? {
+                    StepStatus::Done(None)
+                } else if self.removes(&node) {
+                    StepStatus::Done(Some("the node is already gone".into()))
+                } else {
+                    return Err(BackendError(format!("node {node} not found")));
+                }
             }
             Step::Uncordon(node) => {
-                b.set_unschedulable(&node, false).await?;
+                if !b.set_unschedulable(&node, false).await? {
+                    return Err(BackendError(format!("node {node} not found")));
+                }
                 StepStatus::Done(None)
             }
             Step::Evict { pod, node } => {
@@ -420,14 +480,7 @@ impl Executor {
                     Eviction::Refused(why) => StepStatus::Refused(why),
                 }
             }
-            Step::WaitGone { node, pods } => {
-                for pod in &pods {
-                    if !b.pod_gone(pod, &node).await? {
-                        return Ok(StepStatus::Waiting);
-                    }
-                }
-                StepStatus::Done(None)
-            }
+            Step::WaitGone { node, pods } => self.wait_gone(b, &node, &pods).await?,
             Step::Delete(node) => {
                 if !self.issued {
                     b.delete_node(&node).await?;
@@ -436,22 +489,69 @@ impl Executor {
                 if b.node_gone(&node).await? {
                     StepStatus::Done(None)
                 } else {
-                    StepStatus::Waiting
+                    self.check_wait(b, &format!("node {node} still there"))?
                 }
             }
         })
     }
 
-    /// End the action with its report, journaled.
-    fn finish<B: Backend>(
+    /// Whether the action drains or deletes the node (so its absence is no error).
+    fn removes(&self, node: &str) -> bool {
+        self.action.steps.iter().any(|s| match s {
+            Step::Delete(n) | Step::WaitGone { node: n, .. } => n == node,
+            _ => false,
+        })
+    }
+
+    /// Wait for the evicted pods to exit; a pod that landed on the node after the preview (before
+    /// the cordon) is evicted here too, one per poll.
+    async fn wait_gone<B: Backend>(
         &mut self,
-        b: &B,
+        b: &mut B,
+        node: &str,
+        pods: &[String],
+    ) -> Result<StepStatus, BackendError> {
+        for pod in pods.iter().chain(&self.late) {
+            if !b.pod_gone(pod, node).await? {
+                return self.check_wait(b, &format!("{pod} still on {node}"));
+            }
+        }
+        let stragglers = b.pods_to_move(node).await?;
+        if let Some(pod) = stragglers.iter().find(|p| !pods.contains(p)) {
+            return match b.evict(pod, node, self.action.bypass_pdbs).await? {
+                Eviction::Accepted => {
+                    self.late.push(pod.clone());
+                    Ok(StepStatus::Waiting)
+                }
+                Eviction::NotFound => Ok(StepStatus::Waiting),
+                Eviction::Refused(why) => Ok(StepStatus::Refused(format!("{pod}: {why}"))),
+            };
+        }
+        let late = std::mem::take(&mut self.late);
+        Ok(StepStatus::Done((!late.is_empty()).then(|| {
+            format!(
+                "also evicted {} pod(s) that landed after the preview: {}",
+                late.len(),
+                late.join(", ")
+            )
+        })))
+    }
+
+    /// End the action with its report, journaled.
+    async fn finish<B: Backend>(
+        &mut self,
+        b: &mut B,
         state: State,
         error: Option<String>,
         notes: &mut Vec<Note>,
     ) {
         let total = self.action.steps.len();
-        let work = self.summary_of_work();
+        let leftovers = if self.next < total {
+            self.leftovers(b).await
+        } else {
+            Vec::new()
+        };
+        let work = self.summary_of_work(&leftovers);
         let report = match state {
             State::Done => format!("all {total} step(s) done"),
             State::Cancelled => format!("cancelled between steps; {work}"),
@@ -468,52 +568,350 @@ impl Executor {
         self.record(b, note, notes);
     }
 
+    /// What a stopped action leaves behind, as the cluster shows it now: nodes it cordoned that
+    /// are still there (and what still runs on them), NodeClaims it created that still exist, a
+    /// delete not yet confirmed. A check that fails is reported as unknown, never as fine.
+    async fn leftovers<B: Backend>(&self, b: &mut B) -> Vec<String> {
+        let done = &self.action.steps[..self.next.min(self.action.steps.len())];
+        let mut out = Vec::new();
+        for step in done {
+            let Step::Cordon(node) = step else { continue };
+            let undone = done
+                .iter()
+                .any(|s| matches!(s, Step::Delete(n) | Step::Uncordon(n) if n == node));
+            if undone {
+                continue;
+            }
+            match (b.node_gone(node).await, b.pods_to_move(node).await) {
+                (Ok(true), _) => {}
+                (Ok(false), Ok(pods)) if pods.is_empty() => {
+                    out.push(format!("{node} stays cordoned"));
+                }
+                (Ok(false), Ok(pods)) => out.push(format!(
+                    "{node} stays cordoned with {} pod(s) on it",
+                    pods.len()
+                )),
+                (Err(e), _) | (_, Err(e)) => {
+                    out.push(format!("{node} may stay cordoned (could not check: {e})"))
+                }
+            }
+        }
+        for claim in self.claims.iter().flatten() {
+            match b.nodeclaim_state(claim).await {
+                Ok(ClaimState::Gone) => {}
+                Ok(_) => out.push(format!(
+                    "nodeclaim {claim} stays (consolidation removes it if unused)"
+                )),
+                Err(e) => out.push(format!("nodeclaim {claim} may stay (could not check: {e})")),
+            }
+        }
+        if let (true, Some(Step::Delete(node))) = (self.issued, self.action.steps.get(self.next)) {
+            out.push(format!("delete of {node} requested, not confirmed"));
+        }
+        out
+    }
+
     /// What was done, what was not, and what that leaves behind — so a stopped action never
     /// leaves a node half-handled without saying so.
-    fn summary_of_work(&self) -> String {
+    fn summary_of_work(&self, leftovers: &[String]) -> String {
         let total = self.action.steps.len();
         let mut s = format!("{} of {total} step(s) done", self.done.len());
         if let Some(last) = self.done.last() {
             s.push_str(&format!(" (last: {last})"));
         }
-        let left = &self.action.steps[self.next.min(total)..];
-        if !left.is_empty() {
+        let left = total.saturating_sub(self.next);
+        if left > 0 {
             s.push_str(&format!(
                 "; not done: {}{}",
                 self.action.describe(self.next),
-                match left.len() - 1 {
+                match left - 1 {
                     0 => String::new(),
                     n => format!(" and {n} more"),
                 }
             ));
         }
-        let done = &self.action.steps[..self.next.min(total)];
-        let mut leftovers = Vec::new();
-        for step in done {
-            if let Step::Cordon(node) = step {
-                let undone = done
-                    .iter()
-                    .any(|s| matches!(s, Step::Delete(n) | Step::Uncordon(n) if n == node));
-                if !undone {
-                    let staying = left
-                        .iter()
-                        .filter(|s| matches!(s, Step::Evict { node: n, .. } if n == node))
-                        .count();
-                    leftovers.push(match staying {
-                        0 => format!("{node} stays cordoned"),
-                        n => format!("{node} stays cordoned with {n} pod(s) not evicted"),
-                    });
-                }
-            }
-        }
-        for claim in self.claims.iter().flatten() {
-            leftovers.push(format!(
-                "nodeclaim {claim} stays (consolidation removes it if unused)"
-            ));
-        }
-        if !leftovers.is_empty() && self.next < total {
+        if !leftovers.is_empty() {
             s.push_str(&format!("; left behind: {}", leftovers.join("; ")));
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The state machine's edges against a scripted backend: calls that take several polls,
+    //! nodes that vanish, launches that fail. (The simulator backend is exercised end to end in
+    //! tests/executor.rs.)
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::engine::plan::NodeClaimPlan;
+    use crate::exec::action::ActionKind;
+
+    /// A cluster of named nodes and pods where a delete takes three polls.
+    #[derive(Default)]
+    struct Scripted {
+        seconds: i64,
+        nodes: BTreeSet<String>,
+        pods: BTreeMap<String, String>,
+        deleting: BTreeMap<String, u32>,
+        launches: usize,
+        fail_launches: bool,
+    }
+
+    impl Scripted {
+        fn new(nodes: &[&str], pods: &[(&str, &str)]) -> Self {
+            Self {
+                nodes: nodes.iter().map(|n| n.to_string()).collect(),
+                pods: pods
+                    .iter()
+                    .map(|(p, n)| (p.to_string(), n.to_string()))
+                    .collect(),
+                ..Self::default()
+            }
+        }
+
+        /// One second passes: deletes progress.
+        fn tick(&mut self) {
+            self.seconds += 1;
+            for left in self.deleting.values_mut() {
+                *left = left.saturating_sub(1);
+            }
+            let done: Vec<String> = self
+                .deleting
+                .iter()
+                .filter(|(_, &left)| left == 0)
+                .map(|(n, _)| n.clone())
+                .collect();
+            for n in done {
+                self.deleting.remove(&n);
+                self.nodes.remove(&n);
+            }
+        }
+    }
+
+    impl Backend for Scripted {
+        fn now(&self) -> DateTime<Utc> {
+            DateTime::from_timestamp(1_700_000_000 + self.seconds, 0).unwrap_or_default()
+        }
+
+        fn context(&self) -> String {
+            "scripted".into()
+        }
+
+        async fn create_nodeclaim(&mut self, _: &NodeClaimPlan) -> Result<String, BackendError> {
+            if self.fail_launches {
+                return Err(BackendError("InsufficientInstanceCapacity".into()));
+            }
+            self.launches += 1;
+            Ok(format!("claim-{}", self.launches))
+        }
+
+        async fn nodeclaim_state(&mut self, claim: &str) -> Result<ClaimState, BackendError> {
+            Ok(ClaimState::Ready {
+                node: format!("{claim}-node"),
+            })
+        }
+
+        async fn set_unschedulable(&mut self, node: &str, _: bool) -> Result<bool, BackendError> {
+            Ok(self.nodes.contains(node))
+        }
+
+        async fn pods_to_move(&mut self, node: &str) -> Result<Vec<String>, BackendError> {
+            Ok(self
+                .pods
+                .iter()
+                .filter(|(_, n)| *n == node)
+                .map(|(p, _)| p.clone())
+                .collect())
+        }
+
+        async fn evict(
+            &mut self,
+            pod: &str,
+            node: &str,
+            _: bool,
+        ) -> Result<Eviction, BackendError> {
+            if self.pods.get(pod).map(String::as_str) != Some(node) {
+                return Ok(Eviction::NotFound);
+            }
+            self.pods.remove(pod);
+            Ok(Eviction::Accepted)
+        }
+
+        async fn pod_gone(&mut self, pod: &str, node: &str) -> Result<bool, BackendError> {
+            Ok(self.pods.get(pod).map(String::as_str) != Some(node))
+        }
+
+        async fn delete_node(&mut self, node: &str) -> Result<(), BackendError> {
+            if self.nodes.contains(node) {
+                self.deleting.entry(node.to_string()).or_insert(3);
+            }
+            Ok(())
+        }
+
+        async fn node_gone(&mut self, node: &str) -> Result<bool, BackendError> {
+            Ok(!self.nodes.contains(node))
+        }
+    }
+
+    fn action(kind: ActionKind, launches: Vec<NodeClaimPlan>, steps: Vec<Step>) -> Action {
+        Action {
+            id: "t1".into(),
+            kind,
+            summary: "test".into(),
+            targets: vec!["n1".into()],
+            launches,
+            steps,
+            bypass_pdbs: false,
+        }
+    }
+
+    /// Cordon n1, evict ns/a, wait, delete n1.
+    fn removal() -> Vec<Step> {
+        vec![
+            Step::Cordon("n1".into()),
+            Step::Evict {
+                pod: "ns/a".into(),
+                node: "n1".into(),
+            },
+            Step::WaitGone {
+                node: "n1".into(),
+                pods: vec!["ns/a".into()],
+            },
+            Step::Delete("n1".into()),
+        ]
+    }
+
+    fn approved(action: Action) -> Executor {
+        let mut x = Executor::new(action, Settings::new(None));
+        x.approve(DateTime::default(), "scripted").unwrap();
+        x
+    }
+
+    async fn poll_until(x: &mut Executor, b: &mut Scripted, done: impl Fn(&Executor) -> bool) {
+        for _ in 0..60 {
+            if done(x) {
+                return;
+            }
+            x.poll(b).await;
+            b.tick();
+        }
+        panic!("stuck at {:?}", x.current_step());
+    }
+
+    #[tokio::test]
+    async fn a_cancel_waits_for_a_delete_already_requested() {
+        let mut b = Scripted::new(&["n1"], &[("ns/a", "n1")]);
+        let mut x = approved(action(ActionKind::Delete, Vec::new(), removal()));
+        poll_until(&mut x, &mut b, |x| x.progress().0 == 3).await;
+        x.poll(&mut b).await;
+        assert!(x.issued, "the delete was requested");
+        x.cancel_token().cancel();
+        poll_until(&mut x, &mut b, |x| x.state().is_final()).await;
+        assert_eq!(x.state(), State::Done);
+        assert!(!b.nodes.contains("n1"));
+    }
+
+    #[tokio::test]
+    async fn a_cancel_before_the_delete_reports_the_cordoned_node() {
+        let mut b = Scripted::new(&["n1"], &[("ns/a", "n1"), ("ns/late", "n1")]);
+        let mut x = approved(action(ActionKind::Delete, Vec::new(), removal()));
+        // The wait step finds ns/late (not in the preview) and evicts it too.
+        poll_until(&mut x, &mut b, |x| x.progress().0 == 3).await;
+        assert!(b.pods.is_empty());
+        x.cancel_token().cancel();
+        x.poll(&mut b).await;
+        assert_eq!(x.state(), State::Cancelled);
+        let report = x.report().unwrap();
+        assert_eq!(
+            report,
+            "cancelled between steps; 3 of 4 step(s) done (last: wait for 1 evicted pod(s) to leave n1); not done: delete n1; left behind: n1 stays cordoned"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_node_already_gone_is_no_error_for_a_removal_but_is_for_a_cordon() {
+        let mut b = Scripted::new(&[], &[]);
+        let mut x = approved(action(ActionKind::Delete, Vec::new(), removal()));
+        poll_until(&mut x, &mut b, |x| x.state().is_final()).await;
+        assert_eq!(x.state(), State::Done, "{:?}", x.report());
+        let mut x = approved(action(
+            ActionKind::Cordon,
+            Vec::new(),
+            vec![Step::Cordon("n1".into())],
+        ));
+        x.poll(&mut b).await;
+        assert_eq!(x.state(), State::Failed);
+        assert!(x.report().unwrap().contains("node n1 not found"));
+    }
+
+    #[tokio::test]
+    async fn a_step_naming_a_missing_nodeclaim_fails_without_panicking() {
+        let mut b = Scripted::new(&["n1"], &[]);
+        let mut x = approved(action(
+            ActionKind::ScaleOut,
+            Vec::new(),
+            vec![Step::Launch(3), Step::WaitReady(3)],
+        ));
+        x.poll(&mut b).await;
+        assert_eq!(x.state(), State::Failed);
+        assert!(x.report().unwrap().contains("the plan has no nodeclaim 4"));
+    }
+
+    /// Two NodeClaim plans from the lab scenario scaled to six nginx replicas.
+    fn lab_claims() -> Vec<NodeClaimPlan> {
+        let options = crate::scenario::LoadOptions {
+            scales: vec![crate::scenario::expand::ScaleSpec {
+                namespace: "nlb-app-karpenter".into(),
+                name: "nginx-deployment".into(),
+                replicas: 6,
+            }],
+            region: None,
+        };
+        let loaded = crate::scenario::load_str(
+            "demo",
+            crate::sim::DEMO_SCENARIO,
+            &options,
+            crate::catalog::Catalog::embedded(),
+        )
+        .unwrap();
+        let p = crate::engine::plan::plan(
+            &loaded.snapshot,
+            crate::engine::plan::Strategy::Karpenter,
+            &crate::engine::scheduling::Options::default(),
+        );
+        assert_eq!(p.nodeclaims.len(), 2);
+        p.nodeclaims
+    }
+
+    #[tokio::test]
+    async fn an_interruption_response_drains_even_when_its_launch_fails() {
+        let mut b = Scripted::new(&["n1"], &[("ns/a", "n1")]);
+        b.fail_launches = true;
+        let mut steps = removal();
+        steps.insert(1, Step::Launch(0));
+        let mut x = approved(action(
+            ActionKind::InterruptionResponse,
+            lab_claims(),
+            steps,
+        ));
+        poll_until(&mut x, &mut b, |x| x.state().is_final()).await;
+        assert_eq!(x.state(), State::Done, "{:?}", x.report());
+        assert!(!b.nodes.contains("n1") && b.pods.is_empty());
+        // The same failure stops an ordinary replacement before it touches a pod.
+        let mut b = Scripted::new(&["n1"], &[("ns/a", "n1")]);
+        b.fail_launches = true;
+        let mut steps = removal();
+        steps.insert(1, Step::Launch(0));
+        let mut x = approved(action(ActionKind::Replace, lab_claims(), steps));
+        poll_until(&mut x, &mut b, |x| x.state().is_final()).await;
+        assert_eq!(x.state(), State::Failed);
+        assert_eq!(b.pods.len(), 1);
+        assert!(x
+            .report()
+            .unwrap()
+            .contains("left behind: n1 stays cordoned with 1 pod(s) on it"));
     }
 }

@@ -24,8 +24,10 @@ pub enum Outcome {
     StepStarted,
     /// A step finished.
     StepDone,
-    /// A step failed (the plan may retry it or fail).
+    /// A step failed (the plan stops, or carries on when the step was optional).
     StepFailed,
+    /// A step was refused for now (a PodDisruptionBudget) and is being retried.
+    StepBlocked,
     /// Every step finished.
     Done,
     /// The plan stopped on an error.

@@ -9,10 +9,6 @@ use crate::engine::disruption::candidates::pdb_allowances;
 use crate::engine::plan::NodeClaimPlan;
 use crate::exec::{Backend, BackendError, ClaimState, Eviction};
 
-fn no_node(node: &str) -> BackendError {
-    BackendError(format!("node {node} not found"))
-}
-
 impl Backend for Sim {
     fn now(&self) -> DateTime<Utc> {
         self.now
@@ -45,16 +41,30 @@ impl Backend for Sim {
         &mut self,
         node: &str,
         unschedulable: bool,
-    ) -> Result<(), BackendError> {
-        let n = self
-            .snapshot
-            .nodes
-            .iter_mut()
-            .find(|n| n.name == node)
-            .ok_or_else(|| no_node(node))?;
+    ) -> Result<bool, BackendError> {
+        let Some(n) = self.snapshot.nodes.iter_mut().find(|n| n.name == node) else {
+            return Ok(false);
+        };
         n.unschedulable = unschedulable;
         self.bind_due |= !unschedulable;
-        Ok(())
+        Ok(true)
+    }
+
+    async fn pods_to_move(&mut self, node: &str) -> Result<Vec<String>, BackendError> {
+        // The simulation recreates an evicted pod pending at once, so a bound pod is never one
+        // that is terminating.
+        Ok(self
+            .snapshot
+            .pods
+            .iter()
+            .filter(|p| {
+                p.node_name.as_deref() == Some(node)
+                    && p.is_active_on_node()
+                    && !p.is_daemon()
+                    && !p.mirror
+            })
+            .map(|p| p.key())
+            .collect())
     }
 
     async fn evict(

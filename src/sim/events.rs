@@ -54,6 +54,11 @@ pub enum EventKind {
     PlanFailed,
     /// Supervised: the operator cancelled an action between steps.
     PlanCancelled,
+    /// Supervised: the operator rejected a proposal.
+    PlanRejected,
+    /// Supervised: a proposal no longer applies (its node is gone, or an interruption
+    /// response supersedes it) and was taken back before approval.
+    PlanWithdrawn,
 }
 
 /// One event: when it happened, what, and the objects it names.
@@ -112,6 +117,8 @@ impl EventKind {
             Self::PlanDone => "plan-done",
             Self::PlanFailed => "plan-failed",
             Self::PlanCancelled => "plan-cancelled",
+            Self::PlanRejected => "plan-rejected",
+            Self::PlanWithdrawn => "plan-withdrawn",
         }
     }
 }

@@ -832,10 +832,15 @@ impl Sim {
         self.serial += 1;
         let name = format!("{}-{}", c.claim.nodepool, suffix(self.serial));
         let Some((type_name, zone)) = self.launch_offering(&c.launch) else {
+            let then = if self.config.autopilot {
+                "retrying next pass"
+            } else {
+                "the launch step fails"
+            };
             self.emit(
                 EventKind::LaunchFailed,
                 format!(
-                    "could not launch a nodeclaim for nodepool {}: no offering of {} has capacity; retrying next pass",
+                    "could not launch a nodeclaim for nodepool {}: no offering of {} has capacity; {then}",
                     c.claim.nodepool,
                     c.launch.instance_types.join(", ")
                 ),

@@ -12,8 +12,11 @@ use super::{EventKind, Sim};
 use crate::engine::interruption::{respond, EventKind as Interruption, InterruptionEvent};
 use crate::exec::action::Refusal;
 use crate::exec::journal::{Journal, Outcome};
-use crate::exec::{Action, ApprovalError, Executor, Note, Settings, State};
+use crate::exec::{Action, ActionKind, ApprovalError, Executor, Note, Settings, State, Step};
 use crate::model::Snapshot;
+
+/// How long a rejected proposal is not proposed again.
+pub const REJECTION_BACKOFF: Duration = Duration::minutes(5);
 
 /// The simulation, with karpdeck's executor in Karpenter's place.
 #[derive(Debug)]
@@ -23,12 +26,14 @@ pub struct Supervisor {
     approve_all: bool,
     executors: Vec<Executor>,
     next_pass: DateTime<Utc>,
-    /// Nodes whose interruption notice already has a proposal.
+    /// Nodes whose interruption notice already has a response.
     answered: BTreeSet<String>,
     /// The number of the next plan id (`p<n>`).
     next_plan: usize,
-    /// Plans the engine proposed (the rest are the operator's).
+    /// Plans karpdeck proposed itself (the rest are the operator's).
     proposed: BTreeSet<String>,
+    /// Rejected proposals (kind and targets) and until when they are not proposed again.
+    rejected: Vec<(ActionKind, Vec<String>, DateTime<Utc>)>,
 }
 
 /// The first plan number not yet used in the journal, so ids stay unique across runs.
@@ -57,7 +62,13 @@ impl Supervisor {
             answered: BTreeSet::new(),
             next_plan: first_plan.max(1),
             proposed: BTreeSet::new(),
+            rejected: Vec::new(),
         }
+    }
+
+    /// Approve every new proposal as it is made (or stop doing so).
+    pub fn set_approve_all(&mut self, on: bool) {
+        self.approve_all = on;
     }
 
     /// The simulation.
@@ -130,7 +141,7 @@ impl Supervisor {
         };
         match x.approve(now, &context) {
             Ok(note) => {
-                self.report(vec![note], false);
+                self.report(vec![note]);
                 Ok(())
             }
             Err(e) => {
@@ -144,9 +155,27 @@ impl Supervisor {
         }
     }
 
-    /// Reject a proposed action; false if it was not awaiting approval.
+    /// Reject a proposed action; false if it was not awaiting approval. karpdeck does not
+    /// propose the same thing again for [`REJECTION_BACKOFF`].
     pub fn reject(&mut self, plan: &str) -> bool {
-        self.executor_mut(plan).is_some_and(|x| x.reject())
+        let until = self.sim.now + REJECTION_BACKOFF;
+        let Some(x) = self.executor_mut(plan) else {
+            return false;
+        };
+        if !x.reject() {
+            return false;
+        }
+        let (kind, targets) = (x.action().kind, x.action().targets.clone());
+        self.rejected.push((kind, targets, until));
+        self.sim.emit(
+            EventKind::PlanRejected,
+            format!(
+                "plan {plan} rejected; not proposed again for {} minutes",
+                REJECTION_BACKOFF.num_minutes()
+            ),
+            vec![plan.to_string()],
+        );
+        true
     }
 
     /// Ask a running action to stop before its next step; false if it is not running.
@@ -160,10 +189,13 @@ impl Supervisor {
         }
     }
 
-    /// One virtual second: the cluster moves, karpdeck proposes (every Karpenter interval), and
-    /// each approved action takes its next step.
+    /// One virtual second: the cluster moves, interruption notices are answered at once,
+    /// karpdeck proposes its next move (every Karpenter interval), and each approved action
+    /// takes its next step.
     pub async fn step(&mut self) {
         self.sim.step();
+        self.withdraw_stale();
+        self.answer_notices();
         if self.sim.now >= self.next_pass {
             self.next_pass = self.sim.now + Duration::seconds(self.sim.config.karpenter_interval);
             self.pass();
@@ -171,7 +203,6 @@ impl Supervisor {
         for i in 0..self.executors.len() {
             let before = self.sim.events.len();
             let mut notes = self.executors[i].poll(&mut self.sim).await;
-            let blocked = self.executors[i].blocked().is_some();
             // A step's start goes before what the step did to the cluster.
             let started: Vec<Note> = notes
                 .iter()
@@ -180,9 +211,9 @@ impl Supervisor {
                 .collect();
             notes.retain(|n| n.outcome != Outcome::StepStarted);
             let effects = self.sim.events.split_off(before);
-            self.report(started, blocked);
+            self.report(started);
             self.sim.events.extend(effects);
-            self.report(notes, blocked);
+            self.report(notes);
         }
     }
 
@@ -197,11 +228,11 @@ impl Supervisor {
     }
 
     /// The notes as events (and nothing else: the executor journaled them).
-    fn report(&mut self, notes: Vec<Note>, blocked: bool) {
+    fn report(&mut self, notes: Vec<Note>) {
         for n in notes {
             let kind = match n.outcome {
                 Outcome::Approved => EventKind::PlanApproved,
-                Outcome::StepFailed if blocked => EventKind::EvictionBlocked,
+                Outcome::StepBlocked => EventKind::EvictionBlocked,
                 Outcome::StepStarted | Outcome::StepDone | Outcome::StepFailed => {
                     EventKind::PlanStep
                 }
@@ -226,9 +257,48 @@ impl Supervisor {
         }
     }
 
-    /// karpdeck's pass: answer new interruption notices, then — unless a proposal is still
-    /// waiting for the operator — propose Karpenter's next move.
-    fn pass(&mut self) {
+    /// Take back a proposal before approval, saying why.
+    fn withdraw(&mut self, i: usize, why: &str) {
+        if !self.executors[i].reject() {
+            return;
+        }
+        let plan = self.executors[i].action().id.clone();
+        self.sim.emit(
+            EventKind::PlanWithdrawn,
+            format!("plan {plan} withdrawn: {why}"),
+            vec![plan],
+        );
+    }
+
+    /// Proposals whose nodes are gone no longer apply.
+    fn withdraw_stale(&mut self) {
+        for i in 0..self.executors.len() {
+            if self.executors[i].state() != State::Previewed {
+                continue;
+            }
+            let gone = self.executors[i]
+                .action()
+                .nodes()
+                .find(|n| !self.sim.snapshot.nodes.iter().any(|m| m.name == *n))
+                .map(str::to_string);
+            if let Some(node) = gone {
+                self.withdraw(i, &format!("node {node} is gone"));
+            }
+        }
+    }
+
+    /// Nodes that actions not yet over (proposed, approved or running) act on.
+    fn busy_nodes(&self) -> BTreeSet<String> {
+        self.executors
+            .iter()
+            .filter(|x| !x.state().is_final())
+            .flat_map(|x| x.action().nodes().map(str::to_string))
+            .collect()
+    }
+
+    /// Answer each new interruption notice: the response supersedes proposals for that node
+    /// still awaiting approval; a node an approved action is already removing needs none.
+    fn answer_notices(&mut self) {
         let notices: Vec<String> = self
             .sim
             .notices
@@ -238,53 +308,95 @@ impl Supervisor {
             .collect();
         for node in notices {
             self.answered.insert(node.clone());
+            let removing = self.executors.iter().any(|x| {
+                matches!(x.state(), State::Approved | State::Executing)
+                    && x.action()
+                        .steps
+                        .iter()
+                        .any(|s| matches!(s, Step::Delete(n) if *n == node))
+            });
+            if removing {
+                continue;
+            }
+            for i in 0..self.executors.len() {
+                let touches = self.executors[i].state() == State::Previewed
+                    && self.executors[i].action().nodes().any(|n| n == node);
+                if touches {
+                    self.withdraw(i, &format!("superseded by the interruption of {node}"));
+                }
+            }
             if let Some(action) = self.interruption_response(&node) {
+                self.proposed.insert(action.id.clone());
                 self.propose(action);
             }
         }
-        // One engine proposal awaits the operator at a time; the operator's own pending
-        // actions do not hold the engine back.
-        let waiting = |x: &Executor| {
-            matches!(x.state(), State::Previewed | State::Approved)
-                && self.proposed.contains(&x.action().id)
-        };
+    }
+
+    fn recently_rejected(&self, kind: ActionKind, targets: &[String]) -> bool {
+        let now = self.sim.now;
+        self.rejected
+            .iter()
+            .any(|(k, t, until)| *k == kind && t == targets && *until > now)
+    }
+
+    /// karpdeck's pass: unless one of its proposals is still waiting for the operator, propose
+    /// Karpenter's next move — a scale-out, else one disruption of nodes no other action holds.
+    fn pass(&mut self) {
+        let mine = |x: &Executor| self.proposed.contains(&x.action().id);
+        let waiting = |x: &Executor| mine(x) && x.state() == State::Previewed;
         if self.executors.iter().any(waiting) {
             return;
         }
-        // Claims an approved scale-out has not created yet would be planned twice.
-        let launching = self.executors.iter().any(|x| {
-            x.state() == State::Executing && x.created_claims().count() < x.action().launches.len()
-        });
-        if launching {
+        // An approved scale-out's claims do not exist yet until its launch steps ran: planning
+        // now would plan them twice.
+        let launching = |x: &Executor| {
+            matches!(x.state(), State::Approved | State::Executing)
+                && x.created_claims().count() < x.action().launches.len()
+        };
+        if self.executors.iter().any(launching) {
             return;
         }
         if let Some(plan) = self.sim.provisioning_plan() {
-            let id = self.plan_id();
-            self.proposed.insert(id.clone());
-            self.propose(Action::scale_out(id, &plan));
+            self.propose_engine_move(Action::scale_out(String::new(), &plan));
             return;
         }
-        // Disruption waits until nothing is changing the cluster.
-        let running = |x: &Executor| matches!(x.state(), State::Approved | State::Executing);
+        // Disruption waits until karpdeck's own actions are done changing the cluster.
+        let running =
+            |x: &Executor| mine(x) && matches!(x.state(), State::Approved | State::Executing);
         if self.executors.iter().any(running) {
             return;
         }
-        let actions = self.sim.disruption_actions();
-        if let Some(a) = actions.first() {
-            let id = self.plan_id();
-            self.proposed.insert(id.clone());
-            let action = Action::disruption(id, self.sim.snapshot(), a);
-            self.propose(action);
+        let busy = self.busy_nodes();
+        let snapshot = self.sim.snapshot();
+        let Some(a) = self.sim.disruption_actions().into_iter().find(|a| {
+            a.nodes
+                .iter()
+                .all(|&n| !busy.contains(&snapshot.nodes[n].name))
+        }) else {
+            return;
+        };
+        let action = Action::disruption(String::new(), self.sim.snapshot(), &a);
+        self.propose_engine_move(action);
+    }
+
+    /// Give the engine's move a plan id and propose it, unless the operator just rejected the
+    /// same move.
+    fn propose_engine_move(&mut self, mut action: Action) {
+        if self.recently_rejected(action.kind, &action.targets) {
+            return;
         }
+        action.id = self.plan_id();
+        self.proposed.insert(action.id.clone());
+        self.propose(action);
     }
 
     /// The engine's answer to the interruption notice on `node`; the offering goes into the
     /// unavailable cache at once (the replacement must avoid it).
     fn interruption_response(&mut self, node: &str) -> Option<Action> {
-        let id = self.sim.snapshot.nodes.iter().find(|n| n.name == node)?;
+        let n = self.sim.snapshot.nodes.iter().find(|n| n.name == node)?;
         let event = InterruptionEvent {
             kind: Interruption::SpotInterruption,
-            instance_ids: vec![id.instance_id()?.to_string()],
+            instance_ids: vec![n.instance_id()?.to_string()],
             time: self.sim.now,
         };
         let responses = respond(self.sim.snapshot(), &event);
