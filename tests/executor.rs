@@ -742,3 +742,47 @@ async fn an_interruption_response_left_unapproved_is_withdrawn_when_ec2_takes_th
         Err(ApprovalError::NotPreviewed { .. })
     ));
 }
+
+#[test]
+fn the_headless_runner_closes_what_is_still_running_when_it_ends() {
+    let path = journal_path("cli-end");
+    let dir = path.parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("lab-pdb.yaml");
+    std::fs::write(&scenario, format!("{DEMO_SCENARIO}{}", nginx_pdb(0))).unwrap();
+    let node = "ip-172-31-55-131.ap-southeast-1.compute.internal";
+    let out = run_cli(
+        &[
+            "sim",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--supervised",
+            "--approve-all",
+            "--drain",
+            node,
+            "--duration",
+            "2m",
+            "--journal",
+            path.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("eviction-blocked") && text.contains("allows 0 more disruptions (HTTP 429)"),
+        "{text}"
+    );
+    let summary = text
+        .lines()
+        .find(|l| l.starts_with("plan p1 drain"))
+        .unwrap();
+    assert!(
+        summary.contains("cancelled")
+            && summary.contains(&format!("{node} stays cordoned with 1 pod(s) on it")),
+        "{summary}"
+    );
+    let j = journal::read(&path).unwrap();
+    assert!(j.unfinished().is_empty());
+    assert_eq!(j.entries.last().unwrap().outcome, Outcome::Cancelled);
+}

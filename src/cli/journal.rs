@@ -29,7 +29,7 @@ pub fn run(args: &JournalArgs) -> Result<String, Failure> {
         let entry = Entry {
             time: Utc::now(),
             context: u.first.context.clone(),
-            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            user: crate::exec::executor::local_user(),
             plan: plan.clone(),
             action: u.first.action.clone(),
             targets: u.first.targets.clone(),
@@ -81,7 +81,7 @@ pub fn run(args: &JournalArgs) -> Result<String, Failure> {
             e.plan,
             e.action,
             outcome_name(e.outcome),
-            describe(e)
+            subject(e)
         );
     }
     if j.torn_tail.is_some() {
@@ -114,12 +114,16 @@ fn outcome_name(o: Outcome) -> String {
         .unwrap_or_default()
 }
 
-/// `outcome step — detail`, or the targets when the line is about the whole plan.
-fn describe(e: &Entry) -> String {
-    let what = e.step.clone().unwrap_or_else(|| e.targets.join(", "));
-    let mut s = format!("{} {what}", outcome_name(e.outcome));
+/// `step — detail`, or the targets when the line is about the whole plan.
+fn subject(e: &Entry) -> String {
+    let mut s = e.step.clone().unwrap_or_else(|| e.targets.join(", "));
     if let Some(d) = &e.detail {
         let _ = write!(s, " — {d}");
     }
     s
+}
+
+/// `outcome step — detail`.
+fn describe(e: &Entry) -> String {
+    format!("{} {}", outcome_name(e.outcome), subject(e))
 }

@@ -14,7 +14,7 @@ use crate::exec::journal;
 use crate::exec::Settings;
 use crate::scenario::{self, LoadOptions};
 use crate::sim::supervised::first_free_plan;
-use crate::sim::{demo_hpas, Sim, SimConfig, Supervisor, DEMO_SCENARIO};
+use crate::sim::{demo_hpas, Sim, SimConfig, SimEvent, Supervisor, DEMO_SCENARIO};
 
 /// The supervised simulation's journal, in the state directory.
 pub const SIM_JOURNAL: &str = "sim-journal.jsonl";
@@ -78,7 +78,15 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), Failure> {
             code: EXIT_FAILURE,
             message: format!("cannot start the runtime: {e}"),
         })?;
-    runtime.block_on(play(args, &mut driver, out))?;
+    runtime.block_on(async {
+        play(args, &mut driver, out).await?;
+        if let Driver::Supervised(sup) = &mut driver {
+            let printed = sup.sim().events().len();
+            sup.end().await;
+            print_events(args, &sup.sim().events()[printed..], out)?;
+        }
+        Ok::<(), Failure>(())
+    })?;
     if args.events_json {
         return Ok(());
     }
@@ -95,13 +103,19 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), Failure> {
         for x in sup.executors() {
             let a = x.action();
             let (done, total) = x.progress();
+            let blocked = x
+                .blocked()
+                .map(|(why, n)| format!(" — blocked: {why} ({n} attempts)"));
             text.push_str(&format!(
                 "plan {} {} {}: {} ({done}/{total} steps){}\n",
                 a.id,
                 a.kind.as_str(),
                 x.state().as_str(),
                 a.summary,
-                x.report().map(|r| format!(" — {r}")).unwrap_or_default()
+                x.report()
+                    .map(|r| format!(" — {r}"))
+                    .or(blocked)
+                    .unwrap_or_default()
             ));
         }
     }
@@ -126,17 +140,8 @@ async fn play(args: &SimArgs, driver: &mut Driver, out: &mut dyn Write) -> Resul
     let mut printed = 0;
     loop {
         let events = &driver.sim().events()[printed..];
-        let mut text = String::new();
-        for e in events {
-            if args.events_json {
-                text.push_str(&serde_json::to_string(e).map_err(Failure::bad_input)?);
-            } else {
-                text.push_str(&e.line());
-            }
-            text.push('\n');
-        }
+        print_events(args, events, out)?;
         printed += events.len();
-        write(out, &text)?;
         if driver.sim().now() >= end {
             return Ok(());
         }
@@ -145,6 +150,20 @@ async fn play(args: &SimArgs, driver: &mut Driver, out: &mut dyn Write) -> Resul
             tokio::time::sleep(pace).await;
         }
     }
+}
+
+/// Print events as lines (or JSON lines).
+fn print_events(args: &SimArgs, events: &[SimEvent], out: &mut dyn Write) -> Result<(), Failure> {
+    let mut text = String::new();
+    for e in events {
+        if args.events_json {
+            text.push_str(&serde_json::to_string(e).map_err(Failure::bad_input)?);
+        } else {
+            text.push_str(&e.line());
+        }
+        text.push('\n');
+    }
+    write(out, &text)
 }
 
 /// The supervised driver: its journal (plans left unfinished by an earlier run are reported,

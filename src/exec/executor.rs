@@ -79,11 +79,19 @@ impl Settings {
     /// The local user (`$USER`), this journal, read-write.
     pub fn new(journal: Option<PathBuf>) -> Self {
         Self {
-            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            user: local_user(),
             journal,
             read_only: false,
         }
     }
+}
+
+/// The local user's name (`$USER`, else `$LOGNAME`), for the journal.
+pub fn local_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Why an approval was refused.

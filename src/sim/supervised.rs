@@ -227,6 +227,42 @@ impl Supervisor {
         }
     }
 
+    /// The run is over and the simulated cluster goes with it: actions still running are
+    /// cancelled between steps (with their reports), so the journal keeps no plan hanging.
+    pub async fn end(&mut self) {
+        let running: Vec<String> = self
+            .executors
+            .iter()
+            .filter(|x| matches!(x.state(), State::Approved | State::Executing))
+            .map(|x| x.action().id.clone())
+            .collect();
+        if running.is_empty() {
+            return;
+        }
+        self.sim.emit(
+            EventKind::PlanCancelled,
+            format!(
+                "the simulation ends: cancelling {} running plan(s)",
+                running.len()
+            ),
+            running.clone(),
+        );
+        for plan in running {
+            self.cancel(&plan);
+            // A delete already requested completes first (at once in the simulation).
+            for _ in 0..3 {
+                let Some(i) = self.executors.iter().position(|x| x.action().id == plan) else {
+                    break;
+                };
+                if self.executors[i].state().is_final() {
+                    break;
+                }
+                let notes = self.executors[i].poll(&mut self.sim).await;
+                self.report(notes);
+            }
+        }
+    }
+
     /// The notes as events (and nothing else: the executor journaled them).
     fn report(&mut self, notes: Vec<Note>) {
         for n in notes {
