@@ -786,3 +786,29 @@ fn the_headless_runner_closes_what_is_still_running_when_it_ends() {
     assert!(j.unfinished().is_empty());
     assert_eq!(j.entries.last().unwrap().outcome, Outcome::Cancelled);
 }
+
+#[tokio::test]
+async fn an_operator_action_on_a_node_another_action_holds_is_refused() {
+    let mut sup = demo("", false, settings(None));
+    let node = sup.sim().snapshot().nodes[0].name.clone();
+    let cordon = sup
+        .submit(|id, _| Ok(Action::cordon(id, &node, true)))
+        .unwrap();
+    let options = DrainOptions {
+        ignore_daemonsets: true,
+        delete_emptydir_data: true,
+        ..DrainOptions::default()
+    };
+    let err = sup
+        .submit(|id, s| Action::drain(id, s, &drain_plan(s, &[0], &options), &options))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{node} is held by plan {cordon} (cordon previewed); reject or cancel it first")
+    );
+    assert!(sup.reject(&cordon));
+    let drain = sup
+        .submit(|id, s| Action::drain(id, s, &drain_plan(s, &[0], &options), &options))
+        .unwrap();
+    assert_eq!(drain, "p2", "a refused submission uses no plan id");
+}

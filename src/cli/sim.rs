@@ -79,13 +79,16 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), Failure> {
             message: format!("cannot start the runtime: {e}"),
         })?;
     runtime.block_on(async {
-        play(args, &mut driver, out).await?;
+        let played = play(args, &mut driver, out).await;
+        // Whatever happened to the output, running plans are closed in the journal.
         if let Driver::Supervised(sup) = &mut driver {
             let printed = sup.sim().events().len();
             sup.end().await;
-            print_events(args, &sup.sim().events()[printed..], out)?;
+            if played.is_ok() {
+                print_events(args, &sup.sim().events()[printed..], out)?;
+            }
         }
-        Ok::<(), Failure>(())
+        played
     })?;
     if args.events_json {
         return Ok(());

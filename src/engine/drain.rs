@@ -147,6 +147,12 @@ fn is_critical(pod: &Pod) -> bool {
     )
 }
 
+/// What a drain with these options does to one pod, by kubectl's filter chain (PodDisruptionBudgets
+/// aside: the Eviction API enforces those).
+pub fn pod_action(snapshot: &Snapshot, pod: &Pod, options: &DrainOptions) -> PodAction {
+    kubectl_action(snapshot, pod, options, &mut Vec::new())
+}
+
 /// kubectl's filter chain for one pod: DaemonSet, mirror, local storage, unreplicated — the first
 /// that decides wins; finished pods are simply deleted.
 fn kubectl_action(

@@ -93,9 +93,10 @@ pub struct Action {
     pub launches: Vec<NodeClaimPlan>,
     /// The steps, in order.
     pub steps: Vec<Step>,
-    /// Delete pods instead of evicting them, bypassing PodDisruptionBudgets (kubectl's
-    /// `--disable-eviction`). Off unless the operator asks.
-    pub bypass_pdbs: bool,
+    /// How pods are drained: Karpenter's (everything but DaemonSet pods) for its removals, the
+    /// operator's kubectl flags for a drain. `disable_eviction` deletes instead of evicting,
+    /// bypassing PodDisruptionBudgets — off unless the operator asks.
+    pub options: DrainOptions,
 }
 
 /// Why an action cannot be built.
@@ -194,7 +195,7 @@ impl Action {
                 .map(Step::Launch)
                 .chain((0..plan.nodeclaims.len()).map(Step::WaitReady))
                 .collect(),
-            bypass_pdbs: false,
+            options: DrainOptions::default(),
         }
     }
 
@@ -236,7 +237,7 @@ impl Action {
             targets: nodes,
             launches: action.replacements.clone(),
             steps,
-            bypass_pdbs: false,
+            options: KARPENTER_DRAIN,
         }
     }
 
@@ -285,7 +286,7 @@ impl Action {
             targets: plan.nodes.clone(),
             launches: plan.new_nodeclaims.clone(),
             steps,
-            bypass_pdbs: options.disable_eviction,
+            options: *options,
         })
     }
 
@@ -328,7 +329,7 @@ impl Action {
             targets: vec![name],
             launches: plan.drain.new_nodeclaims.clone(),
             steps,
-            bypass_pdbs: false,
+            options: KARPENTER_DRAIN,
         }
     }
 
@@ -346,7 +347,7 @@ impl Action {
             targets: vec![node.to_string()],
             launches: Vec::new(),
             steps: vec![step],
-            bypass_pdbs: false,
+            options: DrainOptions::default(),
         }
     }
 
@@ -384,7 +385,7 @@ impl Action {
             targets: vec![name],
             launches: plan.new_nodeclaims.clone(),
             steps,
-            bypass_pdbs: false,
+            options: KARPENTER_DRAIN,
         })
     }
 
@@ -441,7 +442,11 @@ impl Action {
                 let of_node = |s: &Step| matches!(s, Step::Evict { node: m, .. } if m == node);
                 let k = self.steps[..=i].iter().filter(|s| of_node(s)).count();
                 let n = self.steps.iter().filter(|s| of_node(s)).count();
-                let verb = if self.bypass_pdbs { "delete" } else { "evict" };
+                let verb = if self.options.disable_eviction {
+                    "delete"
+                } else {
+                    "evict"
+                };
                 format!("{verb} {pod} ({k} of {n})")
             }
             Step::WaitGone { node, pods } => {

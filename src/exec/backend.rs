@@ -9,6 +9,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+use crate::engine::drain::DrainOptions;
 use crate::engine::plan::NodeClaimPlan;
 
 /// A backend call that failed: the API's error, in one line.
@@ -32,6 +33,16 @@ pub enum Eviction {
     Refused(String),
     /// The pod is not on that node any more: nothing to do.
     NotFound,
+}
+
+/// A pod a drain finds on a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundPod {
+    /// `namespace/name`.
+    pub key: String,
+    /// Why the drain's options do not let it go (local storage, no controller, ...), if so.
+    /// PodDisruptionBudgets are not blockers here: the Eviction API answers for them.
+    pub blocker: Option<String>,
 }
 
 /// How far a NodeClaim got.
@@ -75,12 +86,13 @@ pub trait Backend {
         unschedulable: bool,
     ) -> impl Future<Output = Result<bool, BackendError>> + Send;
 
-    /// `namespace/name` of the pods a drain must move off the node now: bound, not DaemonSet or
-    /// mirror pods, not already terminating.
+    /// The pods a drain with these options must move off the node now (bound, not terminating;
+    /// DaemonSet and mirror pods as the options say), each with what would block it.
     fn pods_to_move(
         &mut self,
         node: &str,
-    ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send;
+        options: &DrainOptions,
+    ) -> impl Future<Output = Result<Vec<BoundPod>, BackendError>> + Send;
 
     /// Evict the pod through the Eviction API, or delete it outright when `bypass_pdbs`.
     fn evict(

@@ -108,6 +108,18 @@ pub enum ApprovalError {
         /// Its state.
         state: &'static str,
     },
+    /// Another approved action is working on one of its nodes.
+    #[error(
+        "{plan} not approved: {node} is in the hands of plan {other}; wait for it or cancel it"
+    )]
+    Conflict {
+        /// Plan id.
+        plan: String,
+        /// The contested node.
+        node: String,
+        /// The plan holding it.
+        other: String,
+    },
     /// The approval could not be recorded, so it did not happen.
     #[error("{0}")]
     Journal(#[from] JournalError),
@@ -167,8 +179,11 @@ pub struct Executor {
     refusal: Option<(String, u32)>,
     /// Names of the NodeClaims created, by launch index.
     claims: Vec<Option<String>>,
-    /// Pods that landed on a node after the preview, evicted by its wait step.
+    /// Pods evicted by a wait step (landed after the preview, or passed over when urgent).
     late: Vec<String>,
+    /// What a finished action must still own up to (a failed optional launch, a node already
+    /// gone).
+    caveats: Vec<String>,
     /// Descriptions of finished steps.
     done: Vec<String>,
     /// The closing report, once final.
@@ -190,6 +205,7 @@ impl Executor {
             refusal: None,
             claims,
             late: Vec::new(),
+            caveats: Vec::new(),
             done: Vec::new(),
             report: None,
         }
@@ -326,7 +342,7 @@ impl Executor {
         }
         // A step whose change is under way finishes first: a cancel must not report a delete
         // that is happening as not done.
-        if self.cancel.is_cancelled() && !self.issued {
+        if self.cancel.is_cancelled() && !self.issued && self.next < self.action.steps.len() {
             self.finish(b, State::Cancelled, None, &mut notes).await;
             return notes;
         }
@@ -343,17 +359,22 @@ impl Executor {
                     return notes;
                 }
             }
-            match self.run_step(b).await {
+            let urgent = self.action.is_urgent();
+            match self.run_step(b, &mut notes).await {
                 Ok(StepStatus::Waiting) => return notes,
-                Ok(StepStatus::Refused(why)) => {
-                    let fresh = self.refusal.as_ref().is_none_or(|(last, _)| *last != why);
-                    let attempts = self.refusal.as_ref().map_or(0, |(_, n)| *n) + 1;
-                    self.refusal = Some((why.clone(), attempts));
-                    if fresh {
-                        let detail = format!("{why}; retrying");
-                        let note = self.note(Outcome::StepBlocked, Some(step), Some(detail));
-                        self.record(b, note, &mut notes);
+                Ok(StepStatus::Refused(why)) if urgent && self.is_evict() => {
+                    // The deadline does not wait for one pod: the rest drain, and the wait
+                    // step keeps retrying this one.
+                    let detail = format!("{why}; retried while the other pods drain");
+                    let note = self.note(Outcome::StepBlocked, Some(step), Some(detail));
+                    self.next += 1;
+                    self.began = None;
+                    if !self.record(b, note, &mut notes) {
+                        return notes;
                     }
+                }
+                Ok(StepStatus::Refused(why)) => {
+                    self.refused(b, step, why, &mut notes);
                     return notes;
                 }
                 Ok(StepStatus::Done(detail)) => {
@@ -361,9 +382,11 @@ impl Executor {
                         return notes;
                     }
                 }
-                Err(e) if self.action.is_urgent() && self.is_launch() => {
+                Err(e) if urgent && self.is_launch() => {
                     // The instance goes at the deadline whether or not a replacement comes:
                     // drain anyway.
+                    self.caveats
+                        .push(format!("{step} failed ({e}); drained anyway"));
                     let detail = format!("{e}; draining anyway");
                     if !self.advance(b, Outcome::StepFailed, step, Some(detail), &mut notes) {
                         return notes;
@@ -384,9 +407,7 @@ impl Executor {
                 return notes;
             }
             // Only an urgent action's evictions go out together.
-            let chained = self.action.is_urgent()
-                && matches!(self.action.steps.get(self.next), Some(Step::Evict { .. }));
-            if !chained || self.cancel.is_cancelled() {
+            if !(urgent && self.is_evict()) || self.cancel.is_cancelled() {
                 return notes;
             }
         }
@@ -394,6 +415,30 @@ impl Executor {
 
     fn is_launch(&self) -> bool {
         matches!(self.action.steps.get(self.next), Some(Step::Launch(_)))
+    }
+
+    fn is_evict(&self) -> bool {
+        matches!(self.action.steps.get(self.next), Some(Step::Evict { .. }))
+    }
+
+    /// Whether launches are still ahead (a planner must not plan their pods twice).
+    pub fn launching(&self) -> bool {
+        matches!(self.state, State::Approved | State::Executing)
+            && self.action.steps[self.next.min(self.action.steps.len())..]
+                .iter()
+                .any(|s| matches!(s, Step::Launch(_)))
+    }
+
+    /// Count a refusal; journal it when it is new (not every retry).
+    fn refused<B: Backend>(&mut self, b: &B, step: String, why: String, notes: &mut Vec<Note>) {
+        let fresh = self.refusal.as_ref().is_none_or(|(last, _)| *last != why);
+        let attempts = self.refusal.as_ref().map_or(0, |(_, n)| *n) + 1;
+        self.refusal = Some((why.clone(), attempts));
+        if fresh {
+            let detail = format!("{why}; retrying");
+            let note = self.note(Outcome::StepBlocked, Some(step), Some(detail));
+            self.record(b, note, notes);
+        }
     }
 
     /// Journal the step's outcome and move to the next step; false if the journal failed.
@@ -414,10 +459,14 @@ impl Executor {
         self.record(b, note, notes)
     }
 
-    /// Fail a wait that has gone on too long.
-    fn check_wait<B: Backend>(&self, b: &B, what: &str) -> Result<StepStatus, BackendError> {
-        let waited = self.began.map(|t| b.now() - t).unwrap_or_default();
-        if waited >= WAIT_TIMEOUT {
+    /// Whether the current step has waited out [`WAIT_TIMEOUT`].
+    fn waited_out<B: Backend>(&self, b: &B) -> bool {
+        self.began.is_some_and(|t| b.now() - t >= WAIT_TIMEOUT)
+    }
+
+    /// Keep waiting, or fail a wait that has gone on too long.
+    fn keep_waiting<B: Backend>(&self, b: &B, what: &str) -> Result<StepStatus, BackendError> {
+        if self.waited_out(b) {
             return Err(BackendError(format!(
                 "{what} after {} minutes",
                 WAIT_TIMEOUT.num_minutes()
@@ -426,7 +475,11 @@ impl Executor {
         Ok(StepStatus::Waiting)
     }
 
-    async fn run_step<B: Backend>(&mut self, b: &mut B) -> Result<StepStatus, BackendError> {
+    async fn run_step<B: Backend>(
+        &mut self,
+        b: &mut B,
+        notes: &mut Vec<Note>,
+    ) -> Result<StepStatus, BackendError> {
         let Some(step) = self.action.steps.get(self.next).cloned() else {
             return Ok(StepStatus::Done(None));
         };
@@ -460,7 +513,7 @@ impl Executor {
                         )))
                     }
                     ClaimState::Pending => {
-                        self.check_wait(b, &format!("nodeclaim {claim} not Ready"))?
+                        self.keep_waiting(b, &format!("nodeclaim {claim} not Ready"))?
                     }
                 }
             }
@@ -468,6 +521,8 @@ impl Executor {
                 if b.set_unschedulable(&node, true).await? {
                     StepStatus::Done(None)
                 } else if self.removes(&node) {
+                    self.caveats
+                        .push(format!("{node} was already gone when the action started"));
                     StepStatus::Done(Some("the node is already gone".into()))
                 } else {
                     return Err(BackendError(format!("node {node} not found")));
@@ -480,7 +535,8 @@ impl Executor {
                 StepStatus::Done(None)
             }
             Step::Evict { pod, node } => {
-                match b.evict(&pod, &node, self.action.bypass_pdbs).await? {
+                let bypass = self.action.options.disable_eviction;
+                match b.evict(&pod, &node, bypass).await? {
                     Eviction::Accepted => StepStatus::Done(None),
                     Eviction::NotFound => {
                         StepStatus::Done(Some("already gone from the node".into()))
@@ -488,7 +544,7 @@ impl Executor {
                     Eviction::Refused(why) => StepStatus::Refused(why),
                 }
             }
-            Step::WaitGone { node, pods } => self.wait_gone(b, &node, &pods).await?,
+            Step::WaitGone { node, pods } => self.wait_gone(b, &node, &pods, notes).await?,
             Step::Delete(node) => {
                 if !self.issued {
                     b.delete_node(&node).await?;
@@ -497,7 +553,7 @@ impl Executor {
                 if b.node_gone(&node).await? {
                     StepStatus::Done(None)
                 } else {
-                    self.check_wait(b, &format!("node {node} still there"))?
+                    self.keep_waiting(b, &format!("node {node} still there"))?
                 }
             }
         })
@@ -511,38 +567,72 @@ impl Executor {
         })
     }
 
-    /// Wait for the evicted pods to exit; a pod that landed on the node after the preview (before
-    /// the cordon) is evicted here too, one per poll.
+    /// Wait until nothing the drain moves is left on the node: evicted pods have exited, and a
+    /// pod still bound — one that landed after the preview (before the cordon), or one an urgent
+    /// action had to pass over — is evicted (one per poll; all at once when urgent). A late pod
+    /// the drain's options do not let go fails the step, as kubectl refuses it.
     async fn wait_gone<B: Backend>(
         &mut self,
         b: &mut B,
         node: &str,
         pods: &[String],
+        notes: &mut Vec<Note>,
     ) -> Result<StepStatus, BackendError> {
-        for pod in pods.iter().chain(&self.late) {
-            if !b.pod_gone(pod, node).await? {
-                return self.check_wait(b, &format!("{pod} still on {node}"));
+        let options = self.action.options;
+        let mut refused = None;
+        for pod in b.pods_to_move(node, &options).await? {
+            if let Some(blocker) = pod.blocker {
+                return Err(BackendError(format!(
+                    "{} landed on {node} after the preview: {blocker}",
+                    pod.key
+                )));
+            }
+            match b.evict(&pod.key, node, options.disable_eviction).await? {
+                Eviction::Accepted => {
+                    let why = if pods.contains(&pod.key) {
+                        "retried"
+                    } else {
+                        "landed after the preview"
+                    };
+                    let step = format!("evict {} ({why})", pod.key);
+                    self.late.push(pod.key);
+                    self.refusal = None;
+                    let note = self.note(Outcome::StepDone, Some(step), None);
+                    if !self.record(b, note, notes) {
+                        return Ok(StepStatus::Waiting);
+                    }
+                }
+                Eviction::NotFound => {}
+                Eviction::Refused(why) => refused = Some(format!("{}: {why}", pod.key)),
+            }
+            if !self.action.is_urgent() {
+                break;
             }
         }
-        let stragglers = b.pods_to_move(node).await?;
-        if let Some(pod) = stragglers.iter().find(|p| !pods.contains(p)) {
-            return match b.evict(pod, node, self.action.bypass_pdbs).await? {
-                Eviction::Accepted => {
-                    self.late.push(pod.clone());
-                    Ok(StepStatus::Waiting)
-                }
-                Eviction::NotFound => Ok(StepStatus::Waiting),
-                Eviction::Refused(why) => Ok(StepStatus::Refused(format!("{pod}: {why}"))),
-            };
+        if self.waited_out(b) {
+            let left = b.pods_to_move(node, &options).await?.len();
+            if left > 0 {
+                return Err(BackendError(format!(
+                    "{left} pod(s) still on {node} after {} minutes",
+                    WAIT_TIMEOUT.num_minutes()
+                )));
+            }
+        }
+        if let Some(why) = refused {
+            return Ok(StepStatus::Refused(why));
+        }
+        for pod in pods.iter().chain(&self.late) {
+            if !b.pod_gone(pod, node).await? {
+                return self.keep_waiting(b, &format!("{pod} still on {node}"));
+            }
+        }
+        if !b.pods_to_move(node, &options).await?.is_empty() {
+            return self.keep_waiting(b, &format!("pods still arriving on {node}"));
         }
         let late = std::mem::take(&mut self.late);
-        Ok(StepStatus::Done((!late.is_empty()).then(|| {
-            format!(
-                "also evicted {} pod(s) that landed after the preview: {}",
-                late.len(),
-                late.join(", ")
-            )
-        })))
+        Ok(StepStatus::Done(
+            (!late.is_empty()).then(|| format!("also evicted {}", late.join(", "))),
+        ))
     }
 
     /// End the action with its report, journaled.
@@ -561,7 +651,8 @@ impl Executor {
         };
         let work = self.summary_of_work(&leftovers);
         let report = match state {
-            State::Done => format!("all {total} step(s) done"),
+            State::Done if self.caveats.is_empty() => format!("all {total} step(s) done"),
+            State::Done => format!("all {total} step(s) done, but {}", self.caveats.join("; ")),
             State::Cancelled => format!("cancelled between steps; {work}"),
             _ => format!("failed at {}; {work}", error.unwrap_or_default()),
         };
@@ -590,7 +681,11 @@ impl Executor {
             if undone {
                 continue;
             }
-            match (b.node_gone(node).await, b.pods_to_move(node).await) {
+            let options = self.action.options;
+            match (
+                b.node_gone(node).await,
+                b.pods_to_move(node, &options).await,
+            ) {
                 (Ok(true), _) => {}
                 (Ok(false), Ok(pods)) if pods.is_empty() => {
                     out.push(format!("{node} stays cordoned"));
@@ -627,6 +722,9 @@ impl Executor {
         if let Some(last) = self.done.last() {
             s.push_str(&format!(" (last: {last})"));
         }
+        if !self.late.is_empty() {
+            s.push_str(&format!("; also evicted {}", self.late.join(", ")));
+        }
         let left = total.saturating_sub(self.next);
         if left > 0 {
             s.push_str(&format!(
@@ -637,6 +735,9 @@ impl Executor {
                     n => format!(" and {n} more"),
                 }
             ));
+        }
+        for caveat in &self.caveats {
+            s.push_str(&format!("; {caveat}"));
         }
         if !leftovers.is_empty() {
             s.push_str(&format!("; left behind: {}", leftovers.join("; ")));
@@ -654,8 +755,10 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
+    use crate::engine::drain::DrainOptions;
     use crate::engine::plan::NodeClaimPlan;
     use crate::exec::action::ActionKind;
+    use crate::exec::BoundPod;
 
     /// A cluster of named nodes and pods where a delete takes three polls.
     #[derive(Default)]
@@ -666,6 +769,8 @@ mod tests {
         deleting: BTreeMap<String, u32>,
         launches: usize,
         fail_launches: bool,
+        /// Pods whose eviction a budget refuses.
+        refuse: BTreeSet<String>,
     }
 
     impl Scripted {
@@ -726,12 +831,19 @@ mod tests {
             Ok(self.nodes.contains(node))
         }
 
-        async fn pods_to_move(&mut self, node: &str) -> Result<Vec<String>, BackendError> {
+        async fn pods_to_move(
+            &mut self,
+            node: &str,
+            _: &DrainOptions,
+        ) -> Result<Vec<BoundPod>, BackendError> {
             Ok(self
                 .pods
                 .iter()
                 .filter(|(_, n)| *n == node)
-                .map(|(p, _)| p.clone())
+                .map(|(p, _)| BoundPod {
+                    key: p.clone(),
+                    blocker: None,
+                })
                 .collect())
         }
 
@@ -743,6 +855,9 @@ mod tests {
         ) -> Result<Eviction, BackendError> {
             if self.pods.get(pod).map(String::as_str) != Some(node) {
                 return Ok(Eviction::NotFound);
+            }
+            if self.refuse.contains(pod) {
+                return Ok(Eviction::Refused("budget (HTTP 429)".into()));
             }
             self.pods.remove(pod);
             Ok(Eviction::Accepted)
@@ -772,7 +887,7 @@ mod tests {
             targets: vec!["n1".into()],
             launches,
             steps,
-            bypass_pdbs: false,
+            options: DrainOptions::default(),
         }
     }
 
@@ -921,5 +1036,40 @@ mod tests {
             .report()
             .unwrap()
             .contains("left behind: n1 stays cordoned with 1 pod(s) on it"));
+    }
+
+    #[tokio::test]
+    async fn an_urgent_drain_passes_over_a_refused_pod_and_retries_it() {
+        let mut b = Scripted::new(&["n1"], &[("ns/a", "n1"), ("ns/b", "n1"), ("ns/c", "n1")]);
+        b.refuse.insert("ns/a".into());
+        let pods: Vec<String> = ["ns/a", "ns/b", "ns/c"].map(String::from).to_vec();
+        let mut steps = vec![Step::Cordon("n1".into())];
+        steps.extend(pods.iter().map(|p| Step::Evict {
+            pod: p.clone(),
+            node: "n1".into(),
+        }));
+        steps.push(Step::WaitGone {
+            node: "n1".into(),
+            pods,
+        });
+        steps.push(Step::Delete("n1".into()));
+        let mut x = approved(action(ActionKind::InterruptionResponse, Vec::new(), steps));
+        // The cordon and all three evictions go out in one poll.
+        let notes = x.poll(&mut b).await;
+        assert_eq!(b.pods.keys().collect::<Vec<_>>(), ["ns/a"], "b and c went");
+        assert!(notes.iter().any(|n| n.outcome == Outcome::StepBlocked
+            && n.step.as_deref() == Some("evict ns/a (1 of 3)")));
+        for _ in 0..5 {
+            b.tick();
+            x.poll(&mut b).await;
+        }
+        assert_eq!(x.state(), State::Executing, "still retrying ns/a");
+        assert!(x
+            .blocked()
+            .is_some_and(|(why, n)| why.contains("HTTP 429") && n >= 5));
+        b.refuse.clear();
+        poll_until(&mut x, &mut b, |x| x.state().is_final()).await;
+        assert_eq!(x.state(), State::Done, "{:?}", x.report());
+        assert!(x.done_steps().iter().any(|s| s.starts_with("wait for 3")));
     }
 }

@@ -7,5 +7,5 @@ pub mod executor;
 pub mod journal;
 
 pub use action::{Action, ActionKind, Step};
-pub use backend::{Backend, BackendError, ClaimState, Eviction};
+pub use backend::{Backend, BackendError, BoundPod, ClaimState, Eviction};
 pub use executor::{ApprovalError, CancelToken, Executor, Note, Settings, State};

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::Sim;
 use crate::engine::disruption::candidates::pdb_allowances;
+use crate::engine::drain::{pod_action, Blocker, DrainOptions, PodAction};
 use crate::engine::plan::NodeClaimPlan;
-use crate::exec::{Backend, BackendError, ClaimState, Eviction};
+use crate::exec::{Backend, BackendError, BoundPod, ClaimState, Eviction};
 
 impl Backend for Sim {
     fn now(&self) -> DateTime<Utc> {
@@ -50,20 +51,31 @@ impl Backend for Sim {
         Ok(true)
     }
 
-    async fn pods_to_move(&mut self, node: &str) -> Result<Vec<String>, BackendError> {
+    async fn pods_to_move(
+        &mut self,
+        node: &str,
+        options: &DrainOptions,
+    ) -> Result<Vec<BoundPod>, BackendError> {
         // The simulation recreates an evicted pod pending at once, so a bound pod is never one
         // that is terminating.
         Ok(self
             .snapshot
             .pods
             .iter()
-            .filter(|p| {
-                p.node_name.as_deref() == Some(node)
-                    && p.is_active_on_node()
-                    && !p.is_daemon()
-                    && !p.mirror
+            .filter(|p| p.node_name.as_deref() == Some(node) && p.is_active_on_node())
+            .filter_map(|p| {
+                let blocker = match pod_action(&self.snapshot, p, options) {
+                    PodAction::Skip => return None,
+                    PodAction::Blocked(Blocker::Pdb(_) | Blocker::MultiplePdbs)
+                    | PodAction::Evict
+                    | PodAction::Delete => None,
+                    PodAction::Blocked(b) => Some(b.to_string()),
+                };
+                Some(BoundPod {
+                    key: p.key(),
+                    blocker,
+                })
             })
-            .map(|p| p.key())
             .collect())
     }
 

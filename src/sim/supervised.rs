@@ -9,10 +9,11 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{EventKind, Sim};
+use crate::engine::disruption::ActionKind as DisruptionKind;
 use crate::engine::interruption::{respond, EventKind as Interruption, InterruptionEvent};
 use crate::exec::action::Refusal;
 use crate::exec::journal::{Journal, Outcome};
-use crate::exec::{Action, ActionKind, ApprovalError, Executor, Note, Settings, State, Step};
+use crate::exec::{Action, ActionKind, ApprovalError, Executor, Note, Settings, State};
 use crate::model::Snapshot;
 
 /// How long a rejected proposal is not proposed again.
@@ -36,14 +37,19 @@ pub struct Supervisor {
     rejected: Vec<(ActionKind, Vec<String>, DateTime<Utc>)>,
 }
 
+/// Plan numbers at or above this in a journal are ignored when numbering new plans.
+const MAX_PLAN: u64 = 1_000_000_000;
+
 /// The first plan number not yet used in the journal, so ids stay unique across runs.
 pub fn first_free_plan(journal: &Journal) -> usize {
     journal
         .entries
         .iter()
-        .filter_map(|e| e.plan.strip_prefix('p')?.parse::<usize>().ok())
+        .filter_map(|e| e.plan.strip_prefix('p')?.parse::<u64>().ok())
+        // A hand-edited absurd id must not exhaust the numbering.
+        .filter(|&n| n < MAX_PLAN)
         .max()
-        .map_or(1, |n| n + 1)
+        .map_or(1, |n| n as usize + 1)
 }
 
 impl Supervisor {
@@ -97,13 +103,37 @@ impl Supervisor {
     }
 
     /// Propose an operator's action, built from the cluster as it is now; returns its plan id.
+    /// Refused when another action not yet over holds one of its nodes.
     pub fn submit(
         &mut self,
         build: impl FnOnce(String, &Snapshot) -> Result<Action, Refusal>,
     ) -> Result<String, Refusal> {
-        let id = self.plan_id();
-        let action = build(id, self.sim.snapshot())?;
+        let action = build(format!("p{}", self.next_plan), self.sim.snapshot())?;
+        if let Some((node, other)) = self.holder(&action, |x| !x.state().is_final()) {
+            return Err(Refusal(format!(
+                "{node} is held by plan {} ({} {}); reject or cancel it first",
+                other.action().id,
+                other.action().kind.as_str(),
+                other.state().as_str()
+            )));
+        }
+        self.next_plan += 1;
         Ok(self.propose(action))
+    }
+
+    /// A node of `action` that another action matching `filter` acts on, and that action.
+    fn holder(
+        &self,
+        action: &Action,
+        filter: impl Fn(&Executor) -> bool,
+    ) -> Option<(String, &Executor)> {
+        action.nodes().find_map(|node| {
+            self.executors
+                .iter()
+                .filter(|x| x.action().id != action.id && filter(x))
+                .find(|x| x.action().nodes().any(|n| n == node))
+                .map(|x| (node.to_string(), x))
+        })
     }
 
     fn propose(&mut self, action: Action) -> String {
@@ -130,16 +160,31 @@ impl Supervisor {
         id
     }
 
-    /// Approve a proposed action.
+    /// Approve a proposed action; refused while an approved action holds one of its nodes
+    /// (interruption responses excepted: the deadline does not wait).
     pub fn approve(&mut self, plan: &str) -> Result<(), ApprovalError> {
         let (now, context) = (self.sim.now, "sim".to_string());
-        let Some(x) = self.executor_mut(plan) else {
+        let Some(i) = self.executors.iter().position(|x| x.action().id == plan) else {
             return Err(ApprovalError::NotPreviewed {
                 plan: plan.to_string(),
                 state: "unknown",
             });
         };
-        match x.approve(now, &context) {
+        let action = self.executors[i].action();
+        let running = |x: &Executor| matches!(x.state(), State::Approved | State::Executing);
+        let conflict = (!action.is_urgent())
+            .then(|| self.holder(action, running))
+            .flatten()
+            .map(|(node, other)| ApprovalError::Conflict {
+                plan: plan.to_string(),
+                node,
+                other: other.action().id.clone(),
+            });
+        let result = match conflict {
+            Some(e) => Err(e),
+            None => self.executors[i].approve(now, &context),
+        };
+        match result {
             Ok(note) => {
                 self.report(vec![note]);
                 Ok(())
@@ -306,19 +351,24 @@ impl Supervisor {
         );
     }
 
-    /// Proposals whose nodes are gone no longer apply.
+    /// Proposals whose nodes are gone, and scale-outs with no pod pending any more, no longer
+    /// apply.
     fn withdraw_stale(&mut self) {
+        let pending = self.sim.pending_pods();
         for i in 0..self.executors.len() {
-            if self.executors[i].state() != State::Previewed {
+            let x = &self.executors[i];
+            if x.state() != State::Previewed {
                 continue;
             }
-            let gone = self.executors[i]
+            let gone = x
                 .action()
                 .nodes()
                 .find(|n| !self.sim.snapshot.nodes.iter().any(|m| m.name == *n))
-                .map(str::to_string);
-            if let Some(node) = gone {
-                self.withdraw(i, &format!("node {node} is gone"));
+                .map(|n| format!("node {n} is gone"));
+            let idle = (x.action().kind == ActionKind::ScaleOut && pending == 0)
+                .then(|| "no pod is pending any more".to_string());
+            if let Some(why) = gone.or(idle) {
+                self.withdraw(i, &why);
             }
         }
     }
@@ -333,7 +383,7 @@ impl Supervisor {
     }
 
     /// Answer each new interruption notice: the response supersedes proposals for that node
-    /// still awaiting approval; a node an approved action is already removing needs none.
+    /// still awaiting approval.
     fn answer_notices(&mut self) {
         let notices: Vec<String> = self
             .sim
@@ -344,16 +394,9 @@ impl Supervisor {
             .collect();
         for node in notices {
             self.answered.insert(node.clone());
-            let removing = self.executors.iter().any(|x| {
-                matches!(x.state(), State::Approved | State::Executing)
-                    && x.action()
-                        .steps
-                        .iter()
-                        .any(|s| matches!(s, Step::Delete(n) if *n == node))
-            });
-            if removing {
-                continue;
-            }
+            // An action already removing the node may be slow (waiting for a replacement) or
+            // fail: the response goes ahead regardless; evicting a pod twice or deleting a node
+            // twice is harmless.
             for i in 0..self.executors.len() {
                 let touches = self.executors[i].state() == State::Previewed
                     && self.executors[i].action().nodes().any(|n| n == node);
@@ -385,11 +428,7 @@ impl Supervisor {
         }
         // An approved scale-out's claims do not exist yet until its launch steps ran: planning
         // now would plan them twice.
-        let launching = |x: &Executor| {
-            matches!(x.state(), State::Approved | State::Executing)
-                && x.created_claims().count() < x.action().launches.len()
-        };
-        if self.executors.iter().any(launching) {
+        if self.executors.iter().any(Executor::launching) {
             return;
         }
         if let Some(plan) = self.sim.provisioning_plan() {
@@ -405,9 +444,16 @@ impl Supervisor {
         let busy = self.busy_nodes();
         let snapshot = self.sim.snapshot();
         let Some(a) = self.sim.disruption_actions().into_iter().find(|a| {
-            a.nodes
+            let names: Vec<String> = a
+                .nodes
                 .iter()
-                .all(|&n| !busy.contains(&snapshot.nodes[n].name))
+                .map(|&n| snapshot.nodes[n].name.clone())
+                .collect();
+            let kind = match a.kind {
+                DisruptionKind::Delete => ActionKind::Delete,
+                DisruptionKind::Replace => ActionKind::Replace,
+            };
+            names.iter().all(|n| !busy.contains(n)) && !self.recently_rejected(kind, &names)
         }) else {
             return;
         };
@@ -442,5 +488,28 @@ impl Supervisor {
         }
         let plan = self.plan_id();
         Action::interruption(plan, self.sim.snapshot(), r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::journal::parse;
+
+    #[test]
+    fn plan_numbers_continue_after_the_journal_and_ignore_absurd_ids() {
+        let line = |plan: &str| {
+            format!("{{\"time\":\"2024-01-01T00:00:00Z\",\"context\":\"sim\",\"user\":\"u\",\"plan\":\"{plan}\",\"action\":\"drain\",\"targets\":[],\"outcome\":\"approved\"}}\n")
+        };
+        let text = [
+            line("p7"),
+            line("p18446744073709551615"),
+            line("manual-3"),
+            line("p2"),
+        ]
+        .concat();
+        let j = parse("j", &text).unwrap();
+        assert_eq!(first_free_plan(&j), 8);
+        assert_eq!(first_free_plan(&Journal::default()), 1);
     }
 }
