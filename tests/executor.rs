@@ -114,6 +114,17 @@ async fn run_to_end<'a>(sup: &'a mut Supervisor, id: &str) -> &'a Executor {
     sup.executor(id).unwrap()
 }
 
+/// `namespace/name` of the pods on the node, DaemonSet pods aside.
+fn pods_on(sup: &Supervisor, node: &str) -> Vec<String> {
+    sup.sim()
+        .snapshot()
+        .pods
+        .iter()
+        .filter(|p| p.node_name.as_deref() == Some(node) && !p.is_daemon())
+        .map(|p| p.key())
+        .collect()
+}
+
 fn nginx_on(sup: &Supervisor, node: &str) -> usize {
     sup.sim()
         .snapshot()
@@ -662,27 +673,15 @@ async fn a_pod_that_lands_between_preview_and_approval_is_evicted_too() {
         })
         .collect();
     sup.run_for(Duration::seconds(5)).await;
-    let late: Vec<String> = sup
-        .sim()
-        .snapshot()
-        .pods
-        .iter()
-        .filter(|p| p.node_name.as_deref() == Some(node) && !p.is_daemon())
-        .map(|p| p.key())
+    let late: Vec<String> = pods_on(&sup, node)
+        .into_iter()
         .filter(|k| !previewed.contains(k))
         .collect();
     assert!(!late.is_empty(), "the HPA's new pod binds to {node}");
     sup.approve(&id).unwrap();
     let x = run_to_end(&mut sup, &id).await;
     assert_eq!(x.state(), State::Done, "{:?}", x.report());
-    let on_node: Vec<String> = sup
-        .sim()
-        .snapshot()
-        .pods
-        .iter()
-        .filter(|p| p.node_name.as_deref() == Some(node) && !p.is_daemon())
-        .map(|p| p.key())
-        .collect();
+    let on_node = pods_on(&sup, node);
     assert!(on_node.is_empty(), "{on_node:?}");
     let swept = sup
         .sim()
