@@ -10,3 +10,4 @@ pub mod model;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
+pub mod ui;
