@@ -3,6 +3,7 @@
 mod audit;
 mod bench;
 mod catalog;
+mod demo;
 mod drain;
 mod inspect;
 mod journal;
@@ -62,6 +63,8 @@ pub enum Command {
     Sim(SimArgs),
     /// Show the journal of approved actions and report plans left unfinished.
     Journal(JournalArgs),
+    /// Open the console on the simulated lab cluster: karpdeck proposes, you approve.
+    Demo(DemoArgs),
 }
 
 /// `karpdeck journal` options.
@@ -123,6 +126,52 @@ pub struct SimArgs {
     /// Print events as JSON lines.
     #[arg(long)]
     pub events_json: bool,
+}
+
+/// `karpdeck demo` options.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Scenario file (default: the compiled-in lab demo, with its HPA load test).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Seed for interruptions and capacity errors.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Spot interruption rate as a multiple of the advisor's buckets (the demo's default makes a
+    /// few visible in half an hour).
+    #[arg(long, value_name = "X", default_value_t = 10_000.0, value_parser = sim::parse_multiplier)]
+    pub interruptions: f64,
+    /// Probability that an offering is out of capacity when a launch tries it.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = sim::parse_probability)]
+    pub insufficient_capacity: f64,
+    /// Theme: default, light, high-contrast (default: config.toml's, else default).
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Keymap: default, emacs (default: config.toml's, else default).
+    #[arg(long)]
+    pub keymap: Option<String>,
+    /// Refuse every approval.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Journal file (default: $XDG_STATE_HOME/karpdeck/sim-journal.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Virtual seconds per wall-clock second (default 5; + and - change it).
+    #[arg(long, value_name = "X", value_parser = sim::parse_speed)]
+    pub speed: Option<f64>,
+    /// Render one frame of VIEW to stdout and exit (nodes, pending, nodepools, tree, spot,
+    /// plans, journal).
+    #[arg(long, value_name = "VIEW")]
+    pub snapshot: Option<String>,
+    /// With --snapshot: virtual time to run first (e.g. 4m).
+    #[arg(long, default_value = "0s", value_parser = sim::parse_duration)]
+    pub at: chrono::Duration,
+    /// With --snapshot: columns.
+    #[arg(long, default_value_t = 120)]
+    pub width: u16,
+    /// With --snapshot: rows.
+    #[arg(long, default_value_t = 36)]
+    pub height: u16,
 }
 
 /// `karpdeck drain` options.
@@ -388,6 +437,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         }
         Command::Bench(args) => bench::run(&args)?,
         Command::Sim(args) => return sim::run(&args, out),
+        Command::Demo(args) => return demo::run(&args, out),
         Command::Journal(args) => journal::run(&args)?,
     };
     out.write_all(text.as_bytes()).map_err(|e| Failure {

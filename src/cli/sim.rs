@@ -41,13 +41,17 @@ impl Driver {
     }
 }
 
-/// Run the command, writing events to `out` as they happen.
-pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), Failure> {
+/// The simulation of a scenario file, or of the compiled-in lab demo (with its HPA load test).
+pub(super) fn simulation(
+    scenario: Option<&std::path::Path>,
+    region: Option<String>,
+    config: SimConfig,
+) -> Result<Sim, Failure> {
     let options = LoadOptions {
         scales: Vec::new(),
-        region: args.region.clone(),
+        region,
     };
-    let (loaded, hpas) = match &args.scenario {
+    let (loaded, hpas) = match scenario {
         Some(path) => (
             scenario::load_file(path, &options, Catalog::embedded()).map_err(Failure::bad_input)?,
             Vec::new(),
@@ -58,6 +62,17 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), Failure> {
             demo_hpas(),
         ),
     };
+    Ok(Sim::at_scenario_time(loaded.snapshot, config, hpas))
+}
+
+/// Where a supervised simulation journals unless told: apart from real clusters' journal (its
+/// timestamps are virtual).
+pub(super) fn sim_journal(explicit: Option<PathBuf>) -> Option<PathBuf> {
+    explicit.or_else(|| crate::logging::state_dir().map(|d| d.join(SIM_JOURNAL)))
+}
+
+/// Run the command, writing events to `out` as they happen.
+pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let config = SimConfig {
         seed: args.seed,
         interruption_multiplier: args.interruptions,
@@ -65,7 +80,7 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), Failure> {
         autopilot: !args.supervised,
         ..SimConfig::default()
     };
-    let sim = Sim::at_scenario_time(loaded.snapshot, config, hpas);
+    let sim = simulation(args.scenario.as_deref(), args.region.clone(), config)?;
     let mut driver = if args.supervised {
         Driver::Supervised(Box::new(supervisor(args, sim)?))
     } else {
@@ -172,12 +187,7 @@ fn print_events(args: &SimArgs, events: &[SimEvent], out: &mut dyn Write) -> Res
 /// The supervised driver: its journal (plans left unfinished by an earlier run are reported,
 /// never re-run) and the operator's drains from `--drain`.
 fn supervisor(args: &SimArgs, sim: Sim) -> Result<Supervisor, Failure> {
-    // Simulated actions carry virtual timestamps: they get their own journal, apart from the
-    // record of what was done to real clusters.
-    let path: Option<PathBuf> = args
-        .journal
-        .clone()
-        .or_else(|| crate::logging::state_dir().map(|d| d.join(SIM_JOURNAL)));
+    let path = sim_journal(args.journal.clone());
     let earlier = match &path {
         Some(p) => journal::read(p).map_err(Failure::bad_input)?,
         None => journal::Journal::default(),

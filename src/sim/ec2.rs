@@ -126,6 +126,16 @@ impl Sim {
         }
     }
 
+    /// Spot interruption warnings in force: (node, when EC2 reclaims it).
+    pub fn interruption_notices(&self) -> impl Iterator<Item = (&str, DateTime<Utc>)> {
+        self.notices.iter().map(|n| (n.node.as_str(), n.deadline))
+    }
+
+    /// Nodes that got a rebalance recommendation.
+    pub fn rebalance_recommended(&self, node: &str) -> bool {
+        self.rebalanced.contains(node)
+    }
+
     /// How far the pool's Spot price has moved from the catalog's (1: not at all).
     fn spot_factor(&self, type_name: &str, zone: &str) -> f64 {
         self.spot_prices

@@ -250,6 +250,11 @@ impl Sim {
         &self.snapshot
     }
 
+    /// Virtual time the simulation started at.
+    pub fn start(&self) -> DateTime<Utc> {
+        self.start
+    }
+
     /// Virtual time now.
     pub fn now(&self) -> DateTime<Utc> {
         self.now

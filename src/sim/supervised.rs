@@ -77,6 +77,16 @@ impl Supervisor {
         self.approve_all = on;
     }
 
+    /// The journal file, if one is kept.
+    pub fn journal(&self) -> Option<&std::path::Path> {
+        self.settings.journal.as_deref()
+    }
+
+    /// Whether approvals are refused.
+    pub fn read_only(&self) -> bool {
+        self.settings.read_only
+    }
+
     /// The simulation.
     pub fn sim(&self) -> &Sim {
         &self.sim

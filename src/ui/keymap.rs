@@ -238,7 +238,11 @@ impl Keymap {
             let mut bound = Vec::new();
             for v in list {
                 let Some(key) = v.as_str().and_then(Key::parse) else {
-                    warnings.push(Warning::new(file, &at, format!("{v} is not a key; ignored")));
+                    warnings.push(Warning::new(
+                        file,
+                        &at,
+                        format!("{v} is not a key; ignored"),
+                    ));
                     continue;
                 };
                 if action.is_destructive() && key.is_reserved() {
@@ -274,12 +278,7 @@ impl Keymap {
     pub fn keys_for(&self, action: Action) -> String {
         self.bindings
             .get(&action)
-            .map(|keys| {
-                keys.iter()
-                    .map(Key::spelling)
-                    .collect::<Vec<_>>()
-                    .join("/")
-            })
+            .map(|keys| keys.iter().map(Key::spelling).collect::<Vec<_>>().join("/"))
             .unwrap_or_default()
     }
 }
@@ -304,8 +303,14 @@ mod tests {
             );
         }
         let k = Keymap::load("default", None, &mut Vec::new());
-        assert_eq!(k.action(&press(KeyCode::Char('j'), KeyModifiers::NONE)), Some(Action::Down));
-        assert_eq!(k.action(&press(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Action::Bottom));
+        assert_eq!(
+            k.action(&press(KeyCode::Char('j'), KeyModifiers::NONE)),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            k.action(&press(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Bottom)
+        );
         assert_eq!(k.keys_for(Action::Down), "j/down");
     }
 
@@ -324,10 +329,23 @@ mod tests {
                 "keymap.toml: keys.teleport: unknown action; ignored",
             ]
         );
-        assert_eq!(k.action(&press(KeyCode::Char('D'), KeyModifiers::SHIFT)), Some(Action::Drain));
-        assert_eq!(k.action(&press(KeyCode::Char('d'), KeyModifiers::CONTROL)), None);
-        assert_eq!(k.action(&press(KeyCode::Char('w'), KeyModifiers::NONE)), Some(Action::Up));
-        assert_eq!(k.action(&press(KeyCode::Char('k'), KeyModifiers::NONE)), None, "rebound");
+        assert_eq!(
+            k.action(&press(KeyCode::Char('D'), KeyModifiers::SHIFT)),
+            Some(Action::Drain)
+        );
+        assert_eq!(
+            k.action(&press(KeyCode::Char('d'), KeyModifiers::CONTROL)),
+            None
+        );
+        assert_eq!(
+            k.action(&press(KeyCode::Char('w'), KeyModifiers::NONE)),
+            Some(Action::Up)
+        );
+        assert_eq!(
+            k.action(&press(KeyCode::Char('k'), KeyModifiers::NONE)),
+            None,
+            "rebound"
+        );
         assert_eq!(Key::parse("ctrl-alt-x").unwrap().spelling(), "ctrl-alt-x");
         assert!(Key::parse("ctrl-").is_none() && Key::parse("xy").is_none());
     }

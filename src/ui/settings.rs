@@ -20,7 +20,9 @@ pub fn parse_table(file: &str, text: &str, warnings: &mut Vec<Warning>) -> toml:
         Ok(t) => t,
         Err(e) => {
             let first = e.to_string().lines().next().unwrap_or_default().to_string();
-            warnings.push(Warning(format!("{file}: not valid TOML ({first}); ignored")));
+            warnings.push(Warning(format!(
+                "{file}: not valid TOML ({first}); ignored"
+            )));
             toml::Table::new()
         }
     }

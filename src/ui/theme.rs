@@ -11,7 +11,10 @@ use super::settings::{parse_table, section, Warning};
 pub const THEMES: &[(&str, &str)] = &[
     ("default", include_str!("../../themes/default.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 macro_rules! roles {
@@ -140,9 +143,7 @@ impl Theme {
 
     /// Titles.
     pub fn title(&self) -> Style {
-        Style::default()
-            .fg(self.title)
-            .add_modifier(Modifier::BOLD)
+        Style::default().fg(self.title).add_modifier(Modifier::BOLD)
     }
 }
 
@@ -168,9 +169,17 @@ mod tests {
     fn user_overrides_are_partial_and_bad_entries_are_named() {
         let user = "[colors]\nok = \"#00ff00\"\nwarn = \"purplish\"\nsparkle = \"red\"\n[extra]\n";
         let mut warnings = Vec::new();
-        let t = Theme::load("light", Some(("~/.config/karpdeck/theme.toml", user)), &mut warnings);
+        let t = Theme::load(
+            "light",
+            Some(("~/.config/karpdeck/theme.toml", user)),
+            &mut warnings,
+        );
         assert_eq!(t.ok, Color::Rgb(0, 255, 0));
-        assert_eq!(t.warn, Color::Rgb(0x9a, 0x67, 0x00), "the light theme's, kept");
+        assert_eq!(
+            t.warn,
+            Color::Rgb(0x9a, 0x67, 0x00),
+            "the light theme's, kept"
+        );
         let w: Vec<&str> = warnings.iter().map(|w| w.0.as_str()).collect();
         assert_eq!(
             w,

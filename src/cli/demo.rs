@@ -1,0 +1,76 @@
+//! `karpdeck demo`: the console over the simulated lab cluster (or a scenario), supervised —
+//! karpdeck proposes, the operator approves.
+
+use std::io::Write;
+
+use super::sim::{sim_journal, simulation};
+use super::{DemoArgs, Failure, EXIT_FAILURE};
+use crate::exec::journal;
+use crate::sim::supervised::first_free_plan;
+use crate::sim::{SimConfig, Supervisor};
+use crate::ui::app::View;
+use crate::ui::console::{self, ConsoleOptions};
+
+/// Run the console (or render one frame with `--snapshot`).
+pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let config = SimConfig {
+        seed: args.seed,
+        interruption_multiplier: args.interruptions,
+        insufficient_capacity: args.insufficient_capacity,
+        autopilot: false,
+        ..SimConfig::default()
+    };
+    let sim = simulation(args.scenario.as_deref(), None, config)?;
+    let journal_path = sim_journal(args.journal.clone());
+    let earlier = match &journal_path {
+        Some(p) => journal::read(p).map_err(Failure::bad_input)?,
+        None => journal::Journal::default(),
+    };
+    let view = match &args.snapshot {
+        Some(name) => Some(View::parse(name).ok_or_else(|| {
+            let names: Vec<&str> = View::ALL.iter().map(|v| v.name()).collect();
+            Failure::bad_input(format!(
+                "--snapshot {name}: not a view (one of {})",
+                names.join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    let options = ConsoleOptions {
+        theme: args.theme.clone(),
+        keymap: args.keymap.clone(),
+        read_only: args.read_only,
+        // A snapshot changes nothing and writes no journal.
+        journal: if view.is_some() { None } else { journal_path },
+    };
+    let source = match &args.scenario {
+        Some(p) => p.display().to_string(),
+        None => "demo: lab cluster".to_string(),
+    };
+    let mut app = console::app(
+        |settings| Supervisor::new(sim, settings, false, first_free_plan(&earlier)),
+        source,
+        &options,
+    );
+    if let Some(s) = args.speed {
+        app.speed = s;
+    }
+    let io = |e: std::io::Error| Failure {
+        code: EXIT_FAILURE,
+        message: e.to_string(),
+    };
+    for u in earlier.unfinished() {
+        app.status = format!(
+            "journal: plan {} ({} {}) was unfinished when karpdeck stopped; it will not be re-run",
+            u.first.plan,
+            u.first.action,
+            u.first.targets.join(", ")
+        );
+    }
+    let Some(view) = view else {
+        return console::run(app).map_err(io);
+    };
+    console::advance_blocking(&mut app, args.at).map_err(io)?;
+    let text = console::render_text(&mut app, view, args.width, args.height);
+    out.write_all(text.as_bytes()).map_err(io)
+}

@@ -1,0 +1,728 @@
+//! The console's state and its one update function: every key, tick and resize is a [`Msg`];
+//! [`App::update`] changes the state and says whether the clock should move. Drawing only reads.
+
+use std::collections::BTreeSet;
+
+use chrono::Duration;
+use crossterm::event::{KeyCode, KeyEvent};
+use tui_tree_widget::TreeState;
+
+use super::keymap::{Action, Keymap};
+use super::settings::Warning;
+use super::theme::Theme;
+use super::world::World;
+use crate::engine::drain::{drain_plan, DrainOptions};
+use crate::engine::replace::replacement_plan;
+use crate::exec::action::Refusal;
+use crate::exec::{Action as Plan, ActionKind, State};
+use crate::sim::Supervisor;
+
+/// The views, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Nodes and in-flight NodeClaims.
+    Nodes,
+    /// Pending pods and why.
+    Pending,
+    /// NodePools: limits, budgets, consolidation.
+    Pools,
+    /// NodePool → Node → Pod.
+    Tree,
+    /// Spot pools and interruptions.
+    Spot,
+    /// Proposals, running actions, history.
+    Plans,
+    /// The journal.
+    Journal,
+}
+
+impl View {
+    /// Every view, in tab order.
+    pub const ALL: [View; 7] = [
+        View::Nodes,
+        View::Pending,
+        View::Pools,
+        View::Tree,
+        View::Spot,
+        View::Plans,
+        View::Journal,
+    ];
+
+    /// The tab's (and `:` command's) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Nodes => "nodes",
+            View::Pending => "pending",
+            View::Pools => "nodepools",
+            View::Tree => "tree",
+            View::Spot => "spot",
+            View::Plans => "plans",
+            View::Journal => "journal",
+        }
+    }
+
+    /// A view by name (prefixes allowed when unambiguous).
+    pub fn parse(name: &str) -> Option<View> {
+        let mut hits = View::ALL.iter().filter(|v| v.name().starts_with(name));
+        match (hits.next(), hits.next()) {
+            (Some(v), None) => Some(*v),
+            _ => View::ALL.iter().find(|v| v.name() == name).copied(),
+        }
+    }
+
+    fn index(self) -> usize {
+        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
+    }
+}
+
+/// What the keyboard is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Moving around.
+    Normal,
+    /// Typing a filter.
+    Filter,
+    /// Typing a `:` command.
+    Command(String),
+    /// The help screen.
+    Help,
+    /// Confirming an approval: the plan ids, and the text to type (empty: `y` suffices).
+    Confirm {
+        /// Plans to approve.
+        plans: Vec<String>,
+        /// What must be typed (a node's name for destructive actions).
+        expect: String,
+        /// Typed so far.
+        typed: String,
+    },
+}
+
+/// One message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    /// A key.
+    Key(KeyEvent),
+    /// The terminal resized.
+    Resize,
+}
+
+/// The console.
+pub struct App {
+    /// The simulated cluster and karpdeck's executor.
+    pub sup: Supervisor,
+    /// Where the cluster comes from (`demo`, a scenario file).
+    pub source: String,
+    /// Colors.
+    pub theme: Theme,
+    /// Keys.
+    pub keymap: Keymap,
+    /// Settings problems, shown until dismissed.
+    pub warnings: Vec<Warning>,
+    /// The derived data the views show.
+    pub world: World,
+    /// The current view.
+    pub view: View,
+    /// The selected row per view.
+    pub selected: [usize; 7],
+    /// The filter (fuzzy, on the row's name).
+    pub filter: String,
+    /// Keyboard mode.
+    pub mode: Mode,
+    /// Marked rows (node names, plan ids).
+    pub marks: BTreeSet<String>,
+    /// The last message for the status line.
+    pub status: String,
+    /// The virtual clock is stopped.
+    pub paused: bool,
+    /// Virtual seconds per wall-clock second.
+    pub speed: f64,
+    /// The tree's state.
+    pub tree: TreeState<String>,
+    /// Quit requested.
+    pub quit: bool,
+    /// Node sort column.
+    pub sort: NodeSort,
+}
+
+/// How the Nodes view is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeSort {
+    /// By name.
+    Name,
+    /// Newest first.
+    Age,
+    /// Most CPU requested first.
+    Cpu,
+    /// Dearest first.
+    Price,
+}
+
+impl NodeSort {
+    fn next(self) -> Self {
+        match self {
+            Self::Name => Self::Age,
+            Self::Age => Self::Cpu,
+            Self::Cpu => Self::Price,
+            Self::Price => Self::Name,
+        }
+    }
+
+    /// Column name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Age => "age",
+            Self::Cpu => "cpu",
+            Self::Price => "$/h",
+        }
+    }
+}
+
+/// Fuzzy match of a filter against a name (every character, in order, case-insensitive).
+pub fn matches(filter: &str, name: &str) -> bool {
+    if filter.is_empty() {
+        return true;
+    }
+    let mut buf = Vec::new();
+    let haystack = nucleo_matcher::Utf32Str::new(name, &mut buf);
+    let mut nbuf = Vec::new();
+    let needle = nucleo_matcher::Utf32Str::new(filter, &mut nbuf);
+    let mut matcher = nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT);
+    matcher.fuzzy_match(haystack, needle).is_some()
+}
+
+impl App {
+    /// A console over `sup`.
+    pub fn new(
+        sup: Supervisor,
+        source: String,
+        theme: Theme,
+        keymap: Keymap,
+        warnings: Vec<Warning>,
+    ) -> Self {
+        let world = World::of(&sup);
+        let status = if warnings.is_empty() {
+            "ready".to_string()
+        } else {
+            format!(
+                "{} settings warning(s): see the help screen (?)",
+                warnings.len()
+            )
+        };
+        Self {
+            sup,
+            source,
+            theme,
+            keymap,
+            warnings,
+            world,
+            view: View::Nodes,
+            selected: [0; 7],
+            filter: String::new(),
+            mode: Mode::Normal,
+            marks: BTreeSet::new(),
+            status,
+            paused: false,
+            speed: 5.0,
+            tree: TreeState::default(),
+            quit: false,
+            sort: NodeSort::Name,
+        }
+    }
+
+    /// Move the virtual clock on by `seconds` and refresh what the views show.
+    pub async fn advance(&mut self, seconds: i64) {
+        self.sup.run_for(Duration::seconds(seconds)).await;
+        self.refresh();
+    }
+
+    /// Re-derive the views' data.
+    pub fn refresh(&mut self) {
+        self.world = World::of(&self.sup);
+    }
+
+    /// Node rows in view order (filtered, sorted).
+    pub fn node_rows(&self) -> Vec<&super::world::NodeRow> {
+        let mut rows: Vec<_> = self
+            .world
+            .nodes
+            .iter()
+            .filter(|n| matches(&self.filter, &n.name))
+            .collect();
+        match self.sort {
+            NodeSort::Name => rows.sort_by(|a, b| a.name.cmp(&b.name)),
+            NodeSort::Age => rows.sort_by_key(|n| n.age),
+            NodeSort::Cpu => rows.sort_by_key(|n| std::cmp::Reverse(n.cpu.0)),
+            NodeSort::Price => {
+                rows.sort_by(|a, b| b.price.unwrap_or(0.0).total_cmp(&a.price.unwrap_or(0.0)))
+            }
+        }
+        rows
+    }
+
+    /// Plans in view order: newest first.
+    pub fn plan_rows(&self) -> Vec<&crate::exec::Executor> {
+        self.sup
+            .executors()
+            .iter()
+            .rev()
+            .filter(|x| {
+                matches(&self.filter, &x.action().summary) || matches(&self.filter, &x.action().id)
+            })
+            .collect()
+    }
+
+    /// How many rows the current view has.
+    fn row_count(&self) -> usize {
+        match self.view {
+            View::Nodes => self.node_rows().len(),
+            View::Pending => self.world.pending.len(),
+            View::Pools => self.world.pools.len(),
+            View::Spot => self.world.spot.len(),
+            View::Plans => self.plan_rows().len(),
+            View::Journal => self.journal_len(),
+            View::Tree => 0,
+        }
+    }
+
+    fn journal_len(&self) -> usize {
+        self.sup
+            .journal()
+            .and_then(|p| crate::exec::journal::read(p).ok())
+            .map_or(0, |j| j.entries.len())
+    }
+
+    /// The selected row of the current view.
+    pub fn selection(&self) -> usize {
+        self.selected[self.view.index()]
+    }
+
+    fn select(&mut self, row: usize) {
+        let n = self.row_count();
+        self.selected[self.view.index()] = row.min(n.saturating_sub(1));
+    }
+
+    fn move_by(&mut self, delta: i64) {
+        if self.view == View::Tree {
+            if delta < 0 {
+                self.tree.key_up();
+            } else {
+                self.tree.key_down();
+            }
+            return;
+        }
+        let row = (self.selection() as i64 + delta).max(0) as usize;
+        self.select(row);
+    }
+
+    /// Handle one message.
+    pub fn update(&mut self, msg: Msg) {
+        let Msg::Key(key) = msg else {
+            return;
+        };
+        match self.mode.clone() {
+            Mode::Filter => self.filter_key(key),
+            Mode::Command(text) => self.command_key(key, text),
+            Mode::Help => self.mode = Mode::Normal,
+            Mode::Confirm {
+                plans,
+                expect,
+                typed,
+            } => self.confirm_key(key, plans, expect, typed),
+            Mode::Normal => {
+                if let Some(action) = self.keymap.action(&key) {
+                    self.act(action);
+                } else if let KeyCode::Char(c @ '1'..='7') = key.code {
+                    self.view = View::ALL[c as usize - '1' as usize];
+                } else if key.code == KeyCode::Enter && self.view == View::Tree {
+                    self.tree.toggle_selected();
+                }
+            }
+        }
+    }
+
+    fn filter_key(&mut self, key: KeyEvent) {
+        match key.code {
+            KeyCode::Esc => {
+                self.filter.clear();
+                self.mode = Mode::Normal;
+            }
+            KeyCode::Enter => self.mode = Mode::Normal,
+            KeyCode::Backspace => {
+                self.filter.pop();
+            }
+            KeyCode::Char(c) => self.filter.push(c),
+            _ => {}
+        }
+        self.select(0);
+    }
+
+    fn command_key(&mut self, key: KeyEvent, mut text: String) {
+        match key.code {
+            KeyCode::Esc => self.mode = Mode::Normal,
+            KeyCode::Enter => {
+                self.mode = Mode::Normal;
+                self.run_command(&text);
+            }
+            KeyCode::Tab => {
+                if let Some(c) = complete(&text) {
+                    self.mode = Mode::Command(c);
+                }
+            }
+            KeyCode::Backspace => {
+                text.pop();
+                self.mode = Mode::Command(text);
+            }
+            KeyCode::Char(c) => {
+                text.push(c);
+                self.mode = Mode::Command(text);
+            }
+            _ => {}
+        }
+    }
+
+    /// Run a `:` command.
+    pub fn run_command(&mut self, text: &str) {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        match words.as_slice() {
+            [] => {}
+            ["q" | "quit"] => self.quit = true,
+            ["help"] => self.mode = Mode::Help,
+            ["approve", plan] => self.ask_approval(vec![plan.to_string()]),
+            ["reject", plan] => self.reject(plan),
+            ["cancel", plan] => self.cancel(plan),
+            ["drain", node] => self.propose_drain(node),
+            ["cordon", node] => self.propose_cordon(node),
+            ["replace", node] => self.propose_replace(node),
+            [name] => match View::parse(name) {
+                Some(v) => {
+                    self.view = v;
+                    self.status = format!("view {}", v.name());
+                }
+                None => self.status = format!("unknown command :{name} (tab completes)"),
+            },
+            _ => self.status = format!("unknown command :{text}"),
+        }
+    }
+
+    fn confirm_key(
+        &mut self,
+        key: KeyEvent,
+        plans: Vec<String>,
+        expect: String,
+        mut typed: String,
+    ) {
+        match key.code {
+            KeyCode::Esc => {
+                self.mode = Mode::Normal;
+                self.status = "approval abandoned".into();
+            }
+            KeyCode::Char('y') if expect.is_empty() => {
+                self.mode = Mode::Normal;
+                self.approve(&plans);
+            }
+            KeyCode::Enter if !expect.is_empty() => {
+                if typed == expect {
+                    self.mode = Mode::Normal;
+                    self.approve(&plans);
+                } else {
+                    self.status = format!("type {expect} exactly to approve, esc to abandon");
+                }
+            }
+            KeyCode::Backspace if !expect.is_empty() => {
+                typed.pop();
+                self.mode = Mode::Confirm {
+                    plans,
+                    expect,
+                    typed,
+                };
+            }
+            KeyCode::Char(c) if !expect.is_empty() => {
+                typed.push(c);
+                self.mode = Mode::Confirm {
+                    plans,
+                    expect,
+                    typed,
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn act(&mut self, action: Action) {
+        match action {
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-10),
+            Action::PageDown => self.move_by(10),
+            Action::Top => {
+                if self.view == View::Tree {
+                    self.tree.select_first();
+                }
+                self.select(0)
+            }
+            Action::Bottom => {
+                if self.view == View::Tree {
+                    self.tree.select_last();
+                }
+                self.select(usize::MAX)
+            }
+            Action::NextView => self.view = View::ALL[(self.view.index() + 1) % 7],
+            Action::PrevView => self.view = View::ALL[(self.view.index() + 6) % 7],
+            Action::Filter => self.mode = Mode::Filter,
+            Action::Command => self.mode = Mode::Command(String::new()),
+            Action::Help => self.mode = Mode::Help,
+            Action::Back => {
+                self.filter.clear();
+                self.marks.clear();
+            }
+            Action::Mark => {
+                if let Some(key) = self.selected_key() {
+                    if !self.marks.remove(&key) {
+                        self.marks.insert(key);
+                    }
+                }
+            }
+            Action::Quit => self.quit = true,
+            Action::Approve => {
+                let plans = if self.view == View::Plans && !self.marks.is_empty() {
+                    self.marks.iter().cloned().collect()
+                } else {
+                    self.selected_plan().into_iter().collect()
+                };
+                self.ask_approval(plans);
+            }
+            Action::ApproveAll => {
+                let plans: Vec<String> = self
+                    .sup
+                    .executors()
+                    .iter()
+                    .filter(|x| x.state() == State::Previewed)
+                    .map(|x| x.action().id.clone())
+                    .collect();
+                self.ask_approval(plans);
+            }
+            Action::Reject => {
+                if let Some(p) = self.selected_plan() {
+                    self.reject(&p);
+                }
+            }
+            Action::CancelAction => {
+                if let Some(p) = self.selected_plan() {
+                    self.cancel(&p);
+                }
+            }
+            Action::Cordon => {
+                if let Some(n) = self.selected_node() {
+                    self.propose_cordon(&n);
+                }
+            }
+            Action::Drain => {
+                if let Some(n) = self.selected_node() {
+                    self.propose_drain(&n);
+                }
+            }
+            Action::Replace => {
+                if let Some(n) = self.selected_node() {
+                    self.propose_replace(&n);
+                }
+            }
+            Action::Pause => {
+                self.paused = !self.paused;
+                self.status = if self.paused { "paused" } else { "running" }.into();
+            }
+            Action::Faster => {
+                self.speed = (self.speed * 2.0).min(240.0);
+                self.status = format!("speed ×{}", self.speed);
+            }
+            Action::Slower => {
+                self.speed = (self.speed / 2.0).max(0.25);
+                self.status = format!("speed ×{}", self.speed);
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.status = format!("nodes sorted by {}", self.sort.name());
+            }
+        }
+    }
+
+    /// The name of the selected row (node name, plan id), for marks.
+    fn selected_key(&self) -> Option<String> {
+        match self.view {
+            View::Nodes => self.selected_node(),
+            View::Plans => self.selected_plan(),
+            _ => None,
+        }
+    }
+
+    /// The node selected in the Nodes view (or the tree).
+    pub fn selected_node(&self) -> Option<String> {
+        match self.view {
+            View::Nodes => self
+                .node_rows()
+                .get(self.selection())
+                .map(|n| n.name.clone()),
+            View::Tree => self.tree.selected().get(1).cloned(),
+            _ => None,
+        }
+    }
+
+    /// The plan selected in the Plans view.
+    pub fn selected_plan(&self) -> Option<String> {
+        (self.view == View::Plans)
+            .then(|| {
+                self.plan_rows()
+                    .get(self.selection())
+                    .map(|x| x.action().id.clone())
+            })
+            .flatten()
+    }
+
+    /// Open the confirmation for approving `plans`: `y` for a scale-out or cordon, the node's
+    /// name typed out for anything that evicts or deletes.
+    fn ask_approval(&mut self, plans: Vec<String>) {
+        if self.sup.read_only() {
+            self.status = "read-only: approvals are refused".into();
+            return;
+        }
+        let waiting: Vec<&crate::exec::Executor> = plans
+            .iter()
+            .filter_map(|p| self.sup.executor(p))
+            .filter(|x| x.state() == State::Previewed)
+            .collect();
+        if waiting.is_empty() {
+            self.status = "nothing awaiting approval here".into();
+            return;
+        }
+        let destructive: Vec<&crate::exec::Executor> = waiting
+            .iter()
+            .copied()
+            .filter(|x| {
+                !matches!(
+                    x.action().kind,
+                    ActionKind::ScaleOut | ActionKind::Cordon | ActionKind::Uncordon
+                )
+            })
+            .collect();
+        let expect = match (waiting.len(), destructive.first()) {
+            (_, None) => String::new(),
+            (1, Some(x)) => x.action().targets.first().cloned().unwrap_or_default(),
+            (_, Some(_)) => "approve all".to_string(),
+        };
+        let plans = waiting.iter().map(|x| x.action().id.clone()).collect();
+        self.mode = Mode::Confirm {
+            plans,
+            expect,
+            typed: String::new(),
+        };
+    }
+
+    fn approve(&mut self, plans: &[String]) {
+        let mut done = Vec::new();
+        for p in plans {
+            match self.sup.approve(p) {
+                Ok(()) => done.push(p.clone()),
+                Err(e) => {
+                    self.status = e.to_string();
+                    return;
+                }
+            }
+        }
+        self.marks.clear();
+        self.status = format!("approved {}", done.join(", "));
+    }
+
+    fn reject(&mut self, plan: &str) {
+        self.status = if self.sup.reject(plan) {
+            format!("rejected {plan}")
+        } else {
+            format!("{plan} is not awaiting approval")
+        };
+    }
+
+    fn cancel(&mut self, plan: &str) {
+        self.status = if self.sup.cancel(plan) {
+            format!("cancelling {plan} before its next step")
+        } else {
+            format!("{plan} is not running")
+        };
+    }
+
+    /// Submit an operator action and show it in the Plans view.
+    fn submit(
+        &mut self,
+        build: impl FnOnce(String, &crate::model::Snapshot) -> Result<Plan, Refusal>,
+    ) {
+        match self.sup.submit(build) {
+            Ok(id) => {
+                self.refresh();
+                self.view = View::Plans;
+                self.select(0);
+                self.status = format!("{id} proposed: review it, then approve (a) or reject (x)");
+            }
+            Err(e) => self.status = e.to_string(),
+        }
+    }
+
+    fn node_index(s: &crate::model::Snapshot, node: &str) -> Result<usize, Refusal> {
+        s.nodes.iter().position(|n| n.name == node).ok_or_else(|| {
+            Refusal(format!(
+                "{node} is not a node (a NodeClaim still launching?)"
+            ))
+        })
+    }
+
+    fn propose_drain(&mut self, node: &str) {
+        let options = DrainOptions {
+            ignore_daemonsets: true,
+            delete_emptydir_data: false,
+            force: false,
+            disable_eviction: false,
+        };
+        self.submit(|id, s| {
+            let i = Self::node_index(s, node)?;
+            Plan::drain(id, s, &drain_plan(s, &[i], &options), &options)
+        });
+    }
+
+    fn propose_cordon(&mut self, node: &str) {
+        self.submit(|id, s| {
+            let i = Self::node_index(s, node)?;
+            Ok(Plan::cordon(id, node, !s.nodes[i].unschedulable))
+        });
+    }
+
+    fn propose_replace(&mut self, node: &str) {
+        self.submit(|id, s| {
+            let i = Self::node_index(s, node)?;
+            Ok(Plan::replace(id, s, &replacement_plan(s, i)))
+        });
+    }
+}
+
+/// The `:` commands, for completion and help.
+pub const COMMANDS: &[&str] = &[
+    "nodes",
+    "pending",
+    "nodepools",
+    "tree",
+    "spot",
+    "plans",
+    "journal",
+    "approve ",
+    "reject ",
+    "cancel ",
+    "drain ",
+    "cordon ",
+    "replace ",
+    "help",
+    "quit",
+];
+
+/// Complete a partly typed command (the first command it prefixes).
+fn complete(text: &str) -> Option<String> {
+    COMMANDS
+        .iter()
+        .find(|c| c.starts_with(text) && c.len() > text.len())
+        .map(|c| c.to_string())
+}

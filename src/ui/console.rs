@@ -1,0 +1,207 @@
+//! Starting the console: settings (config, theme, keymap), the supervised simulation, the
+//! terminal, and the event loop — or one frame rendered as text (`--snapshot`).
+
+use std::path::PathBuf;
+use std::time::{Duration as WallDuration, Instant};
+
+use chrono::Duration;
+use crossterm::event::{Event, KeyEventKind};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use super::app::{App, Msg, View};
+use super::keymap::Keymap;
+use super::settings::{config_dir, parse_table, read_user_file, Warning};
+use super::theme::Theme;
+use crate::exec::Settings;
+use crate::sim::Supervisor;
+
+/// What the console is asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleOptions {
+    /// `--theme`.
+    pub theme: Option<String>,
+    /// `--keymap`.
+    pub keymap: Option<String>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// The journal file.
+    pub journal: Option<PathBuf>,
+}
+
+/// The settings the console runs with, and what was wrong in the files.
+pub struct Loaded {
+    /// Colors.
+    pub theme: Theme,
+    /// Keys.
+    pub keymap: Keymap,
+    /// Read-only (flag or config).
+    pub read_only: bool,
+    /// Problems found, each naming file and key.
+    pub warnings: Vec<Warning>,
+}
+
+/// Read `config.toml`, `theme.toml` and `keymap.toml` from `dir` (flags win over the config).
+pub fn load_settings(dir: Option<&std::path::Path>, options: &ConsoleOptions) -> Loaded {
+    let mut warnings = Vec::new();
+    let read = |name: &str, warnings: &mut Vec<Warning>| {
+        let path = dir?.join(name);
+        read_user_file(&path, warnings).map(|t| (path.display().to_string(), t))
+    };
+    let mut theme_name = "default".to_string();
+    let mut keymap_name = "default".to_string();
+    let mut read_only = false;
+    if let Some((file, text)) = read("config.toml", &mut warnings) {
+        for (key, value) in parse_table(&file, &text, &mut warnings) {
+            match (key.as_str(), &value) {
+                ("theme", toml::Value::String(s)) => theme_name = s.clone(),
+                ("keymap", toml::Value::String(s)) => keymap_name = s.clone(),
+                ("read_only", toml::Value::Boolean(b)) => read_only = *b,
+                ("theme" | "keymap" | "read_only", _) => warnings.push(Warning::new(
+                    &file,
+                    &key,
+                    format!("{value} has the wrong type; ignored"),
+                )),
+                _ => warnings.push(Warning::new(&file, &key, "unknown key; ignored")),
+            }
+        }
+    }
+    let theme_name = options.theme.clone().unwrap_or(theme_name);
+    let keymap_name = options.keymap.clone().unwrap_or(keymap_name);
+    let user_theme = read("theme.toml", &mut warnings);
+    let user_keys = read("keymap.toml", &mut warnings);
+    let theme = Theme::load(
+        &theme_name,
+        user_theme.as_ref().map(|(f, t)| (f.as_str(), t.as_str())),
+        &mut warnings,
+    );
+    let keymap = Keymap::load(
+        &keymap_name,
+        user_keys.as_ref().map(|(f, t)| (f.as_str(), t.as_str())),
+        &mut warnings,
+    );
+    Loaded {
+        theme,
+        keymap,
+        read_only: read_only || options.read_only,
+        warnings,
+    }
+}
+
+/// The console over a supervised simulation, with the user's settings.
+pub fn app(
+    sup_of: impl FnOnce(Settings) -> Supervisor,
+    source: String,
+    options: &ConsoleOptions,
+) -> App {
+    let dir = config_dir();
+    let loaded = load_settings(dir.as_deref(), options);
+    let mut settings = Settings::new(options.journal.clone());
+    settings.read_only = loaded.read_only;
+    App::new(
+        sup_of(settings),
+        source,
+        loaded.theme,
+        loaded.keymap,
+        loaded.warnings,
+    )
+}
+
+/// Render one frame of `view` as text, `width`×`height`, rows trimmed on the right.
+pub fn render_text(app: &mut App, view: View, width: u16, height: u16) -> String {
+    app.view = view;
+    let mut terminal = match Terminal::new(TestBackend::new(width, height)) {
+        Ok(t) => t,
+        Err(e) => return format!("cannot render: {e}\n"),
+    };
+    if let Err(e) = terminal.draw(|f| super::view::draw(f, app)) {
+        return format!("cannot render: {e}\n");
+    }
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        let mut line = String::new();
+        for x in 0..buffer.area.width {
+            line.push_str(buffer[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Run the console in the terminal until the operator quits.
+pub fn run(mut app: App) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    // ratatui::init installs a panic hook that restores the terminal before the report.
+    let mut terminal = ratatui::init();
+    let result = runtime.block_on(event_loop(&mut terminal, &mut app));
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> std::io::Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // Terminal input blocks: it gets its own thread and arrives as messages.
+    std::thread::spawn(move || loop {
+        match crossterm::event::read() {
+            Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                if tx.send(Msg::Key(k)).is_err() {
+                    return;
+                }
+            }
+            Ok(Event::Resize(..)) => {
+                if tx.send(Msg::Resize).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    });
+    let frame = WallDuration::from_millis(16);
+    let mut tick = tokio::time::interval(WallDuration::from_millis(100));
+    let mut owed = 0.0f64;
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - frame;
+    loop {
+        if dirty && last_draw.elapsed() >= frame {
+            terminal.draw(|f| super::view::draw(f, app))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        tokio::select! {
+            msg = rx.recv() => {
+                let Some(msg) = msg else { break };
+                app.update(msg);
+                dirty = true;
+            }
+            _ = tick.tick() => {
+                if !app.paused {
+                    owed += app.speed * 0.1;
+                    let whole = owed.floor();
+                    if whole >= 1.0 {
+                        owed -= whole;
+                        app.advance(whole as i64).await;
+                        dirty = true;
+                    }
+                }
+            }
+        }
+        if app.quit {
+            break;
+        }
+    }
+    // The simulated cluster goes with the console: running plans are closed in the journal.
+    app.sup.end().await;
+    Ok(())
+}
+
+/// Advance a fresh console's clock (for snapshots and tests).
+pub fn advance_blocking(app: &mut App, by: Duration) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(app.advance(by.num_seconds()));
+    Ok(())
+}

@@ -1,0 +1,986 @@
+//! Drawing: a pure function of the [`App`]. Tables build only the rows that fit on screen.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+use tui_tree_widget::{Tree, TreeItem};
+
+use super::app::{App, Mode, View, COMMANDS};
+use super::keymap::Action;
+use super::theme::Theme;
+use super::world::{usage_percent, NodeRow, NodeStatus};
+use crate::exec::{State, Step};
+use crate::model::CapacityType;
+
+/// Draw the whole console.
+pub fn draw(f: &mut Frame, app: &mut App) {
+    let area = f.area();
+    let pools = app
+        .world
+        .pools
+        .iter()
+        .filter(|p| !p.limits.is_empty())
+        .count()
+        .min(3);
+    let header_height = 2 + pools as u16;
+    let [header, tabs, body, footer] = Layout::vertical([
+        Constraint::Length(header_height),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(f, app, header);
+    draw_tabs(f, app, tabs);
+    match app.view {
+        View::Nodes => draw_nodes(f, app, body),
+        View::Pending => draw_pending(f, app, body),
+        View::Pools => draw_pools(f, app, body),
+        View::Tree => draw_tree(f, app, body),
+        View::Spot => draw_spot(f, app, body),
+        View::Plans => draw_plans(f, app, body),
+        View::Journal => draw_journal(f, app, body),
+    }
+    draw_footer(f, app, footer);
+    match &app.mode {
+        Mode::Help => draw_help(f, app, area),
+        Mode::Confirm { .. } => draw_confirm(f, app, area),
+        _ => {}
+    }
+}
+
+/// `+MM:SS` (or `+H:MM:SS`).
+fn elapsed(seconds: i64) -> String {
+    if seconds >= 3600 {
+        format!(
+            "+{}:{:02}:{:02}",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        )
+    } else {
+        format!("+{:02}:{:02}", seconds / 60, seconds % 60)
+    }
+}
+
+/// A compact age: `45s`, `12m`, `3h`, `2d`.
+fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// A text bar `██████░░░░` for a percentage.
+fn bar(pct: i64, width: usize) -> String {
+    let full = ((pct.clamp(0, 100) as usize) * width).div_ceil(100);
+    format!("{}{}", "█".repeat(full), "░".repeat(width - full))
+}
+
+/// `████ 74%` in nine columns.
+fn usage_cell(pct: i64) -> String {
+    format!("{} {:>3}%", bar(pct, 4), pct)
+}
+
+/// A node's name without its DNS suffix (`ip-10-0-0-3.sim.internal` → `ip-10-0-0-3`); NodeClaim
+/// names have none.
+fn short_name(name: &str) -> &str {
+    if name.starts_with("ip-") {
+        name.split('.').next().unwrap_or(name)
+    } else {
+        name
+    }
+}
+
+/// A sparkline of values.
+fn sparkline(values: &[f64], width: usize) -> String {
+    const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let tail = &values[values.len().saturating_sub(width)..];
+    let (lo, hi) = tail
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    tail.iter()
+        .map(|v| {
+            let x = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+            TICKS[((x * 7.0).round() as usize).min(7)]
+        })
+        .collect()
+}
+
+fn draw_header(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let w = &app.world;
+    let mut first = vec![
+        Span::styled(" karpdeck ", t.title()),
+        Span::styled(format!("{} ", app.source), t.text()),
+        Span::styled(" SUPERVISED ", t.badge(t.badge_mode)),
+        Span::raw(" "),
+    ];
+    if app.sup.read_only() {
+        first.push(Span::styled(" READ-ONLY ", t.badge(t.badge_read_only)));
+        first.push(Span::raw(" "));
+    }
+    first.push(Span::styled(
+        format!(
+            "{} {} ×{}{}",
+            w.now.format("%H:%M:%S"),
+            elapsed(w.elapsed),
+            app.speed,
+            if app.paused { " PAUSED" } else { "" }
+        ),
+        t.fg(t.muted),
+    ));
+    let savings = if w.on_demand_per_hour > 0.0 {
+        format!(
+            " (on-demand ${:.2}/h, saving {:.0}%)",
+            w.on_demand_per_hour,
+            (1.0 - w.per_hour / w.on_demand_per_hour) * 100.0
+        )
+    } else {
+        String::new()
+    };
+    let pending_style = if w.pending_count() > 0 {
+        t.fg(t.warn)
+    } else {
+        t.text()
+    };
+    let second = Line::from(vec![
+        Span::styled(
+            format!(
+                " nodes {} ({} launching)  pods {}, ",
+                w.nodes.len() - w.launching(),
+                w.launching(),
+                w.pod_count
+            ),
+            t.text(),
+        ),
+        Span::styled(format!("{} pending", w.pending_count()), pending_style),
+        Span::styled(
+            format!(
+                "  ${:.4}/h  ${:.2}/month{savings}  prices: embedded catalog",
+                w.per_hour,
+                w.per_hour * 730.0
+            ),
+            t.text(),
+        ),
+    ]);
+    let mut lines = vec![Line::from(first), second];
+    for p in w.pools.iter().filter(|p| !p.limits.is_empty()).take(3) {
+        let mut spans = vec![Span::styled(format!(" {:<14}", p.name), t.text())];
+        for (name, used, limit) in p
+            .limits
+            .iter()
+            .filter(|(n, _, _)| n == "cpu" || n == "memory")
+        {
+            let pct = usage_percent((*used, *limit));
+            let style = if pct >= 90 {
+                t.fg(t.critical)
+            } else if pct >= 75 {
+                t.fg(t.warn)
+            } else {
+                t.fg(t.gauge)
+            };
+            spans.push(Span::styled(format!("{name} "), t.fg(t.muted)));
+            spans.push(Span::styled(bar(pct, 10), style));
+            spans.push(Span::styled(
+                format!(
+                    " {}/{}  ",
+                    crate::model::Resources::format_one(name, *used),
+                    crate::model::Resources::format_one(name, *limit)
+                ),
+                t.text(),
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    f.render_widget(Paragraph::new(lines), area);
+}
+
+fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut spans = vec![Span::raw(" ")];
+    for (i, v) in View::ALL.iter().enumerate() {
+        let style = if *v == app.view {
+            Style::default()
+                .fg(t.tab_active)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED)
+        } else {
+            t.fg(t.muted)
+        };
+        let count = match v {
+            View::Pending => format!(" {}", app.world.pending_count()),
+            View::Plans => {
+                let waiting = app
+                    .sup
+                    .executors()
+                    .iter()
+                    .filter(|x| x.state() == State::Previewed)
+                    .count();
+                if waiting > 0 {
+                    format!(" {waiting}!")
+                } else {
+                    String::new()
+                }
+            }
+            _ => String::new(),
+        };
+        spans.push(Span::styled(
+            format!(" {} {}{count} ", i + 1, v.name()),
+            style,
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn block<'a>(t: &Theme, title: String) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.fg(t.border))
+        .title(Span::styled(title, t.title()))
+}
+
+/// The first visible row, so that `selected` stays on screen.
+fn window(selected: usize, rows: usize, visible: usize) -> (usize, usize) {
+    let visible = visible.max(1);
+    let offset = selected
+        .saturating_sub(visible - 1)
+        .min(rows.saturating_sub(visible));
+    (offset, (offset + visible).min(rows))
+}
+
+/// A table over `rows` rows where only the visible ones are built.
+#[allow(clippy::too_many_arguments)]
+fn windowed_table<'a>(
+    f: &mut Frame,
+    t: &Theme,
+    area: Rect,
+    title: String,
+    header: &[&'a str],
+    widths: &[Constraint],
+    rows: usize,
+    selected: usize,
+    mut build: impl FnMut(usize) -> Row<'a>,
+) {
+    let visible = area.height.saturating_sub(3) as usize;
+    let (start, end) = window(selected, rows, visible);
+    let body: Vec<Row> = (start..end)
+        .map(|i| {
+            let row = build(i);
+            if i == selected {
+                row.style(t.selected())
+            } else {
+                row
+            }
+        })
+        .collect();
+    let header = Row::new(header.iter().map(|h| Cell::from(*h))).style(t.title());
+    let table = Table::new(body, widths.to_vec())
+        .header(header)
+        .block(block(t, title))
+        .column_spacing(1);
+    f.render_widget(table, area);
+}
+
+fn status_span(t: &Theme, row: &NodeRow, now: chrono::DateTime<chrono::Utc>) -> Span<'static> {
+    match &row.status {
+        NodeStatus::Interrupted(d) => Span::styled(
+            format!("INTERRUPTED {}s", (*d - now).num_seconds().max(0)),
+            t.fg(t.critical).add_modifier(Modifier::BOLD),
+        ),
+        NodeStatus::Disrupting(plan) => {
+            Span::styled(format!("disrupting ({plan})"), t.fg(t.disrupting))
+        }
+        NodeStatus::Cordoned => Span::styled("cordoned", t.fg(t.cordoned)),
+        NodeStatus::NotReady => Span::styled("NotReady", t.fg(t.warn)),
+        NodeStatus::Launching(s) => Span::styled(*s, t.fg(t.launching)),
+        NodeStatus::RebalanceRecommended => Span::styled("rebalance rec.", t.fg(t.warn)),
+        NodeStatus::Ready => Span::styled("Ready", t.fg(t.ok)),
+    }
+}
+
+fn capacity_span(t: &Theme, c: Option<CapacityType>) -> Span<'static> {
+    match c {
+        Some(CapacityType::Spot) => Span::styled("spot", t.fg(t.spot)),
+        Some(CapacityType::OnDemand) => Span::styled("on-demand", t.fg(t.on_demand)),
+        Some(other) => Span::styled(other.as_str().to_string(), t.text()),
+        None => Span::styled("-", t.fg(t.muted)),
+    }
+}
+
+fn draw_nodes(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let rows = app.node_rows();
+    let detail_height = if area.height > 16 { 8 } else { 0 };
+    let [table, detail] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(detail_height)]).areas(area);
+    // Columns give way on narrow terminals, least useful first.
+    let w = area.width;
+    let show = |col: &str| match col {
+        "AGE" => w >= 130,
+        "ZONE" => w >= 110,
+        "POOL" | "$/H" => w >= 95,
+        _ => true,
+    };
+    let columns: Vec<(&str, Constraint)> = [
+        ("NAME", Constraint::Min(13)),
+        ("POOL", Constraint::Length(8)),
+        ("TYPE", Constraint::Length(11)),
+        ("ZONE", Constraint::Length(15)),
+        ("AGE", Constraint::Length(4)),
+        ("CAP", Constraint::Length(9)),
+        ("PODS", Constraint::Length(5)),
+        ("CPU", Constraint::Length(9)),
+        ("MEM", Constraint::Length(9)),
+        ("$/H", Constraint::Length(6)),
+        ("STATUS", Constraint::Length(16)),
+    ]
+    .into_iter()
+    .filter(|(c, _)| show(c))
+    .collect();
+    let header: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    let widths: Vec<Constraint> = columns.iter().map(|(_, w)| *w).collect();
+    let title = format!(
+        " nodes ({}{}, sorted by {}) ",
+        rows.len(),
+        if app.filter.is_empty() {
+            String::new()
+        } else {
+            format!(" matching /{}", app.filter)
+        },
+        app.sort.name()
+    );
+    let now = app.world.now;
+    windowed_table(
+        f,
+        t,
+        table,
+        title,
+        &header,
+        &widths,
+        rows.len(),
+        app.selection(),
+        |i| {
+            let n = rows[i];
+            let marked = if app.marks.contains(&n.name) {
+                "●"
+            } else {
+                ""
+            };
+            let cells = header.iter().map(|col| match *col {
+                "NAME" => Cell::from(format!("{marked}{}", short_name(&n.name))),
+                "POOL" => Cell::from(n.pool.clone()),
+                "TYPE" => Cell::from(n.instance_type.clone()),
+                "ZONE" => Cell::from(n.zone.clone()),
+                "AGE" => Cell::from(age(n.age)),
+                "CAP" => Cell::from(capacity_span(t, n.capacity)),
+                "PODS" => Cell::from(format!("{}/{}", n.pods, n.max_pods)),
+                "CPU" => Cell::from(usage_cell(usage_percent(n.cpu))),
+                "MEM" => Cell::from(usage_cell(usage_percent(n.memory))),
+                "$/H" => Cell::from(n.price.map_or("-".into(), |p| format!("{p:.4}"))),
+                _ => Cell::from(status_span(t, n, now)),
+            });
+            Row::new(cells.collect::<Vec<_>>())
+        },
+    );
+    if detail_height == 0 {
+        return;
+    }
+    let text: Vec<Line> = match rows.get(app.selection()) {
+        None => vec![Line::from("no node selected")],
+        Some(n) => {
+            let mut lines = vec![Line::from(vec![
+                Span::styled(format!("{} ", n.name), t.title()),
+                Span::styled(
+                    format!(
+                        "{} {} {}  cpu {}m/{}m  memory {}Mi/{}Mi",
+                        n.instance_type,
+                        n.zone,
+                        n.capacity.map_or("-", |c| c.as_str()),
+                        n.cpu.0,
+                        n.cpu.1,
+                        n.memory.0 >> 20,
+                        n.memory.1 >> 20
+                    ),
+                    t.fg(t.muted),
+                ),
+            ])];
+            lines.extend(n.pod_names.iter().map(|p| Line::from(format!("  {p}"))));
+            lines
+        }
+    };
+    f.render_widget(
+        Paragraph::new(text).block(block(t, " pods on the node ".into())),
+        detail,
+    );
+}
+
+fn draw_pending(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let rows: Vec<_> = app
+        .world
+        .pending
+        .iter()
+        .filter(|p| super::app::matches(&app.filter, &p.pod))
+        .collect();
+    if rows.is_empty() {
+        f.render_widget(
+            Paragraph::new("no pod is pending").block(block(t, " pending pods ".into())),
+            area,
+        );
+        return;
+    }
+    let title = format!(" pending pods ({}) grouped by why ", rows.len());
+    windowed_table(
+        f,
+        t,
+        area,
+        title,
+        &["WHY", "POD", "DETAIL"],
+        &[
+            Constraint::Length(42),
+            Constraint::Length(48),
+            Constraint::Min(20),
+        ],
+        rows.len(),
+        app.selection(),
+        |i| {
+            let r = rows[i];
+            let first = i == 0 || rows[i - 1].reason != r.reason;
+            Row::new(vec![
+                Cell::from(Span::styled(
+                    if first {
+                        r.reason.clone()
+                    } else {
+                        String::new()
+                    },
+                    t.fg(t.warn),
+                )),
+                Cell::from(r.pod.clone()),
+                Cell::from(r.detail.join("; ")),
+            ])
+        },
+    );
+}
+
+fn draw_pools(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let pools = &app.world.pools;
+    let [table, detail] = Layout::vertical([Constraint::Min(4), Constraint::Length(9)]).areas(area);
+    windowed_table(
+        f,
+        t,
+        table,
+        format!(" nodepools ({}) ", pools.len()),
+        &[
+            "NAME",
+            "WEIGHT",
+            "NODES",
+            "LIMITS (used / limit)",
+            "CONSOLIDATION",
+            "SPOT POOLS",
+        ],
+        &[
+            Constraint::Length(16),
+            Constraint::Length(7),
+            Constraint::Length(6),
+            Constraint::Min(30),
+            Constraint::Length(26),
+            Constraint::Length(10),
+        ],
+        pools.len(),
+        app.selection(),
+        |i| {
+            let p = &pools[i];
+            let limits = p
+                .limits
+                .iter()
+                .map(|(n, used, limit)| {
+                    format!(
+                        "{n} {}/{}",
+                        crate::model::Resources::format_one(n, *used),
+                        crate::model::Resources::format_one(n, *limit)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("  ");
+            Row::new(vec![
+                Cell::from(p.name.clone()),
+                Cell::from(p.weight.to_string()),
+                Cell::from(p.nodes.to_string()),
+                Cell::from(if limits.is_empty() {
+                    "none".into()
+                } else {
+                    limits
+                }),
+                Cell::from(p.consolidation.clone()),
+                Cell::from(p.spot_pools.to_string()),
+            ])
+        },
+    );
+    let lines: Vec<Line> = match pools.get(app.selection()) {
+        None => Vec::new(),
+        Some(p) => {
+            let mut lines = vec![Line::from(Span::styled("requirements", t.title()))];
+            lines.extend(p.requirements.iter().map(|r| Line::from(format!("  {r}"))));
+            lines.push(Line::from(Span::styled("disruption budgets", t.title())));
+            if p.budgets.is_empty() {
+                lines.push(Line::from(
+                    "  none (a legacy Provisioner, or the default 10%)",
+                ));
+            }
+            lines.extend(p.budgets.iter().map(|b| Line::from(format!("  {b}"))));
+            lines
+        }
+    };
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(t, " the nodepool ".into())),
+        detail,
+    );
+}
+
+fn draw_tree(f: &mut Frame, app: &mut App, area: Rect) {
+    let t = app.theme;
+    let s = app.sup.sim().snapshot();
+    let mut pools: Vec<String> = s.nodepools.iter().map(|p| p.name.clone()).collect();
+    pools.push("-".into());
+    let mut items = Vec::new();
+    for pool in pools {
+        let mut nodes = Vec::new();
+        for n in app.world.nodes.iter().filter(|n| n.pool == pool) {
+            let pods: Vec<TreeItem<String>> = n
+                .pod_names
+                .iter()
+                .map(|p| TreeItem::new_leaf(p.clone(), p.clone()))
+                .collect();
+            let label = format!("{} ({} pods, {})", n.name, n.pods, n.instance_type);
+            if let Ok(item) = TreeItem::new(n.name.clone(), label, pods) {
+                nodes.push(item);
+            }
+        }
+        let label = if pool == "-" {
+            format!("not managed by Karpenter ({} nodes)", nodes.len())
+        } else {
+            format!("nodepool {pool} ({} nodes)", nodes.len())
+        };
+        if let Ok(item) = TreeItem::new(pool.clone(), label, nodes) {
+            items.push(item);
+        }
+    }
+    if app.tree.selected().is_empty() {
+        for item in &items {
+            app.tree.open(vec![item.identifier().clone()]);
+        }
+        app.tree.select_first();
+    }
+    match Tree::new(&items) {
+        Ok(tree) => {
+            let tree = tree
+                .block(block(
+                    &t,
+                    " nodepool → node → pod (enter opens/closes) ".into(),
+                ))
+                .highlight_style(t.selected());
+            f.render_stateful_widget(tree, area, &mut app.tree);
+        }
+        Err(e) => f.render_widget(Paragraph::new(format!("cannot draw the tree: {e}")), area),
+    }
+}
+
+fn draw_spot(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let rows = &app.world.spot;
+    let [table, timeline] =
+        Layout::vertical([Constraint::Min(4), Constraint::Length(8)]).areas(area);
+    windowed_table(
+        f,
+        t,
+        table,
+        format!(" spot pools in use ({}) ", rows.len()),
+        &[
+            "TYPE",
+            "ZONE",
+            "NODES",
+            "ADVISOR",
+            "$/H",
+            "PRICE (5-min steps)",
+            "WARNINGS",
+            "REBALANCE",
+        ],
+        &[
+            Constraint::Length(14),
+            Constraint::Length(16),
+            Constraint::Length(6),
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(20),
+            Constraint::Length(9),
+            Constraint::Length(9),
+        ],
+        rows.len(),
+        app.selection(),
+        |i| {
+            let r = &rows[i];
+            Row::new(vec![
+                Cell::from(r.instance_type.clone()),
+                Cell::from(r.zone.clone()),
+                Cell::from(r.nodes.to_string()),
+                Cell::from(r.bucket.clone()),
+                Cell::from(r.price.map_or("-".into(), |p| format!("{p:.4}"))),
+                Cell::from(Span::styled(sparkline(&r.history, 18), t.fg(t.gauge))),
+                Cell::from(r.interruptions.to_string()),
+                Cell::from(r.rebalances.to_string()),
+            ])
+        },
+    );
+    let recent: Vec<Line> = app
+        .sup
+        .sim()
+        .events()
+        .iter()
+        .rev()
+        .filter(|e| {
+            use crate::sim::EventKind as K;
+            matches!(
+                e.kind,
+                K::SpotInterruption | K::RebalanceRecommendation | K::NodeDeleted
+            ) && (e.kind != K::NodeDeleted || e.message.contains("spot interruption"))
+        })
+        .take(6)
+        .map(|e| Line::from(e.line()))
+        .collect();
+    let recent = if recent.is_empty() {
+        vec![Line::from(
+            "no interruption or rebalance recommendation yet",
+        )]
+    } else {
+        recent
+    };
+    f.render_widget(
+        Paragraph::new(recent).block(block(t, " recent interruptions ".into())),
+        timeline,
+    );
+}
+
+fn step_marker(t: &Theme, done: bool, current: bool) -> Span<'static> {
+    if done {
+        Span::styled(" ✓ ", t.fg(t.ok))
+    } else if current {
+        Span::styled(" ▶ ", t.fg(t.warn))
+    } else {
+        Span::styled(" · ", t.fg(t.muted))
+    }
+}
+
+fn state_style(t: &Theme, s: State) -> Style {
+    match s {
+        State::Previewed => t.fg(t.warn).add_modifier(Modifier::BOLD),
+        State::Approved | State::Executing => t.fg(t.launching),
+        State::Done => t.fg(t.ok),
+        State::Failed => t.fg(t.critical),
+        State::Cancelled | State::Rejected => t.fg(t.muted),
+    }
+}
+
+fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let rows = app.plan_rows();
+    let [table, detail] =
+        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+    windowed_table(
+        f,
+        t,
+        table,
+        format!(
+            " plans ({}), newest first — a approve, x reject, C cancel ",
+            rows.len()
+        ),
+        &["ID", "KIND", "STATE", "PROGRESS", "SUMMARY"],
+        &[
+            Constraint::Length(6),
+            Constraint::Length(21),
+            Constraint::Length(10),
+            Constraint::Length(16),
+            Constraint::Min(30),
+        ],
+        rows.len(),
+        app.selection(),
+        |i| {
+            let x = rows[i];
+            let (done, total) = x.progress();
+            let marked = if app.marks.contains(&x.action().id) {
+                "●"
+            } else {
+                ""
+            };
+            Row::new(vec![
+                Cell::from(format!("{marked}{}", x.action().id)),
+                Cell::from(x.action().kind.as_str()),
+                Cell::from(Span::styled(x.state().as_str(), state_style(t, x.state()))),
+                Cell::from(format!(
+                    "{} {done}/{total}",
+                    bar(usage_percent((done as i64, total as i64)), 8)
+                )),
+                Cell::from(x.action().summary.clone()),
+            ])
+        },
+    );
+    let Some(x) = rows.get(app.selection()) else {
+        f.render_widget(
+            Paragraph::new("no plan yet: karpdeck proposes every 10 s, or press d on a node")
+                .block(block(t, " the plan ".into())),
+            detail,
+        );
+        return;
+    };
+    let a = x.action();
+    let (done, _) = x.progress();
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{} {} ", a.id, a.kind.as_str()), t.title()),
+        Span::styled(x.state().as_str(), state_style(t, x.state())),
+        Span::styled(format!("  targets {}", a.targets.join(", ")), t.fg(t.muted)),
+    ])];
+    if let Some((why, n)) = x.blocked() {
+        lines.push(Line::from(Span::styled(
+            format!("blocked ({n} attempts): {why}"),
+            t.fg(t.critical),
+        )));
+    }
+    if let Some(r) = x.report() {
+        lines.push(Line::from(Span::styled(r.to_string(), t.fg(t.muted))));
+    }
+    let running = matches!(x.state(), State::Executing | State::Approved);
+    for i in 0..a.steps.len() {
+        let is_done = i < done;
+        let current = running && i == done;
+        let evict = matches!(a.steps[i], Step::Evict { .. });
+        let mut spans = vec![step_marker(t, is_done, current), Span::raw(a.describe(i))];
+        if evict && !is_done && !current {
+            spans.push(Span::styled("  (pending)", t.fg(t.muted)));
+        }
+        lines.push(Line::from(spans));
+    }
+    let visible = detail.height.saturating_sub(2) as usize;
+    let skip = (done + 2)
+        .saturating_sub(visible.saturating_sub(2))
+        .min(lines.len().saturating_sub(visible));
+    let lines: Vec<Line> = if skip > 0 {
+        lines.into_iter().skip(skip).collect()
+    } else {
+        lines
+    };
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(t, " the plan: steps ".into())),
+        detail,
+    );
+}
+
+fn draw_journal(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let Some(path) = app.sup.journal() else {
+        f.render_widget(
+            Paragraph::new("no journal is kept in this session")
+                .block(block(t, " journal ".into())),
+            area,
+        );
+        return;
+    };
+    let entries = match crate::exec::journal::read(path) {
+        Ok(j) => j.entries,
+        Err(e) => {
+            f.render_widget(
+                Paragraph::new(e.to_string()).block(block(t, " journal ".into())),
+                area,
+            );
+            return;
+        }
+    };
+    windowed_table(
+        f,
+        t,
+        area,
+        format!(" journal {} ({} lines) ", path.display(), entries.len()),
+        &["TIME", "PLAN", "ACTION", "OUTCOME", "STEP / DETAIL"],
+        &[
+            Constraint::Length(9),
+            Constraint::Length(6),
+            Constraint::Length(12),
+            Constraint::Length(13),
+            Constraint::Min(30),
+        ],
+        entries.len(),
+        app.selection(),
+        |i| {
+            let e = &entries[i];
+            let outcome = serde_json::to_value(e.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let mut what = e.step.clone().unwrap_or_else(|| e.targets.join(", "));
+            if let Some(d) = &e.detail {
+                what.push_str(" — ");
+                what.push_str(d);
+            }
+            Row::new(vec![
+                Cell::from(e.time.format("%H:%M:%S").to_string()),
+                Cell::from(e.plan.clone()),
+                Cell::from(e.action.clone()),
+                Cell::from(outcome),
+                Cell::from(what),
+            ])
+        },
+    );
+}
+
+fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let line = match &app.mode {
+        Mode::Filter => Line::from(vec![
+            Span::styled("/", t.title()),
+            Span::raw(app.filter.clone()),
+            Span::styled("▏ enter keeps, esc clears", t.fg(t.muted)),
+        ]),
+        Mode::Command(text) => {
+            let hint = COMMANDS
+                .iter()
+                .filter(|c| c.starts_with(text.as_str()))
+                .take(6)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ");
+            Line::from(vec![
+                Span::styled(":", t.title()),
+                Span::raw(text.clone()),
+                Span::styled(format!("▏ tab: {hint}"), t.fg(t.muted)),
+            ])
+        }
+        _ => Line::from(vec![
+            Span::styled(format!(" {} ", app.status), t.text()),
+            Span::styled(
+                format!(
+                    " {} help  {} filter  {} command  {} approve  {} quit",
+                    app.keymap.keys_for(Action::Help),
+                    app.keymap.keys_for(Action::Filter),
+                    app.keymap.keys_for(Action::Command),
+                    app.keymap.keys_for(Action::Approve),
+                    app.keymap.keys_for(Action::Quit)
+                ),
+                t.fg(t.muted),
+            ),
+        ]),
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+/// A centred box `w`×`h` (clamped to the screen).
+fn centred(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn draw_help(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut lines = Vec::new();
+    for a in Action::ALL {
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<16}", app.keymap.keys_for(*a)), t.title()),
+            Span::raw(a.describe()),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        " 1-7 jump to a view; enter opens a tree branch; commands: :nodes :plans :drain NODE :approve ID :q",
+        t.fg(t.muted),
+    )));
+    for w in &app.warnings {
+        lines.push(Line::from(Span::styled(
+            format!(" ! {}", w.0),
+            t.fg(t.warn),
+        )));
+    }
+    let r = centred(area, 100, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(t, " keys (any key closes) ".into())),
+        r,
+    );
+}
+
+fn draw_confirm(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let Mode::Confirm {
+        plans,
+        expect,
+        typed,
+    } = &app.mode
+    else {
+        return;
+    };
+    let mut lines = Vec::new();
+    for p in plans {
+        if let Some(x) = app.sup.executor(p) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{p} {} ", x.action().kind.as_str()), t.title()),
+                Span::raw(x.action().summary.clone()),
+            ]));
+        }
+    }
+    lines.push(Line::from(""));
+    if expect.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "press y to approve, esc to abandon",
+            t.fg(t.warn),
+        )));
+    } else {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "this evicts or deletes: type \"{expect}\" and enter to approve, esc to abandon"
+            ),
+            t.fg(t.critical),
+        )));
+        lines.push(Line::from(format!("> {typed}▏")));
+    }
+    let r = centred(area, 96, lines.len() as u16 + 4);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(t, " approve? ".into())),
+        r,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_ages_windows_and_sparklines() {
+        assert_eq!(bar(0, 4), "░░░░");
+        assert_eq!(bar(51, 4), "███░");
+        assert_eq!(bar(250, 4), "████");
+        assert_eq!(age(59), "59s");
+        assert_eq!(age(3 * 3600), "3h");
+        assert_eq!(window(0, 100, 10), (0, 10));
+        assert_eq!(window(15, 100, 10), (6, 16));
+        assert_eq!(window(99, 100, 10), (90, 100));
+        assert_eq!(window(3, 2, 10), (0, 2));
+        assert_eq!(sparkline(&[1.0, 1.0], 5), "▄▄");
+        assert_eq!(sparkline(&[1.0, 2.0, 1.5], 5), "▁█▅");
+        assert_eq!(elapsed(3725), "+1:02:05");
+    }
+}

@@ -1,0 +1,444 @@
+//! What the views show, derived from the cluster once per change: node rows with usage and
+//! status, in-flight NodeClaims, pending pods with the engine's reason, NodePools with limits and
+//! usage, Spot pools, and the cluster's cost. Views only read it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::launch::node_price;
+use crate::engine::plan::{plan, Strategy};
+use crate::engine::scheduling::Options;
+use crate::exec::{State, Step};
+use crate::model::{CapacityType, Resources, Snapshot};
+use crate::sim::Supervisor;
+
+/// A node's state, worst first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// EC2 reclaims it at this time.
+    Interrupted(DateTime<Utc>),
+    /// An action is draining or deleting it.
+    Disrupting(String),
+    /// Unschedulable.
+    Cordoned,
+    /// Not Ready yet (or any more).
+    NotReady,
+    /// A NodeClaim on its way: launched / registered.
+    Launching(&'static str),
+    /// EC2 recommended rebalancing it.
+    RebalanceRecommended,
+    /// Ready.
+    Ready,
+}
+
+/// One row of the Nodes view.
+#[derive(Debug, Clone)]
+pub struct NodeRow {
+    /// Node (or NodeClaim) name.
+    pub name: String,
+    /// NodePool, or `-` (managed node groups).
+    pub pool: String,
+    /// Instance type.
+    pub instance_type: String,
+    /// Zone.
+    pub zone: String,
+    /// Capacity type.
+    pub capacity: Option<CapacityType>,
+    /// Age in seconds.
+    pub age: i64,
+    /// Pods on it, DaemonSet pods included.
+    pub pods: i64,
+    /// Pods it can hold.
+    pub max_pods: i64,
+    /// Requested and allocatable CPU (millicores).
+    pub cpu: (i64, i64),
+    /// Requested and allocatable memory (bytes).
+    pub memory: (i64, i64),
+    /// $/h, if the catalog prices it.
+    pub price: Option<f64>,
+    /// State.
+    pub status: NodeStatus,
+    /// `namespace/name` of its pods.
+    pub pod_names: Vec<String>,
+}
+
+/// One pending pod and why it waits.
+#[derive(Debug, Clone)]
+pub struct PendingRow {
+    /// `namespace/name`.
+    pub pod: String,
+    /// The reason, as a group heading.
+    pub reason: String,
+    /// More detail (one line per NodePool for unschedulable pods).
+    pub detail: Vec<String>,
+}
+
+/// One NodePool.
+#[derive(Debug, Clone)]
+pub struct PoolRow {
+    /// Name.
+    pub name: String,
+    /// Weight.
+    pub weight: i32,
+    /// Nodes it owns.
+    pub nodes: usize,
+    /// (resource, used, limit) for the limits it sets.
+    pub limits: Vec<(String, i64, i64)>,
+    /// Requirements, one per line.
+    pub requirements: Vec<String>,
+    /// Disruption budgets, one per line.
+    pub budgets: Vec<String>,
+    /// Consolidation policy and delay.
+    pub consolidation: String,
+    /// Spot pools (type × zone) of its nodes.
+    pub spot_pools: usize,
+}
+
+/// One Spot pool (instance type × zone) the cluster runs on.
+#[derive(Debug, Clone)]
+pub struct SpotRow {
+    /// Instance type.
+    pub instance_type: String,
+    /// Zone.
+    pub zone: String,
+    /// Nodes in it.
+    pub nodes: usize,
+    /// Interruption warnings and rebalance recommendations seen.
+    pub interruptions: usize,
+    /// Rebalance recommendations seen.
+    pub rebalances: usize,
+    /// The advisor's interruption bucket.
+    pub bucket: String,
+    /// Current price, $/h.
+    pub price: Option<f64>,
+    /// Price moves (factors of the catalog price), oldest first.
+    pub history: Vec<f64>,
+}
+
+/// Everything the views show.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// Virtual time now.
+    pub now: DateTime<Utc>,
+    /// Seconds since the simulation started.
+    pub elapsed: i64,
+    /// Nodes and in-flight NodeClaims.
+    pub nodes: Vec<NodeRow>,
+    /// Pending pods.
+    pub pending: Vec<PendingRow>,
+    /// NodePools.
+    pub pools: Vec<PoolRow>,
+    /// Spot pools.
+    pub spot: Vec<SpotRow>,
+    /// Pods (DaemonSet pods included).
+    pub pod_count: usize,
+    /// The cluster's $/h (priced nodes only).
+    pub per_hour: f64,
+    /// What the same nodes would cost on demand.
+    pub on_demand_per_hour: f64,
+}
+
+fn percent(used: i64, of: i64) -> i64 {
+    if of <= 0 {
+        0
+    } else {
+        used * 100 / of
+    }
+}
+
+/// `used/of pct%` helper for views.
+pub fn usage_percent(pair: (i64, i64)) -> i64 {
+    percent(pair.0, pair.1)
+}
+
+impl World {
+    /// Derive the views' data from the supervised simulation.
+    pub fn of(sup: &Supervisor) -> Self {
+        let sim = sup.sim();
+        let s = sim.snapshot();
+        let now = sim.now();
+        let notices: BTreeMap<&str, DateTime<Utc>> = sim.interruption_notices().collect();
+        // Nodes an unfinished action is taking away.
+        let mut removing: BTreeMap<String, String> = BTreeMap::new();
+        for x in sup.executors() {
+            if !matches!(x.state(), State::Approved | State::Executing) {
+                continue;
+            }
+            for step in &x.action().steps {
+                if let Step::Delete(n) | Step::WaitGone { node: n, .. } = step {
+                    removing.insert(n.clone(), x.action().id.clone());
+                }
+            }
+        }
+        let mut per_node: BTreeMap<&str, (Resources, Vec<String>)> = BTreeMap::new();
+        for p in s.pods.iter().filter(|p| p.is_active_on_node()) {
+            if let Some(n) = p.node_name.as_deref() {
+                let e = per_node.entry(n).or_default();
+                e.0.add_assign(&p.requests);
+                e.1.push(p.key());
+            }
+        }
+        let mut nodes = Vec::new();
+        let (mut per_hour, mut on_demand) = (0.0, 0.0);
+        for n in &s.nodes {
+            let (requested, pod_names) = per_node.remove(n.name.as_str()).unwrap_or_default();
+            let price = node_price(s, n);
+            per_hour += price.unwrap_or(0.0);
+            on_demand += n
+                .instance_type()
+                .and_then(|t| s.catalog.offer(&s.region, t))
+                .and_then(|o| o.on_demand)
+                .map_or(price.unwrap_or(0.0), |p| p.usd_per_hour);
+            let status = if let Some(d) = notices.get(n.name.as_str()) {
+                NodeStatus::Interrupted(*d)
+            } else if let Some(plan) = removing.get(&n.name) {
+                NodeStatus::Disrupting(plan.clone())
+            } else if n.unschedulable {
+                NodeStatus::Cordoned
+            } else if !n.ready {
+                NodeStatus::NotReady
+            } else if sim.rebalance_recommended(&n.name) {
+                NodeStatus::RebalanceRecommended
+            } else {
+                NodeStatus::Ready
+            };
+            nodes.push(NodeRow {
+                name: n.name.clone(),
+                pool: n.nodepool().unwrap_or("-").to_string(),
+                instance_type: n.instance_type().unwrap_or("-").to_string(),
+                zone: n.zone().unwrap_or("-").to_string(),
+                capacity: n.instance_type().map(|_| n.capacity_type()),
+                age: n.created.map_or(0, |c| (now - c).num_seconds()),
+                pods: pod_names.len() as i64,
+                max_pods: n.allocatable.pods,
+                cpu: (requested.cpu_millis, n.allocatable.cpu_millis),
+                memory: (requested.memory_bytes, n.allocatable.memory_bytes),
+                price,
+                status,
+                pod_names,
+            });
+        }
+        for c in s.nodeclaims.iter().filter(|c| !c.registered) {
+            let price = c.instance_type.as_deref().and_then(|t| {
+                s.catalog
+                    .offerings(&s.region, t)
+                    .into_iter()
+                    .find(|o| {
+                        Some(o.capacity_type) == c.capacity_type && c.zone.as_ref() == Some(&o.zone)
+                    })
+                    .map(|o| o.price)
+            });
+            nodes.push(NodeRow {
+                name: c.name.clone(),
+                pool: c.nodepool.clone().unwrap_or_else(|| "-".into()),
+                instance_type: c.instance_type.clone().unwrap_or_else(|| "-".into()),
+                zone: c.zone.clone().unwrap_or_else(|| "-".into()),
+                capacity: c.capacity_type,
+                age: c.created.map_or(0, |t| (now - t).num_seconds()),
+                pods: 0,
+                max_pods: c.allocatable.pods,
+                cpu: (0, c.allocatable.cpu_millis),
+                memory: (0, c.allocatable.memory_bytes),
+                price,
+                status: NodeStatus::Launching(if c.launched { "launched" } else { "launching" }),
+                pod_names: Vec::new(),
+            });
+        }
+        Self {
+            now,
+            elapsed: (now - sim.start()).num_seconds(),
+            pending: pending_rows(s),
+            pools: pool_rows(s),
+            spot: spot_rows(sup),
+            pod_count: s.pods.len(),
+            per_hour,
+            on_demand_per_hour: on_demand,
+            nodes,
+        }
+    }
+
+    /// Pending pods (for the header).
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// In-flight NodeClaims.
+    pub fn launching(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n.status, NodeStatus::Launching(_)))
+            .count()
+    }
+}
+
+/// Each pending pod with the engine's reason: it fits capacity that exists (or is on its way),
+/// it needs a new node, or no NodePool can take it (one line per pool).
+fn pending_rows(s: &Snapshot) -> Vec<PendingRow> {
+    let pending: Vec<usize> = s
+        .pods
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_pending() && !p.is_daemon())
+        .map(|(i, _)| i)
+        .collect();
+    if pending.is_empty() {
+        return Vec::new();
+    }
+    let p = plan(s, Strategy::Karpenter, &Options::default());
+    let mut why: BTreeMap<usize, (String, Vec<String>)> = BTreeMap::new();
+    for (pod, target) in &p.existing {
+        let launching = s
+            .nodeclaims
+            .iter()
+            .any(|c| &c.name == target && !c.initialized);
+        let reason = if launching {
+            "waiting for a NodeClaim to initialize".to_string()
+        } else {
+            "fits a node now; kube-scheduler binds it".to_string()
+        };
+        why.insert(*pod, (reason, vec![target.clone()]));
+    }
+    for c in &p.nodeclaims {
+        for &pod in &c.claim.pods {
+            why.insert(
+                pod,
+                (
+                    format!("needs a new node from nodepool {}", c.claim.nodepool),
+                    vec![format!(
+                        "{} {}",
+                        c.launch.capacity_type.as_str(),
+                        c.launch
+                            .instance_types
+                            .iter()
+                            .take(3)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )],
+                ),
+            );
+        }
+    }
+    for (pod, reason) in &p.unschedulable {
+        let lines = reason.lines();
+        why.insert(
+            *pod,
+            ("cannot be scheduled on any NodePool".to_string(), lines),
+        );
+    }
+    let mut rows: Vec<PendingRow> = pending
+        .into_iter()
+        .map(|i| {
+            let (reason, detail) = why
+                .remove(&i)
+                .unwrap_or_else(|| ("pending".to_string(), Vec::new()));
+            PendingRow {
+                pod: s.pods[i].key(),
+                reason,
+                detail,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.reason.cmp(&b.reason).then_with(|| a.pod.cmp(&b.pod)));
+    rows
+}
+
+fn pool_rows(s: &Snapshot) -> Vec<PoolRow> {
+    s.nodepools
+        .iter()
+        .map(|pool| {
+            let (usage, nodes) = s.nodepool_usage(&pool.name);
+            let limits = pool
+                .limits
+                .iter()
+                .map(|(name, limit)| (name.to_string(), usage.get(name), limit))
+                .collect();
+            let requirements = pool
+                .requirements
+                .iter()
+                .map(|(k, r)| format!("{k} {r}"))
+                .collect();
+            let budgets = pool.budgets.iter().map(|b| format!("{b:?}")).collect();
+            let consolidation = format!(
+                "{} after {}",
+                pool.consolidation_policy
+                    .map_or("-".to_string(), |c| format!("{c:?}")),
+                pool.consolidate_after
+                    .map_or("-".to_string(), |d| format!("{d:?}"))
+            );
+            let spot_pools = s
+                .nodes
+                .iter()
+                .filter(|n| n.nodepool() == Some(pool.name.as_str()))
+                .filter(|n| n.capacity_type() == CapacityType::Spot)
+                .filter_map(|n| Some((n.instance_type()?, n.zone()?)))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            PoolRow {
+                name: pool.name.clone(),
+                weight: pool.weight,
+                nodes,
+                limits,
+                requirements,
+                budgets,
+                consolidation,
+                spot_pools,
+            }
+        })
+        .collect()
+}
+
+fn spot_rows(sup: &Supervisor) -> Vec<SpotRow> {
+    let sim = sup.sim();
+    let s = sim.snapshot();
+    let mut pools: BTreeMap<(String, String), SpotRow> = BTreeMap::new();
+    for n in s
+        .nodes
+        .iter()
+        .filter(|n| n.capacity_type() == CapacityType::Spot)
+    {
+        let (Some(t), Some(z)) = (n.instance_type(), n.zone()) else {
+            continue;
+        };
+        let row = pools
+            .entry((t.to_string(), z.to_string()))
+            .or_insert_with(|| SpotRow {
+                instance_type: t.to_string(),
+                zone: z.to_string(),
+                nodes: 0,
+                interruptions: 0,
+                rebalances: 0,
+                bucket: s
+                    .catalog
+                    .offer(&s.region, t)
+                    .and_then(|o| o.spot)
+                    .and_then(|sp| sp.interruption)
+                    .map_or("-".to_string(), |b| b.label().to_string()),
+                price: sim.spot_price(t, z),
+                history: sim
+                    .spot_price_history(t, z)
+                    .iter()
+                    .map(|(_, f)| *f)
+                    .collect(),
+            });
+        row.nodes += 1;
+    }
+    for e in sim.events() {
+        let kind = e.kind;
+        let is_interruption = kind == crate::sim::EventKind::SpotInterruption;
+        let is_rebalance = kind == crate::sim::EventKind::RebalanceRecommendation;
+        if !is_interruption && !is_rebalance {
+            continue;
+        }
+        // "(node, type zone)" is in the message; match the pool by its words.
+        for row in pools.values_mut() {
+            let tag = format!("{} {}", row.instance_type, row.zone);
+            if e.message.contains(&tag) {
+                row.interruptions += usize::from(is_interruption);
+                row.rebalances += usize::from(is_rebalance);
+            }
+        }
+    }
+    pools.into_values().collect()
+}
