@@ -3,7 +3,7 @@
 //! at the advisor's rates with their two-minute deadline and Karpenter's response to them,
 //! rebalance recommendations, and Spot prices that move.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
@@ -136,6 +136,30 @@ impl Sim {
         self.rebalanced.contains(node)
     }
 
+    /// Interruption warnings and rebalance recommendations so far, per Spot pool.
+    pub fn spot_pool_signals(&self) -> &BTreeMap<Pool, (usize, usize)> {
+        &self.pool_signals
+    }
+
+    /// Count a signal against the node's pool.
+    fn count_signal(&mut self, node: &str, interruption: bool) {
+        let Some(n) = self.snapshot.nodes.iter().find(|n| n.name == node) else {
+            return;
+        };
+        let (Some(t), Some(z)) = (n.instance_type(), n.zone()) else {
+            return;
+        };
+        let counts = self
+            .pool_signals
+            .entry((t.to_string(), z.to_string()))
+            .or_default();
+        if interruption {
+            counts.0 += 1;
+        } else {
+            counts.1 += 1;
+        }
+    }
+
     /// How far the pool's Spot price has moved from the catalog's (1: not at all).
     fn spot_factor(&self, type_name: &str, zone: &str) -> f64 {
         self.spot_prices
@@ -229,6 +253,7 @@ impl Sim {
     /// takes no action on it (a Kubernetes event only); the node stays.
     fn rebalance_recommendation(&mut self, node: &str) {
         self.rebalanced.insert(node.to_string());
+        self.count_signal(node, false);
         let Some(n) = self.snapshot.nodes.iter().find(|n| n.name == node) else {
             return;
         };
@@ -281,6 +306,7 @@ impl Sim {
     /// A Spot interruption warning for `node`: EC2 reclaims it in two minutes; in autopilot
     /// Karpenter answers as the engine says (unavailable offering, cordon, drain, delete).
     fn spot_warning(&mut self, node: &str) {
+        self.count_signal(node, true);
         let Some(n) = self.snapshot.nodes.iter().find(|n| n.name == node) else {
             return;
         };

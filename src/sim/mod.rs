@@ -177,6 +177,8 @@ pub struct Sim {
     spot_prices: BTreeMap<ec2::Pool, Vec<(DateTime<Utc>, f64)>>,
     /// Nodes that got a rebalance recommendation.
     rebalanced: BTreeSet<String>,
+    /// Interruption warnings and rebalance recommendations per Spot pool.
+    pool_signals: BTreeMap<ec2::Pool, (usize, usize)>,
 }
 
 /// A pod whose node went: its controller's replacement, pending (the sim keeps the name).
@@ -235,6 +237,7 @@ impl Sim {
             market: Rng::new(config.seed ^ 0x6d61_726b_6574),
             spot_prices: BTreeMap::new(),
             rebalanced: BTreeSet::new(),
+            pool_signals: BTreeMap::new(),
             config,
         }
     }

@@ -142,6 +142,8 @@ pub struct App {
     pub quit: bool,
     /// Node sort column.
     pub sort: NodeSort,
+    /// The plan the Plans view's selection follows (new plans arrive on top).
+    plan_focus: Option<String>,
 }
 
 /// How the Nodes view is sorted.
@@ -227,6 +229,7 @@ impl App {
             tree: TreeState::default(),
             quit: false,
             sort: NodeSort::Name,
+            plan_focus: None,
         }
     }
 
@@ -294,12 +297,21 @@ impl App {
 
     /// The selected row of the current view.
     pub fn selection(&self) -> usize {
-        self.selected[self.view.index()]
+        let focused = self
+            .plan_focus
+            .as_ref()
+            .filter(|_| self.view == View::Plans)
+            .and_then(|id| self.plan_rows().iter().position(|x| &x.action().id == id));
+        focused.unwrap_or(self.selected[self.view.index()])
     }
 
     fn select(&mut self, row: usize) {
         let n = self.row_count();
-        self.selected[self.view.index()] = row.min(n.saturating_sub(1));
+        let row = row.min(n.saturating_sub(1));
+        self.selected[self.view.index()] = row;
+        if self.view == View::Plans {
+            self.plan_focus = self.plan_rows().get(row).map(|x| x.action().id.clone());
+        }
     }
 
     fn move_by(&mut self, delta: i64) {
@@ -657,7 +669,7 @@ impl App {
             Ok(id) => {
                 self.refresh();
                 self.view = View::Plans;
-                self.select(0);
+                self.plan_focus = Some(id.clone());
                 self.status = format!("{id} proposed: review it, then approve (a) or reject (x)");
             }
             Err(e) => self.status = e.to_string(),

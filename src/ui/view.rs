@@ -11,7 +11,7 @@ use super::app::{App, Mode, View, COMMANDS};
 use super::keymap::Action;
 use super::theme::Theme;
 use super::world::{usage_percent, NodeRow, NodeStatus};
-use crate::exec::{State, Step};
+use crate::exec::State;
 use crate::model::CapacityType;
 
 /// Draw the whole console.
@@ -488,7 +488,7 @@ fn draw_pools(f: &mut Frame, app: &App, area: Rect) {
             Constraint::Length(7),
             Constraint::Length(6),
             Constraint::Min(30),
-            Constraint::Length(26),
+            Constraint::Length(34),
             Constraint::Length(10),
         ],
         pools.len(),
@@ -601,7 +601,7 @@ fn draw_spot(f: &mut Frame, app: &App, area: Rect) {
         f,
         t,
         table,
-        format!(" spot pools in use ({}) ", rows.len()),
+        format!(" spot pools in use or interrupted ({}) ", rows.len()),
         &[
             "TYPE",
             "ZONE",
@@ -754,16 +754,14 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
     if let Some(r) = x.report() {
         lines.push(Line::from(Span::styled(r.to_string(), t.fg(t.muted))));
     }
+    lines.push(Line::from(Span::raw(a.summary.clone())));
     let running = matches!(x.state(), State::Executing | State::Approved);
     for i in 0..a.steps.len() {
-        let is_done = i < done;
-        let current = running && i == done;
-        let evict = matches!(a.steps[i], Step::Evict { .. });
-        let mut spans = vec![step_marker(t, is_done, current), Span::raw(a.describe(i))];
-        if evict && !is_done && !current {
-            spans.push(Span::styled("  (pending)", t.fg(t.muted)));
-        }
-        lines.push(Line::from(spans));
+        let (is_done, current) = (i < done, running && i == done);
+        lines.push(Line::from(vec![
+            step_marker(t, is_done, current),
+            Span::raw(a.describe(i)),
+        ]));
     }
     let visible = detail.height.saturating_sub(2) as usize;
     let skip = (done + 2)
@@ -806,7 +804,12 @@ fn draw_journal(f: &mut Frame, app: &App, area: Rect) {
         f,
         t,
         area,
-        format!(" journal {} ({} lines) ", path.display(), entries.len()),
+        format!(
+            " journal {} ({} lines) ",
+            path.file_name()
+                .map_or(path.display().to_string(), |n| n.to_string_lossy().into()),
+            entries.len()
+        ),
         &["TIME", "PLAN", "ACTION", "OUTCOME", "STEP / DETAIL"],
         &[
             Constraint::Length(9),

@@ -392,53 +392,47 @@ fn pool_rows(s: &Snapshot) -> Vec<PoolRow> {
 fn spot_rows(sup: &Supervisor) -> Vec<SpotRow> {
     let sim = sup.sim();
     let s = sim.snapshot();
-    let mut pools: BTreeMap<(String, String), SpotRow> = BTreeMap::new();
+    let mut nodes: BTreeMap<(String, String), usize> = BTreeMap::new();
     for n in s
         .nodes
         .iter()
         .filter(|n| n.capacity_type() == CapacityType::Spot)
     {
-        let (Some(t), Some(z)) = (n.instance_type(), n.zone()) else {
-            continue;
-        };
-        let row = pools
-            .entry((t.to_string(), z.to_string()))
-            .or_insert_with(|| SpotRow {
-                instance_type: t.to_string(),
-                zone: z.to_string(),
-                nodes: 0,
-                interruptions: 0,
-                rebalances: 0,
+        if let (Some(t), Some(z)) = (n.instance_type(), n.zone()) {
+            *nodes.entry((t.to_string(), z.to_string())).or_default() += 1;
+        }
+    }
+    // Pools in use, and pools that lost their nodes to an interruption.
+    let mut keys: Vec<(String, String)> = nodes.keys().cloned().collect();
+    keys.extend(sim.spot_pool_signals().keys().cloned());
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .map(|(t, z)| {
+            let (interruptions, rebalances) = sim
+                .spot_pool_signals()
+                .get(&(t.clone(), z.clone()))
+                .copied()
+                .unwrap_or_default();
+            SpotRow {
+                nodes: nodes.get(&(t.clone(), z.clone())).copied().unwrap_or(0),
+                interruptions,
+                rebalances,
                 bucket: s
                     .catalog
-                    .offer(&s.region, t)
+                    .offer(&s.region, &t)
                     .and_then(|o| o.spot)
                     .and_then(|sp| sp.interruption)
                     .map_or("-".to_string(), |b| b.label().to_string()),
-                price: sim.spot_price(t, z),
+                price: sim.spot_price(&t, &z),
                 history: sim
-                    .spot_price_history(t, z)
+                    .spot_price_history(&t, &z)
                     .iter()
                     .map(|(_, f)| *f)
                     .collect(),
-            });
-        row.nodes += 1;
-    }
-    for e in sim.events() {
-        let kind = e.kind;
-        let is_interruption = kind == crate::sim::EventKind::SpotInterruption;
-        let is_rebalance = kind == crate::sim::EventKind::RebalanceRecommendation;
-        if !is_interruption && !is_rebalance {
-            continue;
-        }
-        // "(node, type zone)" is in the message; match the pool by its words.
-        for row in pools.values_mut() {
-            let tag = format!("{} {}", row.instance_type, row.zone);
-            if e.message.contains(&tag) {
-                row.interruptions += usize::from(is_interruption);
-                row.rebalances += usize::from(is_rebalance);
+                instance_type: t,
+                zone: z,
             }
-        }
-    }
-    pools.into_values().collect()
+        })
+        .collect()
 }

@@ -1,0 +1,274 @@
+//! The console as an operator sees it: every view rendered at a fixed seed and clock (insta
+//! snapshots), and key-driven flows — a scale-out approval, a drain stopped by a
+//! PodDisruptionBudget, an interruption response — asserted on the rendered text.
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use karpdeck::catalog::Catalog;
+use karpdeck::exec::Settings;
+use karpdeck::scenario::{load_str, LoadOptions};
+use karpdeck::sim::{demo_hpas, Sim, SimConfig, Supervisor, DEMO_SCENARIO};
+use karpdeck::ui::app::{App, Msg, View};
+use karpdeck::ui::console::render_text;
+use karpdeck::ui::keymap::Keymap;
+use karpdeck::ui::theme::Theme;
+
+fn journal(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("karpdeck-console-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("sim-journal.jsonl")
+}
+
+/// The console over the lab demo plus `extra` YAML.
+fn console(extra: &str, config: SimConfig, journal: Option<PathBuf>) -> App {
+    let text = format!("{DEMO_SCENARIO}{extra}");
+    let loaded = load_str("demo", &text, &LoadOptions::default(), Catalog::embedded()).unwrap();
+    let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
+    let settings = Settings {
+        user: "oncall".into(),
+        journal,
+        read_only: false,
+    };
+    let sup = Supervisor::new(sim, settings, false, 1);
+    let mut warnings = Vec::new();
+    let theme = Theme::load("default", None, &mut warnings);
+    let keymap = Keymap::load("default", None, &mut warnings);
+    assert!(warnings.is_empty());
+    App::new(sup, "demo: lab cluster".into(), theme, keymap, warnings)
+}
+
+fn quiet() -> SimConfig {
+    SimConfig {
+        interruption_multiplier: 0.0,
+        ..SimConfig::default()
+    }
+}
+
+fn stormy() -> SimConfig {
+    SimConfig {
+        seed: 3,
+        interruption_multiplier: 20_000.0,
+        ..SimConfig::default()
+    }
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+async fn run(app: &mut App, seconds: i64) {
+    app.advance(seconds).await;
+}
+
+fn screen(app: &mut App) -> String {
+    let view = app.view;
+    render_text(app, view, 120, 36)
+}
+
+/// Approve everything karpdeck proposes for `seconds`, one virtual second at a time.
+async fn approving(app: &mut App, seconds: i64) {
+    app.sup.set_approve_all(true);
+    run(app, seconds).await;
+    app.sup.set_approve_all(false);
+}
+
+#[tokio::test]
+async fn every_view_at_a_fixed_seed_and_clock() {
+    let mut app = console("", stormy(), Some(journal("snapshots")));
+    approving(&mut app, 125).await;
+    insta::assert_snapshot!(
+        "pending-at-2m05",
+        render_text(&mut app, View::Pending, 120, 36)
+    );
+    approving(&mut app, 235).await;
+    for view in View::ALL {
+        let text = render_text(&mut app, view, 120, 36);
+        insta::assert_snapshot!(view.name(), text);
+    }
+    insta::assert_snapshot!("nodes-80x24", render_text(&mut app, View::Nodes, 80, 24));
+}
+
+#[tokio::test]
+async fn a_scale_out_is_approved_with_a_second_key() {
+    let mut app = console("", quiet(), None);
+    run(&mut app, 5).await;
+    key(&mut app, KeyCode::Char('6'));
+    let s = screen(&mut app);
+    assert!(s.contains("p1     scale-out             previewed"), "{s}");
+    assert!(s.contains(" 6 plans 1! "), "the tab flags a proposal: {s}");
+    key(&mut app, KeyCode::Char('a'));
+    let s = screen(&mut app);
+    assert!(s.contains("press y to approve, esc to abandon"), "{s}");
+    assert!(
+        app.sup.sim().snapshot().nodeclaims.is_empty(),
+        "nothing yet"
+    );
+    key(&mut app, KeyCode::Char('y'));
+    assert_eq!(app.status, "approved p1");
+    run(&mut app, 60).await;
+    let s = screen(&mut app);
+    assert!(s.contains("done       ████████ 2/2"), "{s}");
+    assert!(s.contains("✓ wait for nodeclaim 1 of 1 Ready"), "{s}");
+    key(&mut app, KeyCode::Char('1'));
+    let s = screen(&mut app);
+    assert!(s.contains("ip-10-0-0-1 ") && s.contains("spot"), "{s}");
+}
+
+#[tokio::test]
+async fn a_drain_blocked_by_a_pdb_shows_the_refusal_and_can_be_cancelled() {
+    let pdb = "\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: nginx\n  namespace: nlb-app-karpenter\nspec:\n  maxUnavailable: 0\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: nginx\n";
+    let mut app = console(pdb, quiet(), Some(journal("pdb")));
+    // ip-172-31-55-131 runs the nginx pod; nodes are sorted by name, so it is the first row.
+    let node = "ip-172-31-55-131.ap-southeast-1.compute.internal";
+    assert_eq!(app.selected_node().as_deref(), Some(node));
+    key(&mut app, KeyCode::Char('d'));
+    assert_eq!(app.view, View::Plans);
+    let s = screen(&mut app);
+    assert!(s.contains(&format!("drain {node}")), "{s}");
+    assert!(
+        s.contains("· evict nlb-app-karpenter/nginx-deployment"),
+        "{s}"
+    );
+    key(&mut app, KeyCode::Char('a'));
+    let s = screen(&mut app);
+    assert!(s.contains(&format!("type \"{node}\"")), "{s}");
+    typed(&mut app, "ip-172");
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        app.status.starts_with("type "),
+        "a partial name does not approve"
+    );
+    typed(&mut app, &node["ip-172".len()..]);
+    key(&mut app, KeyCode::Enter);
+    assert!(app.status.starts_with("approved p"), "{}", app.status);
+    run(&mut app, 10).await;
+    let s = screen(&mut app);
+    assert!(
+        s.contains("blocked (")
+            && s.contains("PodDisruptionBudget nlb-app-karpenter/nginx allows 0 more"),
+        "{s}"
+    );
+    assert!(s.contains("✓ cordon ip-172-31-55-131"), "{s}");
+    key(&mut app, KeyCode::Char('C'));
+    run(&mut app, 1).await;
+    let s = screen(&mut app);
+    assert!(s.contains("cancelled"), "{s}");
+    assert!(s.contains("stays cordoned with 1 pod(s) on it"), "{s}");
+    key(&mut app, KeyCode::Char('7'));
+    let s = screen(&mut app);
+    assert!(s.contains("step-blocked") && s.contains("cancelled"), "{s}");
+}
+
+#[tokio::test]
+async fn an_interruption_response_is_proposed_shown_and_approved() {
+    let mut app = console("", stormy(), None);
+    approving(&mut app, 160).await;
+    // Seed 3 interrupts a Spot node; its response waits for the operator.
+    let mut waited = 0;
+    let plan = loop {
+        let found = app.sup.executors().iter().find(|x| {
+            x.state() == karpdeck::exec::State::Previewed
+                && x.action().kind.as_str() == "interruption-response"
+        });
+        if let Some(x) = found {
+            break x.action().clone();
+        }
+        run(&mut app, 1).await;
+        waited += 1;
+        assert!(waited < 1200, "no interruption within 20 minutes");
+    };
+    let node = plan.targets[0].clone();
+    key(&mut app, KeyCode::Char('1'));
+    let s = screen(&mut app);
+    assert!(s.contains("INTERRUPTED"), "{s}");
+    key(&mut app, KeyCode::Char('6'));
+    // Select the response (newest first) and approve it by typing the node's name.
+    let row = app
+        .plan_rows()
+        .iter()
+        .position(|x| x.action().id == plan.id)
+        .unwrap();
+    key(&mut app, KeyCode::Char('g'));
+    for _ in 0..row {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    let s = screen(&mut app);
+    assert!(
+        s.contains("interruption-response") && s.contains("instance goes at"),
+        "{s}"
+    );
+    key(&mut app, KeyCode::Char('a'));
+    typed(&mut app, &node);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.status, format!("approved {}", plan.id));
+    run(&mut app, 60).await;
+    let x = app.sup.executor(&plan.id).unwrap();
+    assert_eq!(x.state(), karpdeck::exec::State::Done, "{:?}", x.report());
+}
+
+#[tokio::test]
+async fn read_only_refuses_approvals_in_the_console() {
+    let loaded = load_str(
+        "demo",
+        DEMO_SCENARIO,
+        &LoadOptions::default(),
+        Catalog::embedded(),
+    )
+    .unwrap();
+    let sim = Sim::at_scenario_time(loaded.snapshot, quiet(), demo_hpas());
+    let settings = Settings {
+        user: "oncall".into(),
+        journal: None,
+        read_only: true,
+    };
+    let sup = Supervisor::new(sim, settings, false, 1);
+    let mut w = Vec::new();
+    let mut app = App::new(
+        sup,
+        "demo".into(),
+        Theme::load("default", None, &mut w),
+        Keymap::load("default", None, &mut w),
+        w,
+    );
+    run(&mut app, 5).await;
+    let s = screen(&mut app);
+    assert!(s.contains(" READ-ONLY "), "{s}");
+    key(&mut app, KeyCode::Char('6'));
+    key(&mut app, KeyCode::Char('a'));
+    assert_eq!(app.status, "read-only: approvals are refused");
+    run(&mut app, 60).await;
+    assert!(app.sup.sim().snapshot().nodeclaims.is_empty());
+}
+
+#[tokio::test]
+async fn filter_palette_and_help() {
+    let mut app = console("", quiet(), None);
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "7560");
+    key(&mut app, KeyCode::Enter);
+    let s = screen(&mut app);
+    assert!(s.contains("nodes (1 matching /7560"), "{s}");
+    assert!(s.contains("ip-172-31-75-60 "), "{s}");
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "nodep");
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Pools, "tab completes :nodep to :nodepools");
+    key(&mut app, KeyCode::Char('?'));
+    let s = screen(&mut app);
+    assert!(
+        s.contains("j/down") && s.contains("Propose draining the selected node."),
+        "{s}"
+    );
+    key(&mut app, KeyCode::Char('x'));
+    key(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+}
