@@ -327,6 +327,14 @@ impl App {
         self.select(row);
     }
 
+    /// Show another view; a filter belongs to the view it was typed in.
+    fn switch(&mut self, view: View) {
+        if view != self.view {
+            self.filter.clear();
+            self.view = view;
+        }
+    }
+
     /// Handle one message.
     pub fn update(&mut self, msg: Msg) {
         let Msg::Key(key) = msg else {
@@ -345,7 +353,7 @@ impl App {
                 if let Some(action) = self.keymap.action(&key) {
                     self.act(action);
                 } else if let KeyCode::Char(c @ '1'..='7') = key.code {
-                    self.view = View::ALL[c as usize - '1' as usize];
+                    self.switch(View::ALL[c as usize - '1' as usize]);
                 } else if key.code == KeyCode::Enter && self.view == View::Tree {
                     self.tree.toggle_selected();
                 }
@@ -408,7 +416,7 @@ impl App {
             ["replace", node] => self.propose_replace(node),
             [name] => match View::parse(name) {
                 Some(v) => {
-                    self.view = v;
+                    self.switch(v);
                     self.status = format!("view {}", v.name());
                 }
                 None => self.status = format!("unknown command :{name} (tab completes)"),
@@ -479,8 +487,8 @@ impl App {
                 }
                 self.select(usize::MAX)
             }
-            Action::NextView => self.view = View::ALL[(self.view.index() + 1) % 7],
-            Action::PrevView => self.view = View::ALL[(self.view.index() + 6) % 7],
+            Action::NextView => self.switch(View::ALL[(self.view.index() + 1) % 7]),
+            Action::PrevView => self.switch(View::ALL[(self.view.index() + 6) % 7]),
             Action::Filter => self.mode = Mode::Filter,
             Action::Command => self.mode = Mode::Command(String::new()),
             Action::Help => self.mode = Mode::Help,
@@ -668,7 +676,7 @@ impl App {
         match self.sup.submit(build) {
             Ok(id) => {
                 self.refresh();
-                self.view = View::Plans;
+                self.switch(View::Plans);
                 self.plan_focus = Some(id.clone());
                 self.status = format!("{id} proposed: review it, then approve (a) or reject (x)");
             }

@@ -1,0 +1,116 @@
+//! The real binary in a real terminal: tmux runs `karpdeck demo`, keys go in with send-keys and
+//! the screen comes back with capture-pane — open the demo, filter the nodes, drain one (typed
+//! confirmation), quit, and the terminal is restored.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux")
+        .args(args)
+        .output()
+        .expect("tmux must be installed to run the terminal test");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Session(String);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        tmux(&["kill-session", "-t", &self.0]);
+    }
+}
+
+impl Session {
+    fn screen(&self) -> String {
+        tmux(&["capture-pane", "-t", &self.0, "-p"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.0];
+        args.extend(keys);
+        tmux(&args);
+    }
+
+    /// Wait (up to 20 s) until the screen shows `text`.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the screen never showed {text:?}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn demo_in_tmux_filter_drain_quit() {
+    let dir = std::env::temp_dir().join(format!("karpdeck-tmux-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let journal = dir.join("journal.jsonl");
+    let name = format!("karpdeck-test-{}", std::process::id());
+    let command = format!(
+        "XDG_STATE_HOME={d} XDG_CONFIG_HOME={d} {bin} demo --speed 2 --journal {j}; echo EXITED $?; sleep 60",
+        d = dir.display(),
+        bin = env!("CARGO_BIN_EXE_karpdeck"),
+        j = journal.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "120",
+        "-y",
+        "36",
+        &command,
+    ]);
+    let session = Session(name);
+    session.wait_for("karpdeck demo: lab cluster");
+    session.wait_for("ip-172-31-55-131");
+
+    session.keys(&["/"]);
+    session.keys(&["55131", "Enter"]);
+    let s = session.wait_for("nodes (1 matching /55131");
+    assert!(!s.contains("ip-172-31-75-60"), "{s}");
+
+    session.keys(&["d"]);
+    session.wait_for("drain ip-172-31-55-131.ap-southeast-1.compute.internal");
+    session.keys(&["a"]);
+    session.wait_for("type \"ip-172-31-55-131.ap-southeast-1.compute.internal\"");
+    session.keys(&["ip-172-31-55-131.ap-southeast-1.compute.internal", "Enter"]);
+    session.wait_for("approved p");
+    session.wait_for("✓ cordon ip-172-31-55-131");
+
+    session.keys(&["q"]);
+    let s = session.wait_for("EXITED 0");
+    assert!(
+        !s.contains('┌') && !s.contains("karpdeck demo"),
+        "the terminal is back to the shell:\n{s}"
+    );
+    assert_journal_has_the_drain(&journal);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn assert_journal_has_the_drain(path: &Path) {
+    let j = karpdeck::exec::journal::read(path).unwrap();
+    let drain = j
+        .entries
+        .iter()
+        .find(|e| e.action == "drain" && e.outcome == karpdeck::exec::journal::Outcome::Approved)
+        .expect("the drain's approval is journaled");
+    assert_eq!(
+        drain.targets,
+        ["ip-172-31-55-131.ap-southeast-1.compute.internal"]
+    );
+    assert!(j.unfinished().is_empty(), "quitting closes running plans");
+}
