@@ -265,6 +265,10 @@ pub struct BenchArgs {
     /// --nodes and --running-per-node.
     #[arg(long)]
     pub consolidation: bool,
+    /// Time the console instead: refreshing its data and drawing each view, for a cluster of
+    /// --nodes × --running-per-node pods.
+    #[arg(long, conflicts_with = "consolidation")]
+    pub render: bool,
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

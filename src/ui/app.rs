@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use chrono::Duration;
 use crossterm::event::{KeyCode, KeyEvent};
-use tui_tree_widget::TreeState;
+use tui_tree_widget::{TreeItem, TreeState};
 
 use super::keymap::{Action, Keymap};
 use super::settings::Warning;
@@ -144,7 +144,15 @@ pub struct App {
     pub sort: NodeSort,
     /// The plan the Plans view's selection follows (new plans arrive on top).
     plan_focus: Option<String>,
+    /// The tree's items, built once per change of the cluster or of the opened branches.
+    pub tree_items: Option<TreeCache>,
 }
+
+/// Tree items and the opened branches they were built for.
+pub type TreeCache = (
+    std::collections::HashSet<Vec<String>>,
+    Vec<TreeItem<'static, String>>,
+);
 
 /// How the Nodes view is sorted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,7 +210,7 @@ impl App {
         keymap: Keymap,
         warnings: Vec<Warning>,
     ) -> Self {
-        let world = World::of(&sup);
+        let world = World::of(&sup, false);
         let status = if warnings.is_empty() {
             "ready".to_string()
         } else {
@@ -230,6 +238,7 @@ impl App {
             quit: false,
             sort: NodeSort::Name,
             plan_focus: None,
+            tree_items: None,
         }
     }
 
@@ -239,9 +248,19 @@ impl App {
         self.refresh();
     }
 
-    /// Re-derive the views' data.
+    /// Re-derive the views' data (the pending pods' reasons only while they are shown).
     pub fn refresh(&mut self) {
-        self.world = World::of(&self.sup);
+        self.world = World::of(&self.sup, self.view == View::Pending);
+        self.tree_items = None;
+    }
+
+    /// Show a view (and the data it needs).
+    pub fn show(&mut self, view: View) {
+        let was = self.view;
+        self.switch(view);
+        if view == View::Pending && was != View::Pending {
+            self.refresh();
+        }
     }
 
     /// Node rows in view order (filtered, sorted).
@@ -332,6 +351,9 @@ impl App {
         if view != self.view {
             self.filter.clear();
             self.view = view;
+            if view == View::Pending {
+                self.refresh();
+            }
         }
     }
 

@@ -109,7 +109,7 @@ pub fn app(
 
 /// Render one frame of `view` as text, `width`×`height`, rows trimmed on the right.
 pub fn render_text(app: &mut App, view: View, width: u16, height: u16) -> String {
-    app.view = view;
+    app.show(view);
     let mut terminal = match Terminal::new(TestBackend::new(width, height)) {
         Ok(t) => t,
         Err(e) => return format!("cannot render: {e}\n"),

@@ -408,7 +408,13 @@ fn draw_nodes(f: &mut Frame, app: &App, area: Rect) {
                     t.fg(t.muted),
                 ),
             ])];
-            lines.extend(n.pod_names.iter().map(|p| Line::from(format!("  {p}"))));
+            let pods = &app.sup.sim().snapshot().pods;
+            lines.extend(
+                n.pods_on
+                    .iter()
+                    .filter_map(|&i| pods.get(i))
+                    .map(|p| Line::from(format!("  {}", p.key()))),
+            );
             lines
         }
     };
@@ -544,8 +550,12 @@ fn draw_pools(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-fn draw_tree(f: &mut Frame, app: &mut App, area: Rect) {
-    let t = app.theme;
+/// NodePool → Node → Pod items. Pods are built only for opened nodes (a closed node shows one
+/// placeholder), so building costs the nodes, not the cluster's pods.
+fn tree_items(
+    app: &App,
+    opened: &std::collections::HashSet<Vec<String>>,
+) -> Vec<TreeItem<'static, String>> {
     let s = app.sup.sim().snapshot();
     let mut pools: Vec<String> = s.nodepools.iter().map(|p| p.name.clone()).collect();
     pools.push("-".into());
@@ -553,11 +563,21 @@ fn draw_tree(f: &mut Frame, app: &mut App, area: Rect) {
     for pool in pools {
         let mut nodes = Vec::new();
         for n in app.world.nodes.iter().filter(|n| n.pool == pool) {
-            let pods: Vec<TreeItem<String>> = n
-                .pod_names
-                .iter()
-                .map(|p| TreeItem::new_leaf(p.clone(), p.clone()))
-                .collect();
+            let path = vec![pool.clone(), n.name.clone()];
+            let pods: Vec<TreeItem<String>> = if opened.contains(&path) {
+                n.pods_on
+                    .iter()
+                    .filter_map(|&i| s.pods.get(i))
+                    .map(|p| TreeItem::new_leaf(p.key(), p.key()))
+                    .collect()
+            } else if n.pods_on.is_empty() {
+                Vec::new()
+            } else {
+                vec![TreeItem::new_leaf(
+                    format!("{}/…", n.name),
+                    format!("{} pods", n.pods_on.len()),
+                )]
+            };
             let label = format!("{} ({} pods, {})", n.name, n.pods, n.instance_type);
             if let Ok(item) = TreeItem::new(n.name.clone(), label, pods) {
                 nodes.push(item);
@@ -572,13 +592,33 @@ fn draw_tree(f: &mut Frame, app: &mut App, area: Rect) {
             items.push(item);
         }
     }
+    items
+}
+
+fn draw_tree(f: &mut Frame, app: &mut App, area: Rect) {
+    let t = app.theme;
     if app.tree.selected().is_empty() {
-        for item in &items {
-            app.tree.open(vec![item.identifier().clone()]);
+        let s = app.sup.sim().snapshot();
+        for pool in s
+            .nodepools
+            .iter()
+            .map(|p| p.name.clone())
+            .chain(["-".to_string()])
+        {
+            app.tree.open(vec![pool]);
         }
         app.tree.select_first();
     }
-    match Tree::new(&items) {
+    let opened = app.tree.opened().clone();
+    let stale = app.tree_items.as_ref().is_none_or(|(o, _)| *o != opened);
+    if stale {
+        let items = tree_items(app, &opened);
+        app.tree_items = Some((opened, items));
+    }
+    let Some((_, items)) = &app.tree_items else {
+        return;
+    };
+    match Tree::new(items) {
         Ok(tree) => {
             let tree = tree
                 .block(block(
@@ -982,7 +1022,7 @@ mod tests {
         assert_eq!(window(15, 100, 10), (6, 16));
         assert_eq!(window(99, 100, 10), (90, 100));
         assert_eq!(window(3, 2, 10), (0, 2));
-        assert_eq!(sparkline(&[1.0, 1.0], 5), "▄▄");
+        assert_eq!(sparkline(&[1.0, 1.0], 5), "▅▅", "flat: mid-height");
         assert_eq!(sparkline(&[1.0, 2.0, 1.5], 5), "▁█▅");
         assert_eq!(elapsed(3725), "+1:02:05");
     }

@@ -2,7 +2,7 @@
 //! status, in-flight NodeClaims, pending pods with the engine's reason, NodePools with limits and
 //! usage, Spot pools, and the cluster's cost. Views only read it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -10,7 +10,7 @@ use crate::engine::launch::node_price;
 use crate::engine::plan::{plan, Strategy};
 use crate::engine::scheduling::Options;
 use crate::exec::{State, Step};
-use crate::model::{CapacityType, Resources, Snapshot};
+use crate::model::{CapacityType, Snapshot};
 use crate::sim::Supervisor;
 
 /// A node's state, worst first.
@@ -59,8 +59,8 @@ pub struct NodeRow {
     pub price: Option<f64>,
     /// State.
     pub status: NodeStatus,
-    /// `namespace/name` of its pods.
-    pub pod_names: Vec<String>,
+    /// Its pods, as indices into the snapshot's pods (names are made only when shown).
+    pub pods_on: Vec<usize>,
 }
 
 /// One pending pod and why it waits.
@@ -153,8 +153,9 @@ pub fn usage_percent(pair: (i64, i64)) -> i64 {
 }
 
 impl World {
-    /// Derive the views' data from the supervised simulation.
-    pub fn of(sup: &Supervisor) -> Self {
+    /// Derive the views' data from the supervised simulation; the engine's reasons for pending
+    /// pods (a scheduling simulation) only when `reasons` (the Pending view is shown).
+    pub fn of(sup: &Supervisor, reasons: bool) -> Self {
         let sim = sup.sim();
         let s = sim.snapshot();
         let now = sim.now();
@@ -171,19 +172,43 @@ impl World {
                 }
             }
         }
-        let mut per_node: BTreeMap<&str, (Resources, Vec<String>)> = BTreeMap::new();
-        for p in s.pods.iter().filter(|p| p.is_active_on_node()) {
-            if let Some(n) = p.node_name.as_deref() {
-                let e = per_node.entry(n).or_default();
-                e.0.add_assign(&p.requests);
-                e.1.push(p.key());
+        // One pass over the pods: cpu, memory and pod indices per node.
+        let index: HashMap<&str, usize> = s
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        let mut per_node: Vec<(i64, i64, Vec<usize>)> = vec![(0, 0, Vec::new()); s.nodes.len()];
+        // Pods of one node tend to sit together: remember the last lookup.
+        let mut last: Option<(&str, usize)> = None;
+        for (pi, p) in s.pods.iter().enumerate() {
+            let Some(name) = p.node_name.as_deref().filter(|_| p.is_active_on_node()) else {
+                continue;
+            };
+            let ni = match last {
+                Some((n, i)) if n == name => Some(i),
+                _ => index.get(name).copied(),
+            };
+            if let Some(ni) = ni {
+                last = Some((name, ni));
+                let e = &mut per_node[ni];
+                e.0 += p.requests.cpu_millis;
+                e.1 += p.requests.memory_bytes;
+                e.2.push(pi);
             }
         }
-        let mut nodes = Vec::new();
+        // Prices per (type, zone, capacity type): nodes share a handful of offerings.
+        let mut prices: HashMap<(&str, &str, CapacityType), Option<f64>> = HashMap::new();
+        let mut nodes = Vec::with_capacity(s.nodes.len());
         let (mut per_hour, mut on_demand) = (0.0, 0.0);
-        for n in &s.nodes {
-            let (requested, pod_names) = per_node.remove(n.name.as_str()).unwrap_or_default();
-            let price = node_price(s, n);
+        for (n, (cpu, memory, pods_on)) in s.nodes.iter().zip(per_node) {
+            let key = (
+                n.instance_type().unwrap_or(""),
+                n.zone().unwrap_or(""),
+                n.capacity_type(),
+            );
+            let price = *prices.entry(key).or_insert_with(|| node_price(s, n));
             per_hour += price.unwrap_or(0.0);
             on_demand += n
                 .instance_type()
@@ -210,13 +235,13 @@ impl World {
                 zone: n.zone().unwrap_or("-").to_string(),
                 capacity: n.instance_type().map(|_| n.capacity_type()),
                 age: n.created.map_or(0, |c| (now - c).num_seconds()),
-                pods: pod_names.len() as i64,
+                pods: pods_on.len() as i64,
                 max_pods: n.allocatable.pods,
-                cpu: (requested.cpu_millis, n.allocatable.cpu_millis),
-                memory: (requested.memory_bytes, n.allocatable.memory_bytes),
+                cpu: (cpu, n.allocatable.cpu_millis),
+                memory: (memory, n.allocatable.memory_bytes),
                 price,
                 status,
-                pod_names,
+                pods_on,
             });
         }
         for c in s.nodeclaims.iter().filter(|c| !c.registered) {
@@ -242,13 +267,13 @@ impl World {
                 memory: (0, c.allocatable.memory_bytes),
                 price,
                 status: NodeStatus::Launching(if c.launched { "launched" } else { "launching" }),
-                pod_names: Vec::new(),
+                pods_on: Vec::new(),
             });
         }
         Self {
             now,
             elapsed: (now - sim.start()).num_seconds(),
-            pending: pending_rows(s),
+            pending: pending_rows(s, reasons),
             pools: pool_rows(s),
             spot: spot_rows(sup),
             pod_count: s.pods.len(),
@@ -273,8 +298,9 @@ impl World {
 }
 
 /// Each pending pod with the engine's reason: it fits capacity that exists (or is on its way),
-/// it needs a new node, or no NodePool can take it (one line per pool).
-fn pending_rows(s: &Snapshot) -> Vec<PendingRow> {
+/// it needs a new node, or no NodePool can take it (one line per pool). Without `reasons`, the
+/// pods only (the header counts them).
+fn pending_rows(s: &Snapshot, reasons: bool) -> Vec<PendingRow> {
     let pending: Vec<usize> = s
         .pods
         .iter()
@@ -282,6 +308,16 @@ fn pending_rows(s: &Snapshot) -> Vec<PendingRow> {
         .filter(|(_, p)| p.is_pending() && !p.is_daemon())
         .map(|(i, _)| i)
         .collect();
+    if !reasons {
+        return pending
+            .into_iter()
+            .map(|i| PendingRow {
+                pod: s.pods[i].key(),
+                reason: String::new(),
+                detail: Vec::new(),
+            })
+            .collect();
+    }
     if pending.is_empty() {
         return Vec::new();
     }
