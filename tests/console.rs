@@ -272,3 +272,43 @@ async fn filter_palette_and_help() {
     key(&mut app, KeyCode::Char('q'));
     assert!(app.quit);
 }
+
+#[tokio::test]
+async fn what_ifs_are_previewed_and_change_nothing() {
+    let mut app = console("", quiet(), None);
+    let command = |app: &mut App, text: &str| {
+        key(app, KeyCode::Char(':'));
+        typed(app, text);
+        key(app, KeyCode::Enter);
+    };
+    command(&mut app, "scale nlb-app-karpenter/nginx-deployment 6");
+    let s = screen(&mut app);
+    assert!(
+        s.contains("what if: scale nlb-app-karpenter/nginx-deployment 6"),
+        "{s}"
+    );
+    // The lab's numbers: one more pod fits a node; two NodeClaims for the rest.
+    assert!(s.contains("Karpenter would launch 2 nodeclaim(s):"), "{s}");
+    assert!(
+        s.contains("nodepool default: 3 pod(s), spot c6g.2xlarge"),
+        "{s}"
+    );
+    assert!(s.contains("a preview only"), "{s}");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(
+        app.sup.sim().snapshot().workloads[0].replicas,
+        1,
+        "nothing changed"
+    );
+    command(&mut app, "lose-zone ap-southeast-1a");
+    let s = screen(&mut app);
+    assert!(
+        s.contains("nodes lost: 1 (ip-172-31-55-131.ap-southeast-1.compute.internal)"),
+        "{s}"
+    );
+    key(&mut app, KeyCode::Esc);
+    command(&mut app, "lose-zone mars-1a");
+    assert_eq!(app.status, "zone mars-1a is not in region ap-southeast-1");
+    command(&mut app, "scale nginx 6");
+    assert!(app.status.starts_with("usage: :scale"), "{}", app.status);
+}

@@ -86,6 +86,8 @@ pub enum Mode {
     Command(String),
     /// The help screen.
     Help,
+    /// A what-if preview (its lines).
+    WhatIf(Vec<String>),
     /// Confirming an approval: the plan ids, and the text to type (empty: `y` suffices).
     Confirm {
         /// Plans to approve.
@@ -365,7 +367,7 @@ impl App {
         match self.mode.clone() {
             Mode::Filter => self.filter_key(key),
             Mode::Command(text) => self.command_key(key, text),
-            Mode::Help => self.mode = Mode::Normal,
+            Mode::Help | Mode::WhatIf(_) => self.mode = Mode::Normal,
             Mode::Confirm {
                 plans,
                 expect,
@@ -426,6 +428,15 @@ impl App {
     /// Run a `:` command.
     pub fn run_command(&mut self, text: &str) {
         let words: Vec<&str> = text.split_whitespace().collect();
+        if let Some(edit) = super::whatif::parse(&words) {
+            let result = edit
+                .and_then(|e| super::whatif::preview(self.sup.sim().snapshot(), &e, text.trim()));
+            match result {
+                Ok(lines) => self.mode = Mode::WhatIf(lines),
+                Err(e) => self.status = e,
+            }
+            return;
+        }
         match words.as_slice() {
             [] => {}
             ["q" | "quit"] => self.quit = true,
@@ -757,6 +768,10 @@ pub const COMMANDS: &[&str] = &[
     "drain ",
     "cordon ",
     "replace ",
+    "scale ",
+    "lose-zone ",
+    "lose-spot",
+    "lose-offering ",
     "help",
     "quit",
 ];

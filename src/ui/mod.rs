@@ -6,4 +6,5 @@ pub mod keymap;
 pub mod settings;
 pub mod theme;
 pub mod view;
+pub mod whatif;
 pub mod world;

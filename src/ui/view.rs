@@ -47,6 +47,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     match &app.mode {
         Mode::Help => draw_help(f, app, area),
         Mode::Confirm { .. } => draw_confirm(f, app, area),
+        Mode::WhatIf(lines) => draw_whatif(f, app, lines, area),
         _ => {}
     }
 }
@@ -959,6 +960,29 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(block(t, " keys (any key closes) ".into())),
+        r,
+    );
+}
+
+fn draw_whatif(f: &mut Frame, app: &App, lines: &[String], area: Rect) {
+    let t = &app.theme;
+    let text: Vec<Line> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                Line::from(Span::styled(l.clone(), t.title()))
+            } else {
+                Line::from(l.clone())
+            }
+        })
+        .collect();
+    let r = centred(area, 100, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(block(t, " what-if preview ".into())),
         r,
     );
 }
