@@ -295,11 +295,15 @@ async fn what_ifs_are_previewed_and_change_nothing() {
     );
     assert!(s.contains("a preview only"), "{s}");
     key(&mut app, KeyCode::Esc);
-    assert_eq!(
-        app.sup.sim().snapshot().workloads[0].replicas,
-        1,
-        "nothing changed"
-    );
+    let nginx = app
+        .sup
+        .sim()
+        .snapshot()
+        .workloads
+        .iter()
+        .find(|w| w.key() == "nlb-app-karpenter/nginx-deployment")
+        .unwrap();
+    assert_eq!(nginx.replicas, 1, "nothing changed");
     command(&mut app, "lose-zone ap-southeast-1a");
     let s = screen(&mut app);
     assert!(
