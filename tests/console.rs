@@ -316,3 +316,97 @@ async fn what_ifs_are_previewed_and_change_nothing() {
     command(&mut app, "scale nginx 6");
     assert!(app.status.starts_with("usage: :scale"), "{}", app.status);
 }
+
+fn cli(args: &[&str]) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!("karpdeck-console-cli-{}", std::process::id()));
+    std::process::Command::new(env!("CARGO_BIN_EXE_karpdeck"))
+        .args(args)
+        .env("XDG_STATE_HOME", &dir)
+        .env("XDG_CONFIG_HOME", &dir)
+        .output()
+        .expect("run karpdeck")
+}
+
+#[test]
+fn snapshot_renders_one_frame_and_bad_views_are_refused() {
+    let out = cli(&[
+        "demo",
+        "--snapshot",
+        "plans",
+        "--at",
+        "30s",
+        "--width",
+        "100",
+        "--height",
+        "30",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 30);
+    assert!(text.lines().all(|l| l.chars().count() <= 100));
+    assert!(
+        text.contains("p1     scale-out             previewed"),
+        "{text}"
+    );
+    let out = cli(&["demo", "--snapshot", "everything"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        "karpdeck: error: --snapshot everything: not a view (one of nodes, pending, nodepools, tree, spot, plans, journal)"
+    );
+}
+
+#[test]
+fn user_settings_override_partially_and_bad_entries_are_warnings() {
+    let dir =
+        std::env::temp_dir().join(format!("karpdeck-console-settings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "theme = \"light\"\nread_only = true\nfont = \"big\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("keymap.toml"),
+        "[keys]\napprove = [\"ctrl-k\", \"enter\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("theme.toml"),
+        "[colors]\nok = \"chartreuse-ish\"\n",
+    )
+    .unwrap();
+    let options = karpdeck::ui::console::ConsoleOptions::default();
+    let loaded = karpdeck::ui::console::load_settings(Some(&dir), &options);
+    assert!(loaded.read_only);
+    assert_eq!(
+        loaded.theme.ok,
+        ratatui::style::Color::Rgb(0x1a, 0x7f, 0x37),
+        "light's ok kept"
+    );
+    let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.0.clone()).collect();
+    let file = |name: &str| dir.join(name).display().to_string();
+    assert_eq!(
+        warnings,
+        [
+            format!("{}: font: unknown key; ignored", file("config.toml")),
+            format!("{}: colors.ok: \"chartreuse-ish\" is not a color (a name, 0-255 or #rrggbb); ignored", file("theme.toml")),
+            format!("{}: keys.approve: ctrl-k is never bound to a destructive action; ignored", file("keymap.toml")),
+        ]
+    );
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(
+        loaded.keymap.action(&enter),
+        Some(karpdeck::ui::keymap::Action::Approve)
+    );
+    // Flags win over the file.
+    let options = karpdeck::ui::console::ConsoleOptions {
+        theme: Some("high-contrast".into()),
+        ..Default::default()
+    };
+    let loaded = karpdeck::ui::console::load_settings(Some(&dir), &options);
+    assert_eq!(loaded.theme.ok, ratatui::style::Color::LightGreen);
+    let _ = std::fs::remove_dir_all(&dir);
+}
