@@ -51,13 +51,7 @@ fn claim_labels(
 }
 
 fn check(s: &Snapshot, plan: &Plan) -> Result<(), String> {
-    let pending: BTreeSet<usize> = s
-        .pods
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.is_pending() && !p.is_daemon())
-        .map(|(i, _)| i)
-        .collect();
+    let pending: BTreeSet<usize> = s.unplaced_pods().map(|(i, _)| i).collect();
     // Every pending pod is accounted for exactly once.
     let mut seen: HashMap<usize, usize> = HashMap::new();
     for (p, _) in &plan.existing {

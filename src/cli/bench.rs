@@ -28,8 +28,11 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// Time one disruption pass over a generated cluster of `--nodes` × `--running-per-node` pods.
-fn run_consolidation(args: &BenchArgs) -> Result<String, Failure> {
+/// A generated cluster of `--nodes` × `--running-per-node` running pods (none pending), loaded;
+/// and how long loading took.
+fn generated_cluster(
+    args: &BenchArgs,
+) -> Result<(crate::scenario::Loaded, std::time::Duration), Failure> {
     let catalog = Catalog::embedded();
     let options = GenOptions {
         nodes: args.nodes,
@@ -40,9 +43,15 @@ fn run_consolidation(args: &BenchArgs) -> Result<String, Failure> {
         region: args.region.clone(),
     };
     let text = generate(&options, &catalog);
+    let t = Instant::now();
     let loaded = load_str("bench.yaml", &text, &LoadOptions::default(), catalog)
         .map_err(Failure::bad_input)?;
-    drop(text);
+    Ok((loaded, t.elapsed()))
+}
+
+/// Time one disruption pass over a generated cluster of `--nodes` × `--running-per-node` pods.
+fn run_consolidation(args: &BenchArgs) -> Result<String, Failure> {
+    let (loaded, _) = generated_cluster(args)?;
     // A fixed "now" a day after the generated nodes' creation: reproducible ages.
     let now = chrono::DateTime::parse_from_rfc3339("2026-01-02T00:00:00Z")
         .map(|t| t.with_timezone(&chrono::Utc))
@@ -89,21 +98,7 @@ fn run_render(args: &BenchArgs) -> Result<String, Failure> {
     use crate::ui::keymap::Keymap;
     use crate::ui::theme::Theme;
 
-    let catalog = Catalog::embedded();
-    let options = GenOptions {
-        nodes: args.nodes,
-        running_per_node: args.running_per_node,
-        pending: 0,
-        seed: args.seed,
-        types: args.types,
-        region: args.region.clone(),
-    };
-    let text = generate(&options, &catalog);
-    let t = Instant::now();
-    let loaded = load_str("bench.yaml", &text, &LoadOptions::default(), catalog)
-        .map_err(Failure::bad_input)?;
-    let load = t.elapsed();
-    drop(text);
+    let (loaded, load) = generated_cluster(args)?;
     let config = SimConfig {
         interruption_multiplier: 0.0,
         ..SimConfig::default()

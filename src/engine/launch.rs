@@ -24,6 +24,20 @@ pub struct Launch {
     pub price_per_hour: f64,
 }
 
+impl Launch {
+    /// `spot c6g.2xlarge, m6g.xlarge, …`: the capacity type and the first `n` types, cheapest
+    /// first.
+    pub fn summary(&self, n: usize) -> String {
+        let types: Vec<&str> = self
+            .instance_types
+            .iter()
+            .take(n)
+            .map(String::as_str)
+            .collect();
+        format!("{} {}", self.capacity_type.as_str(), types.join(", "))
+    }
+}
+
 /// Whether the AWS provider counts the type as exotic: bare metal, GPUs or accelerators.
 fn is_exotic(t: &TemplateType) -> bool {
     let has = |key: &str| {

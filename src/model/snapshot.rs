@@ -103,6 +103,15 @@ impl Snapshot {
         self.pods.iter().filter(|p| p.is_pending())
     }
 
+    /// Pending pods a node must be found for (DaemonSet pods come with their nodes), with their
+    /// indices.
+    pub fn unplaced_pods(&self) -> impl Iterator<Item = (usize, &Pod)> {
+        self.pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_pending() && !p.is_daemon())
+    }
+
     /// Active pods grouped by the node they are bound to.
     pub fn pods_by_node(&self) -> HashMap<&str, Vec<&Pod>> {
         let mut map: HashMap<&str, Vec<&Pod>> = HashMap::new();

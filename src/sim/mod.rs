@@ -501,12 +501,7 @@ impl Sim {
         if !std::mem::take(&mut self.bind_due) {
             return;
         }
-        if !self
-            .snapshot
-            .pods
-            .iter()
-            .any(|p| p.is_pending() && !p.is_daemon())
-        {
+        if self.snapshot.unplaced_pods().next().is_none() {
             return;
         }
         let s = schedule(&self.snapshot, &Options::default());
@@ -732,11 +727,7 @@ impl Sim {
 
     /// Pending pods, DaemonSet pods aside.
     pub fn pending_pods(&self) -> usize {
-        self.snapshot
-            .pods
-            .iter()
-            .filter(|p| p.is_pending() && !p.is_daemon())
-            .count()
+        self.snapshot.unplaced_pods().count()
     }
 
     /// Karpenter's provisioning plan for the pending pods now, if it creates NodeClaims.

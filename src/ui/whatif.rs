@@ -99,17 +99,10 @@ pub fn preview(before: &Snapshot, edit: &Edit, title: &str) -> Result<Vec<String
     ));
     for c in p.nodeclaims.iter().take(6) {
         lines.push(format!(
-            "  nodepool {}: {} pod(s), {} {} (${:.4}/h)",
+            "  nodepool {}: {} pod(s), {} (${:.4}/h)",
             c.claim.nodepool,
             c.claim.pods.len(),
-            c.launch.capacity_type.as_str(),
-            c.launch
-                .instance_types
-                .iter()
-                .take(3)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
+            c.launch.summary(3),
             c.launch.price_per_hour
         ));
     }

@@ -301,13 +301,7 @@ impl World {
 /// it needs a new node, or no NodePool can take it (one line per pool). Without `reasons`, the
 /// pods only (the header counts them).
 fn pending_rows(s: &Snapshot, reasons: bool) -> Vec<PendingRow> {
-    let pending: Vec<usize> = s
-        .pods
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.is_pending() && !p.is_daemon())
-        .map(|(i, _)| i)
-        .collect();
+    let pending: Vec<usize> = s.unplaced_pods().map(|(i, _)| i).collect();
     if !reasons {
         return pending
             .into_iter()
@@ -341,17 +335,7 @@ fn pending_rows(s: &Snapshot, reasons: bool) -> Vec<PendingRow> {
                 pod,
                 (
                     format!("needs a new node from nodepool {}", c.claim.nodepool),
-                    vec![format!(
-                        "{} {}",
-                        c.launch.capacity_type.as_str(),
-                        c.launch
-                            .instance_types
-                            .iter()
-                            .take(3)
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )],
+                    vec![c.launch.summary(3)],
                 ),
             );
         }
