@@ -410,3 +410,35 @@ fn user_settings_override_partially_and_bad_entries_are_warnings() {
     assert_eq!(loaded.theme.ok, ratatui::style::Color::LightGreen);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn expired_and_drifted_nodes_are_marked() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/console-expired-drifted.yaml");
+    let out = cli(&[
+        "demo",
+        "--scenario",
+        path.to_str().unwrap(),
+        "--snapshot",
+        "nodes",
+        "--width",
+        "100",
+        "--height",
+        "20",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("│{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{text}"))
+            .to_string()
+    };
+    assert!(row("old").contains("expired"), "{text}");
+    assert!(row("moved-on").contains("drifted"), "{text}");
+}

@@ -299,6 +299,8 @@ fn status_span(t: &Theme, row: &NodeRow, now: chrono::DateTime<chrono::Utc>) -> 
         NodeStatus::NotReady => Span::styled("NotReady", t.fg(t.warn)),
         NodeStatus::Launching(s) => Span::styled(*s, t.fg(t.launching)),
         NodeStatus::RebalanceRecommended => Span::styled("rebalance rec.", t.fg(t.warn)),
+        NodeStatus::Expired => Span::styled("expired", t.fg(t.disrupting)),
+        NodeStatus::Drifted => Span::styled("drifted", t.fg(t.warn)),
         NodeStatus::Ready => Span::styled("Ready", t.fg(t.ok)),
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
+use crate::engine::disruption::drift::drift;
 use crate::engine::launch::node_price;
 use crate::engine::plan::{plan, Strategy};
 use crate::engine::scheduling::Options;
@@ -26,6 +27,10 @@ pub enum NodeStatus {
     NotReady,
     /// A NodeClaim on its way: launched / registered.
     Launching(&'static str),
+    /// Older than its NodePool's expireAfter: Karpenter replaces it.
+    Expired,
+    /// No longer matches its NodePool (requirements, labels, taints).
+    Drifted,
     /// EC2 recommended rebalancing it.
     RebalanceRecommended,
     /// Ready.
@@ -200,6 +205,8 @@ impl World {
         }
         // Prices per (type, zone, capacity type): nodes share a handful of offerings.
         let mut prices: HashMap<(&str, &str, CapacityType), Option<f64>> = HashMap::new();
+        let pools: HashMap<&str, &crate::model::NodePool> =
+            s.nodepools.iter().map(|p| (p.name.as_str(), p)).collect();
         let mut nodes = Vec::with_capacity(s.nodes.len());
         let (mut per_hour, mut on_demand) = (0.0, 0.0);
         for (n, (cpu, memory, pods_on)) in s.nodes.iter().zip(per_node) {
@@ -223,6 +230,20 @@ impl World {
                 NodeStatus::Cordoned
             } else if !n.ready {
                 NodeStatus::NotReady
+            } else if let Some(pool) = n.nodepool().and_then(|p| pools.get(p)) {
+                let expired = pool
+                    .expire_after
+                    .zip(n.created)
+                    .is_some_and(|(e, c)| (now - c).to_std().is_ok_and(|age| age >= e));
+                if expired {
+                    NodeStatus::Expired
+                } else if drift(n, pool).is_some() {
+                    NodeStatus::Drifted
+                } else if sim.rebalance_recommended(&n.name) {
+                    NodeStatus::RebalanceRecommended
+                } else {
+                    NodeStatus::Ready
+                }
             } else if sim.rebalance_recommended(&n.name) {
                 NodeStatus::RebalanceRecommended
             } else {
