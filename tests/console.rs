@@ -442,3 +442,77 @@ fn expired_and_drifted_nodes_are_marked() {
     assert!(row("old").contains("expired"), "{text}");
     assert!(row("moved-on").contains("drifted"), "{text}");
 }
+
+#[tokio::test]
+async fn capitals_in_the_filter_match_and_selections_follow_their_rows() {
+    let mut app = console("", quiet(), None);
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "IP-172-31-82");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.selected_node().as_deref(),
+        Some("ip-172-31-82-248.ap-southeast-1.compute.internal"),
+        "case-insensitive"
+    );
+    key(&mut app, KeyCode::Esc);
+    // Select the last node; NodeClaims sorting above it must not move the cursor.
+    key(&mut app, KeyCode::Char('G'));
+    let chosen = app.selected_node().unwrap();
+    app.sup.set_approve_all(true);
+    run(&mut app, 5).await;
+    assert!(app.world.launching() > 0, "a NodeClaim row arrived");
+    assert_eq!(app.selected_node().unwrap(), chosen);
+    // In Plans the cursor stays on the plan it is on while new ones arrive on top.
+    app.sup.set_approve_all(false);
+    key(&mut app, KeyCode::Char('6'));
+    let first = app.selected_plan().unwrap();
+    run(&mut app, 240).await;
+    assert!(app.plan_rows().len() > 1);
+    assert_eq!(app.selected_plan().unwrap(), first);
+}
+
+#[tokio::test]
+async fn rejecting_an_interruption_response_asks_first() {
+    let mut app = console("", stormy(), None);
+    approving(&mut app, 160).await;
+    let mut waited = 0;
+    let plan = loop {
+        let found = app.sup.executors().iter().find(|x| {
+            x.state() == karpdeck::exec::State::Previewed
+                && x.action().kind.as_str() == "interruption-response"
+        });
+        if let Some(x) = found {
+            break x.action().id.clone();
+        }
+        run(&mut app, 1).await;
+        waited += 1;
+        assert!(waited < 1200, "no interruption within 20 minutes");
+    };
+    key(&mut app, KeyCode::Char('6'));
+    let row = app
+        .plan_rows()
+        .iter()
+        .position(|x| x.action().id == plan)
+        .unwrap();
+    key(&mut app, KeyCode::Char('g'));
+    for _ in 0..row {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    key(&mut app, KeyCode::Char('x'));
+    let s = screen(&mut app);
+    assert!(
+        s.contains("leaves the node to EC2's deadline: press y to reject"),
+        "{s}"
+    );
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(
+        app.sup.executor(&plan).unwrap().state(),
+        karpdeck::exec::State::Previewed
+    );
+    key(&mut app, KeyCode::Char('x'));
+    key(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        app.sup.executor(&plan).unwrap().state(),
+        karpdeck::exec::State::Rejected
+    );
+}

@@ -728,7 +728,7 @@ async fn an_interruption_response_left_unapproved_is_withdrawn_when_ec2_takes_th
     };
     sup.run_for(Duration::minutes(3)).await;
     let x = sup.executor(&response).unwrap();
-    assert_eq!(x.state(), State::Rejected);
+    assert_eq!(x.state(), State::Withdrawn);
     assert!(sup
         .sim()
         .events()

@@ -9,6 +9,7 @@ use crate::exec::journal;
 use crate::sim::supervised::first_free_plan;
 use crate::sim::{SimConfig, Supervisor};
 use crate::ui::app::View;
+use crate::ui::app::MAX_SPEED;
 use crate::ui::console::{self, ConsoleOptions};
 
 /// Run the console (or render one frame with `--snapshot`).
@@ -53,18 +54,29 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         &options,
     );
     if let Some(s) = args.speed {
-        app.speed = s;
+        // The same ceiling as the + key.
+        app.speed = s.min(MAX_SPEED);
     }
     let io = |e: std::io::Error| Failure {
         code: EXIT_FAILURE,
         message: e.to_string(),
     };
-    for u in earlier.unfinished() {
+    let unfinished: Vec<String> = earlier
+        .unfinished()
+        .iter()
+        .map(|u| {
+            format!(
+                "{} ({} {})",
+                u.first.plan,
+                u.first.action,
+                u.first.targets.join(", ")
+            )
+        })
+        .collect();
+    if !unfinished.is_empty() {
         app.status = format!(
-            "journal: plan {} ({} {}) was unfinished when karpdeck stopped; it will not be re-run",
-            u.first.plan,
-            u.first.action,
-            u.first.targets.join(", ")
+            "journal: {} unfinished when karpdeck stopped; not re-run (see karpdeck journal)",
+            unfinished.join(", ")
         );
     }
     let Some(view) = view else {

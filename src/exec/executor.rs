@@ -39,6 +39,8 @@ pub enum State {
     Cancelled,
     /// The operator rejected the preview; nothing ran.
     Rejected,
+    /// Taken back before approval: it no longer applied (its node went, its pods found room).
+    Withdrawn,
 }
 
 impl State {
@@ -46,7 +48,7 @@ impl State {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Self::Done | Self::Failed | Self::Cancelled | Self::Rejected
+            Self::Done | Self::Failed | Self::Cancelled | Self::Rejected | Self::Withdrawn
         )
     }
 
@@ -60,6 +62,7 @@ impl State {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
         }
     }
 }
@@ -275,9 +278,18 @@ impl Executor {
 
     /// Reject the previewed action (nothing ran, so nothing is journaled).
     pub fn reject(&mut self) -> bool {
+        self.close_preview(State::Rejected)
+    }
+
+    /// Take back the previewed action: it no longer applies.
+    pub fn withdraw(&mut self) -> bool {
+        self.close_preview(State::Withdrawn)
+    }
+
+    fn close_preview(&mut self, to: State) -> bool {
         let previewed = self.state == State::Previewed;
         if previewed {
-            self.state = State::Rejected;
+            self.state = to;
         }
         previewed
     }

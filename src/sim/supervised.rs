@@ -350,7 +350,7 @@ impl Supervisor {
 
     /// Take back a proposal before approval, saying why.
     fn withdraw(&mut self, i: usize, why: &str) {
-        if !self.executors[i].reject() {
+        if !self.executors[i].withdraw() {
             return;
         }
         let plan = self.executors[i].action().id.clone();

@@ -88,10 +88,13 @@ pub enum Mode {
     Help,
     /// A what-if preview (its lines).
     WhatIf(Vec<String>),
-    /// Confirming an approval: the plan ids, and the text to type (empty: `y` suffices).
+    /// Confirming an approval (or a risky rejection): the plan ids, and the text to type
+    /// (empty: `y` suffices).
     Confirm {
-        /// Plans to approve.
+        /// Plans to approve (or reject).
         plans: Vec<String>,
+        /// A rejection, not an approval.
+        reject: bool,
         /// What must be typed (a node's name for destructive actions).
         expect: String,
         /// Typed so far.
@@ -148,6 +151,13 @@ pub struct App {
     plan_focus: Option<String>,
     /// The tree's items, built once per change of the cluster or of the opened branches.
     pub tree_items: Option<TreeCache>,
+    /// The journal as last read, and the file's size and time then.
+    pub journal: crate::exec::journal::Journal,
+    /// Why the journal could not be read, if it could not.
+    pub journal_error: Option<String>,
+    journal_stamp: Option<(u64, Option<std::time::SystemTime>)>,
+    /// The node the Nodes view's selection follows (rows move as NodeClaims arrive).
+    node_focus: Option<String>,
 }
 
 /// Tree items and the opened branches they were built for.
@@ -192,15 +202,21 @@ impl NodeSort {
 
 /// Fuzzy match of a filter against a name (every character, in order, case-insensitive).
 pub fn matches(filter: &str, name: &str) -> bool {
+    thread_local! {
+        // One matcher per thread: making one allocates its scoring matrix.
+        static MATCHER: std::cell::RefCell<nucleo_matcher::Matcher> =
+            std::cell::RefCell::new(nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT));
+    }
     if filter.is_empty() {
         return true;
     }
+    // The matcher ignores case only for a lowercase needle.
+    let filter = filter.to_lowercase();
     let mut buf = Vec::new();
     let haystack = nucleo_matcher::Utf32Str::new(name, &mut buf);
     let mut nbuf = Vec::new();
-    let needle = nucleo_matcher::Utf32Str::new(filter, &mut nbuf);
-    let mut matcher = nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT);
-    matcher.fuzzy_match(haystack, needle).is_some()
+    let needle = nucleo_matcher::Utf32Str::new(&filter, &mut nbuf);
+    MATCHER.with(|m| m.borrow_mut().fuzzy_match(haystack, needle).is_some())
 }
 
 impl App {
@@ -221,7 +237,7 @@ impl App {
                 warnings.len()
             )
         };
-        Self {
+        let mut app = Self {
             sup,
             source,
             theme,
@@ -241,12 +257,21 @@ impl App {
             sort: NodeSort::Name,
             plan_focus: None,
             tree_items: None,
-        }
+            journal: Default::default(),
+            journal_error: None,
+            journal_stamp: None,
+            node_focus: None,
+        };
+        app.reload_journal();
+        app
     }
 
     /// Move the virtual clock on by `seconds` and refresh what the views show.
     pub async fn advance(&mut self, seconds: i64) {
-        self.sup.run_for(Duration::seconds(seconds)).await;
+        let Some(d) = Duration::try_seconds(seconds) else {
+            return;
+        };
+        self.sup.run_for(d).await;
         self.refresh();
     }
 
@@ -254,6 +279,14 @@ impl App {
     pub fn refresh(&mut self) {
         self.world = World::of(&self.sup, self.view == View::Pending);
         self.tree_items = None;
+        self.reload_journal();
+        // Pin the selected node and plan so rows arriving above them do not move the cursor.
+        if self.node_focus.is_none() {
+            self.node_focus = self.node_rows().first().map(|n| n.name.clone());
+        }
+        if self.view == View::Plans && self.plan_focus.is_none() {
+            self.plan_focus = self.plan_rows().first().map(|x| x.action().id.clone());
+        }
     }
 
     /// Show a view (and the data it needs).
@@ -300,29 +333,90 @@ impl App {
     fn row_count(&self) -> usize {
         match self.view {
             View::Nodes => self.node_rows().len(),
-            View::Pending => self.world.pending.len(),
-            View::Pools => self.world.pools.len(),
-            View::Spot => self.world.spot.len(),
+            View::Pending => self.pending_rows().len(),
+            View::Pools => self.pool_rows().len(),
+            View::Spot => self.spot_rows().len(),
             View::Plans => self.plan_rows().len(),
-            View::Journal => self.journal_len(),
+            View::Journal => self.journal_rows().len(),
             View::Tree => 0,
         }
     }
 
-    fn journal_len(&self) -> usize {
-        self.sup
-            .journal()
-            .and_then(|p| crate::exec::journal::read(p).ok())
-            .map_or(0, |j| j.entries.len())
+    /// Pending pods matching the filter (pod name or reason).
+    pub fn pending_rows(&self) -> Vec<&super::world::PendingRow> {
+        self.world
+            .pending
+            .iter()
+            .filter(|p| matches(&self.filter, &p.pod) || matches(&self.filter, &p.reason))
+            .collect()
+    }
+
+    /// NodePools matching the filter.
+    pub fn pool_rows(&self) -> Vec<&super::world::PoolRow> {
+        self.world
+            .pools
+            .iter()
+            .filter(|p| matches(&self.filter, &p.name))
+            .collect()
+    }
+
+    /// Spot pools matching the filter (type or zone).
+    pub fn spot_rows(&self) -> Vec<&super::world::SpotRow> {
+        self.world
+            .spot
+            .iter()
+            .filter(|p| matches(&self.filter, &format!("{} {}", p.instance_type, p.zone)))
+            .collect()
+    }
+
+    /// Journal lines matching the filter (plan, action, step), newest first.
+    pub fn journal_rows(&self) -> Vec<&crate::exec::journal::Entry> {
+        self.journal
+            .entries
+            .iter()
+            .rev()
+            .filter(|e| {
+                matches(&self.filter, &e.plan)
+                    || matches(&self.filter, &e.action)
+                    || e.step.as_deref().is_some_and(|s| matches(&self.filter, s))
+            })
+            .collect()
+    }
+
+    /// Re-read the journal if the file changed (size or modification time).
+    fn reload_journal(&mut self) {
+        let Some(path) = self.sup.journal() else {
+            return;
+        };
+        let stamp = std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()));
+        if stamp == self.journal_stamp {
+            return;
+        }
+        match crate::exec::journal::read(path) {
+            Ok(j) => {
+                self.journal = j;
+                self.journal_error = None;
+            }
+            Err(e) => self.journal_error = Some(e.to_string()),
+        }
+        self.journal_stamp = stamp;
     }
 
     /// The selected row of the current view.
     pub fn selection(&self) -> usize {
-        let focused = self
-            .plan_focus
-            .as_ref()
-            .filter(|_| self.view == View::Plans)
-            .and_then(|id| self.plan_rows().iter().position(|x| &x.action().id == id));
+        let focused = match self.view {
+            View::Plans => self
+                .plan_focus
+                .as_ref()
+                .and_then(|id| self.plan_rows().iter().position(|x| &x.action().id == id)),
+            View::Nodes => self
+                .node_focus
+                .as_ref()
+                .and_then(|name| self.node_rows().iter().position(|n| &n.name == name)),
+            _ => None,
+        };
         focused.unwrap_or(self.selected[self.view.index()])
     }
 
@@ -330,8 +424,12 @@ impl App {
         let n = self.row_count();
         let row = row.min(n.saturating_sub(1));
         self.selected[self.view.index()] = row;
-        if self.view == View::Plans {
-            self.plan_focus = self.plan_rows().get(row).map(|x| x.action().id.clone());
+        match self.view {
+            View::Plans => {
+                self.plan_focus = self.plan_rows().get(row).map(|x| x.action().id.clone())
+            }
+            View::Nodes => self.node_focus = self.node_rows().get(row).map(|n| n.name.clone()),
+            _ => {}
         }
     }
 
@@ -352,7 +450,12 @@ impl App {
     fn switch(&mut self, view: View) {
         if view != self.view {
             self.filter.clear();
+            // Plans opens on the newest, then the cursor stays on its plan while it is shown.
+            self.plan_focus = None;
             self.view = view;
+            if view == View::Plans {
+                self.plan_focus = self.plan_rows().first().map(|x| x.action().id.clone());
+            }
             if view == View::Pending {
                 self.refresh();
             }
@@ -370,9 +473,10 @@ impl App {
             Mode::Help | Mode::WhatIf(_) => self.mode = Mode::Normal,
             Mode::Confirm {
                 plans,
+                reject,
                 expect,
                 typed,
-            } => self.confirm_key(key, plans, expect, typed),
+            } => self.confirm_key(key, plans, reject, expect, typed),
             Mode::Normal => {
                 if let Some(action) = self.keymap.action(&key) {
                     self.act(action);
@@ -387,7 +491,7 @@ impl App {
 
     fn filter_key(&mut self, key: KeyEvent) {
         match key.code {
-            KeyCode::Esc => {
+            _ if is_abandon(&key) => {
                 self.filter.clear();
                 self.mode = Mode::Normal;
             }
@@ -403,7 +507,7 @@ impl App {
 
     fn command_key(&mut self, key: KeyEvent, mut text: String) {
         match key.code {
-            KeyCode::Esc => self.mode = Mode::Normal,
+            _ if is_abandon(&key) => self.mode = Mode::Normal,
             KeyCode::Enter => {
                 self.mode = Mode::Normal;
                 self.run_command(&text);
@@ -462,30 +566,36 @@ impl App {
         &mut self,
         key: KeyEvent,
         plans: Vec<String>,
+        reject: bool,
         expect: String,
         mut typed: String,
     ) {
+        let done = |app: &mut Self| {
+            app.mode = Mode::Normal;
+            if reject {
+                plans.iter().for_each(|p| app.reject(p));
+            } else {
+                app.approve(&plans);
+            }
+        };
         match key.code {
-            KeyCode::Esc => {
+            _ if is_abandon(&key) => {
                 self.mode = Mode::Normal;
-                self.status = "approval abandoned".into();
+                self.status = "abandoned: nothing approved or rejected".into();
             }
-            KeyCode::Char('y') if expect.is_empty() => {
-                self.mode = Mode::Normal;
-                self.approve(&plans);
-            }
+            KeyCode::Char('y') if expect.is_empty() => done(self),
             KeyCode::Enter if !expect.is_empty() => {
                 if typed == expect {
-                    self.mode = Mode::Normal;
-                    self.approve(&plans);
+                    done(self);
                 } else {
-                    self.status = format!("type {expect} exactly to approve, esc to abandon");
+                    self.status = format!("type {expect} exactly, or esc to abandon");
                 }
             }
             KeyCode::Backspace if !expect.is_empty() => {
                 typed.pop();
                 self.mode = Mode::Confirm {
                     plans,
+                    reject,
                     expect,
                     typed,
                 };
@@ -494,6 +604,7 @@ impl App {
                 typed.push(c);
                 self.mode = Mode::Confirm {
                     plans,
+                    reject,
                     expect,
                     typed,
                 };
@@ -538,8 +649,18 @@ impl App {
             }
             Action::Quit => self.quit = true,
             Action::Approve => {
-                let plans = if self.view == View::Plans && !self.marks.is_empty() {
-                    self.marks.iter().cloned().collect()
+                let marked: Vec<String> = self
+                    .marks
+                    .iter()
+                    .filter(|m| {
+                        self.sup
+                            .executor(m)
+                            .is_some_and(|x| x.state() == State::Previewed)
+                    })
+                    .cloned()
+                    .collect();
+                let plans = if self.view == View::Plans && !marked.is_empty() {
+                    marked
                 } else {
                     self.selected_plan().into_iter().collect()
                 };
@@ -556,7 +677,22 @@ impl App {
                 self.ask_approval(plans);
             }
             Action::Reject => {
-                if let Some(p) = self.selected_plan() {
+                let Some(p) = self.selected_plan() else {
+                    return;
+                };
+                let urgent = self
+                    .sup
+                    .executor(&p)
+                    .is_some_and(|x| x.action().is_urgent() && x.state() == State::Previewed);
+                if urgent {
+                    // Rejecting an interruption response leaves the node to EC2's deadline.
+                    self.mode = Mode::Confirm {
+                        plans: vec![p],
+                        reject: true,
+                        expect: String::new(),
+                        typed: String::new(),
+                    };
+                } else {
                     self.reject(&p);
                 }
             }
@@ -585,7 +721,7 @@ impl App {
                 self.status = if self.paused { "paused" } else { "running" }.into();
             }
             Action::Faster => {
-                self.speed = (self.speed * 2.0).min(240.0);
+                self.speed = (self.speed * 2.0).min(MAX_SPEED);
                 self.status = format!("speed ×{}", self.speed);
             }
             Action::Slower => {
@@ -659,12 +795,16 @@ impl App {
             .collect();
         let expect = match (waiting.len(), destructive.first()) {
             (_, None) => String::new(),
-            (1, Some(x)) => x.action().targets.first().cloned().unwrap_or_default(),
+            (1, Some(x)) => match x.action().targets.as_slice() {
+                [one] => one.clone(),
+                many => format!("{} {} nodes", x.action().kind.as_str(), many.len()),
+            },
             (_, Some(_)) => "approve all".to_string(),
         };
         let plans = waiting.iter().map(|x| x.action().id.clone()).collect();
         self.mode = Mode::Confirm {
             plans,
+            reject: false,
             expect,
             typed: String::new(),
         };
@@ -676,7 +816,11 @@ impl App {
             match self.sup.approve(p) {
                 Ok(()) => done.push(p.clone()),
                 Err(e) => {
-                    self.status = e.to_string();
+                    self.status = if done.is_empty() {
+                        e.to_string()
+                    } else {
+                        format!("approved {}; then {e}", done.join(", "))
+                    };
                     return;
                 }
             }
@@ -751,6 +895,18 @@ impl App {
             Ok(Plan::replace(id, s, &replacement_plan(s, i)))
         });
     }
+}
+
+/// The fastest the console's clock runs (virtual seconds per wall second).
+pub const MAX_SPEED: f64 = 240.0;
+
+/// Esc, or ctrl-c while typing: abandon what is being typed (never type a "c").
+fn is_abandon(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Esc
+        || (key.code == KeyCode::Char('c')
+            && key
+                .modifiers
+                .contains(crossterm::event::KeyModifiers::CONTROL))
 }
 
 /// The `:` commands, for completion and help.

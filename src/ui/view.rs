@@ -429,12 +429,7 @@ fn draw_nodes(f: &mut Frame, app: &App, area: Rect) {
 
 fn draw_pending(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let rows: Vec<_> = app
-        .world
-        .pending
-        .iter()
-        .filter(|p| super::app::matches(&app.filter, &p.pod))
-        .collect();
+    let rows = app.pending_rows();
     if rows.is_empty() {
         f.render_widget(
             Paragraph::new("no pod is pending").block(block(t, " pending pods ".into())),
@@ -477,7 +472,7 @@ fn draw_pending(f: &mut Frame, app: &App, area: Rect) {
 
 fn draw_pools(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let pools = &app.world.pools;
+    let pools = app.pool_rows();
     let [table, detail] = Layout::vertical([Constraint::Min(4), Constraint::Length(9)]).areas(area);
     windowed_table(
         f,
@@ -503,7 +498,7 @@ fn draw_pools(f: &mut Frame, app: &App, area: Rect) {
         pools.len(),
         app.selection(),
         |i| {
-            let p = &pools[i];
+            let p = pools[i];
             let limits = p
                 .limits
                 .iter()
@@ -637,7 +632,7 @@ fn draw_tree(f: &mut Frame, app: &mut App, area: Rect) {
 
 fn draw_spot(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let rows = &app.world.spot;
+    let rows = app.spot_rows();
     let [table, timeline] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(8)]).areas(area);
     windowed_table(
@@ -668,7 +663,7 @@ fn draw_spot(f: &mut Frame, app: &App, area: Rect) {
         rows.len(),
         app.selection(),
         |i| {
-            let r = &rows[i];
+            let r = rows[i];
             Row::new(vec![
                 Cell::from(r.instance_type.clone()),
                 Cell::from(r.zone.clone()),
@@ -726,7 +721,7 @@ fn state_style(t: &Theme, s: State) -> Style {
         State::Approved | State::Executing => t.fg(t.launching),
         State::Done => t.fg(t.ok),
         State::Failed => t.fg(t.critical),
-        State::Cancelled | State::Rejected => t.fg(t.muted),
+        State::Cancelled | State::Rejected | State::Withdrawn => t.fg(t.muted),
     }
 }
 
@@ -833,22 +828,20 @@ fn draw_journal(f: &mut Frame, app: &App, area: Rect) {
         );
         return;
     };
-    let entries = match crate::exec::journal::read(path) {
-        Ok(j) => j.entries,
-        Err(e) => {
-            f.render_widget(
-                Paragraph::new(e.to_string()).block(block(t, " journal ".into())),
-                area,
-            );
-            return;
-        }
-    };
+    if let Some(e) = &app.journal_error {
+        f.render_widget(
+            Paragraph::new(e.clone()).block(block(t, " journal ".into())),
+            area,
+        );
+        return;
+    }
+    let entries = app.journal_rows();
     windowed_table(
         f,
         t,
         area,
         format!(
-            " journal {} ({} lines) ",
+            " journal {} ({} lines, newest first) ",
             path.file_name()
                 .map_or(path.display().to_string(), |n| n.to_string_lossy().into()),
             entries.len()
@@ -864,7 +857,7 @@ fn draw_journal(f: &mut Frame, app: &App, area: Rect) {
         entries.len(),
         app.selection(),
         |i| {
-            let e = &entries[i];
+            let e = entries[i];
             let outcome = serde_json::to_value(e.outcome)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
@@ -939,7 +932,12 @@ fn centred(area: Rect, w: u16, h: u16) -> Rect {
 
 fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let mut lines = Vec::new();
+    // Settings warnings first: they are why the status line sent the operator here.
+    let mut lines: Vec<Line> = app
+        .warnings
+        .iter()
+        .map(|w| Line::from(Span::styled(format!(" ! {}", w.0), t.fg(t.warn))))
+        .collect();
     for a in Action::ALL {
         lines.push(Line::from(vec![
             Span::styled(format!(" {:<16}", app.keymap.keys_for(*a)), t.title()),
@@ -950,12 +948,6 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
         " 1-7 jump to a view; enter opens a tree branch; commands: :nodes :plans :drain NODE :approve ID :q",
         t.fg(t.muted),
     )));
-    for w in &app.warnings {
-        lines.push(Line::from(Span::styled(
-            format!(" ! {}", w.0),
-            t.fg(t.warn),
-        )));
-    }
     let r = centred(area, 100, lines.len() as u16 + 2);
     f.render_widget(Clear, r);
     f.render_widget(
@@ -993,23 +985,21 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let Mode::Confirm {
         plans,
+        reject,
         expect,
         typed,
     } = &app.mode
     else {
         return;
     };
+    // The prompt comes first: a long list of plans must not push it off the screen.
     let mut lines = Vec::new();
-    for p in plans {
-        if let Some(x) = app.sup.executor(p) {
-            lines.push(Line::from(vec![
-                Span::styled(format!("{p} {} ", x.action().kind.as_str()), t.title()),
-                Span::raw(x.action().summary.clone()),
-            ]));
-        }
-    }
-    lines.push(Line::from(""));
-    if expect.is_empty() {
+    if *reject {
+        lines.push(Line::from(Span::styled(
+            "rejecting an interruption response leaves the node to EC2's deadline: press y to reject, esc to abandon",
+            t.fg(t.critical),
+        )));
+    } else if expect.is_empty() {
         lines.push(Line::from(Span::styled(
             "press y to approve, esc to abandon",
             t.fg(t.warn),
@@ -1023,12 +1013,24 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect) {
         )));
         lines.push(Line::from(format!("> {typed}▏")));
     }
+    lines.push(Line::from(""));
+    for p in plans {
+        if let Some(x) = app.sup.executor(p) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{p} {} ", x.action().kind.as_str()), t.title()),
+                Span::raw(x.action().summary.clone()),
+            ]));
+        }
+    }
     let r = centred(area, 96, lines.len() as u16 + 4);
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .block(block(t, " approve? ".into())),
+            .block(block(
+                t,
+                if *reject { " reject? " } else { " approve? " }.into(),
+            )),
         r,
     );
 }
