@@ -516,3 +516,24 @@ async fn rejecting_an_interruption_response_asks_first() {
         karpdeck::exec::State::Rejected
     );
 }
+
+#[tokio::test]
+async fn a_drain_preview_says_where_each_pod_lands_and_what_blocks() {
+    let pdb = "\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: nginx\n  namespace: nlb-app-karpenter\nspec:\n  maxUnavailable: 0\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: nginx\n";
+    let mut app = console(pdb, quiet(), None);
+    key(&mut app, KeyCode::Char('d'));
+    let s = screen(&mut app);
+    assert!(
+        s.contains("leave kube-system/aws-node-55131"),
+        "DaemonSet pods stay: {s}"
+    );
+    assert!(
+        s.contains("evict kube-system/coredns-5c5677bc78-4xk2p (30s grace): lands on ip-172-31-"),
+        "{s}"
+    );
+    assert!(
+        s.contains("7pvlg: PodDisruptionBudget nlb-app-karpenter/nginx allows 0")
+            && s.contains("(use --disable-eviction to override)"),
+        "{s}"
+    );
+}

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::disruption::{ActionKind as DisruptionKind, DisruptionAction};
-use crate::engine::drain::{drain_plan, Blocker, DrainOptions, DrainPlan, PodAction};
+use crate::engine::drain::{drain_plan, Blocker, DrainOptions, DrainPlan, Landing, PodAction};
 use crate::engine::interruption::InterruptionResponse;
 use crate::engine::plan::{NodeClaimPlan, Plan};
 use crate::engine::replace::{ReplacementPlan, Step as ReplaceStep};
@@ -97,6 +97,9 @@ pub struct Action {
     /// operator's kubectl flags for a drain. `disable_eviction` deletes instead of evicting,
     /// bypassing PodDisruptionBudgets — off unless the operator asks.
     pub options: DrainOptions,
+    /// What the operator should know before approving, one line each: where each evicted pod
+    /// lands, pods left alone, blockers and the flag that overrides each.
+    pub preview: Vec<String>,
 }
 
 /// Why an action cannot be built.
@@ -158,6 +161,34 @@ fn removal_steps(snapshot: &Snapshot, plan: &DrainPlan, how: Removal) -> Vec<Ste
     steps
 }
 
+/// One line per pod of a drain plan: what happens to it and where it lands.
+fn drain_preview(snapshot: &Snapshot, plan: &DrainPlan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .map(|step| {
+            let pod = snapshot.pods[step.pod].key();
+            let landing = match &step.landing {
+                Landing::Existing(n) => format!("lands on {n}"),
+                Landing::NewNodeClaim(i) => format!("lands on new nodeclaim {}", i + 1),
+                Landing::Nowhere => "NOWHERE: capacity is short, it stays pending".to_string(),
+                Landing::NotRescheduled => "not rescheduled".to_string(),
+            };
+            let mut line = match &step.action {
+                PodAction::Evict => {
+                    format!("evict {pod} ({}s grace): {landing}", step.grace_seconds)
+                }
+                PodAction::Delete => format!("delete {pod}: {landing}"),
+                PodAction::Skip => format!("leave {pod}"),
+                PodAction::Blocked(b) => format!("{pod}: {b}"),
+            };
+            for w in &step.warnings {
+                line.push_str(&format!(" [{w}]"));
+            }
+            line
+        })
+        .collect()
+}
+
 /// How Karpenter drains a node it removes: everything but DaemonSet pods goes.
 const KARPENTER_DRAIN: DrainOptions = DrainOptions {
     ignore_daemonsets: true,
@@ -196,6 +227,7 @@ impl Action {
                 .chain((0..plan.nodeclaims.len()).map(Step::WaitReady))
                 .collect(),
             options: DrainOptions::default(),
+            preview: Vec::new(),
         }
     }
 
@@ -238,6 +270,7 @@ impl Action {
             launches: action.replacements.clone(),
             steps,
             options: KARPENTER_DRAIN,
+            preview: Vec::new(),
         }
     }
 
@@ -287,6 +320,7 @@ impl Action {
             launches: plan.new_nodeclaims.clone(),
             steps,
             options: *options,
+            preview: drain_preview(snapshot, plan),
         })
     }
 
@@ -330,6 +364,7 @@ impl Action {
             launches: plan.drain.new_nodeclaims.clone(),
             steps,
             options: KARPENTER_DRAIN,
+            preview: drain_preview(snapshot, &plan.drain),
         }
     }
 
@@ -348,6 +383,7 @@ impl Action {
             launches: Vec::new(),
             steps: vec![step],
             options: DrainOptions::default(),
+            preview: Vec::new(),
         }
     }
 
@@ -386,6 +422,7 @@ impl Action {
             launches: plan.new_nodeclaims.clone(),
             steps,
             options: KARPENTER_DRAIN,
+            preview: drain_preview(snapshot, plan),
         })
     }
 

@@ -793,6 +793,13 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
         lines.push(Line::from(Span::styled(r.to_string(), t.fg(t.muted))));
     }
     lines.push(Line::from(Span::raw(a.summary.clone())));
+    if x.state() == State::Previewed {
+        lines.extend(
+            a.preview
+                .iter()
+                .map(|l| Line::from(Span::styled(format!("   {l}"), t.fg(t.muted)))),
+        );
+    }
     let running = matches!(x.state(), State::Executing | State::Approved);
     for i in 0..a.steps.len() {
         let (is_done, current) = (i < done, running && i == done);

@@ -295,7 +295,7 @@ impl World {
             now,
             elapsed: (now - sim.start()).num_seconds(),
             pending: pending_rows(s, reasons),
-            pools: pool_rows(s),
+            pools: pool_rows(s, now),
             spot: spot_rows(sup),
             pod_count: s.pods.len(),
             per_hour,
@@ -385,7 +385,38 @@ fn pending_rows(s: &Snapshot, reasons: bool) -> Vec<PendingRow> {
     rows
 }
 
-fn pool_rows(s: &Snapshot) -> Vec<PoolRow> {
+/// `nodes 10% for Drifted, Underutilized — cron "0 9 * * mon-fri" for 8h (active now)`.
+fn budget_line(b: &crate::model::nodepool::Budget, now: DateTime<Utc>) -> String {
+    let nodes = match b.nodes {
+        crate::model::pdb::IntOrPercent::Int(n) => n.to_string(),
+        crate::model::pdb::IntOrPercent::Percent(p) => format!("{p}%"),
+    };
+    let reasons = if b.reasons.is_empty() {
+        "all reasons".to_string()
+    } else {
+        b.reasons
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let window = match (&b.schedule, b.duration) {
+        (Some(cron), Some(d)) => format!(
+            " — cron {cron:?} for {}",
+            crate::model::duration::format_duration(d)
+        ),
+        (Some(cron), None) => format!(" — cron {cron:?}"),
+        _ => String::new(),
+    };
+    let active = match crate::engine::disruption::budgets::is_active(b, now) {
+        Ok(true) => "active now",
+        Ok(false) => "not active now",
+        Err(_) => "schedule not understood",
+    };
+    format!("nodes {nodes} for {reasons}{window} ({active})")
+}
+
+fn pool_rows(s: &Snapshot, now: DateTime<Utc>) -> Vec<PoolRow> {
     s.nodepools
         .iter()
         .map(|pool| {
@@ -400,13 +431,12 @@ fn pool_rows(s: &Snapshot) -> Vec<PoolRow> {
                 .iter()
                 .map(|(k, r)| format!("{k} {r}"))
                 .collect();
-            let budgets = pool.budgets.iter().map(|b| format!("{b:?}")).collect();
+            let budgets = pool.budgets.iter().map(|b| budget_line(b, now)).collect();
             let consolidation = format!(
                 "{} after {}",
-                pool.consolidation_policy
-                    .map_or("-".to_string(), |c| format!("{c:?}")),
+                pool.consolidation_policy.map_or("-", |c| c.as_str()),
                 pool.consolidate_after
-                    .map_or("-".to_string(), |d| format!("{d:?}"))
+                    .map_or("-".to_string(), crate::model::duration::format_duration)
             );
             let spot_pools = s
                 .nodes
