@@ -900,6 +900,7 @@ mod tests {
             launches,
             steps,
             options: DrainOptions::default(),
+            preview: Vec::new(),
         }
     }
 
