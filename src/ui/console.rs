@@ -163,6 +163,8 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> s
     });
     let frame = WallDuration::from_millis(16);
     let mut tick = tokio::time::interval(WallDuration::from_millis(100));
+    // A slow step must not be followed by a burst of catch-up ticks.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut owed = 0.0f64;
     let mut dirty = true;
     let mut last_draw = Instant::now() - frame;

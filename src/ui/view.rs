@@ -135,9 +135,10 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         ),
         t.fg(t.muted),
     ));
+    first.push(Span::styled("  prices: catalog + simulated spot", t.fg(t.muted)));
     let savings = if w.on_demand_per_hour > 0.0 {
         format!(
-            " (on-demand ${:.2}/h, saving {:.0}%)",
+            "  on-demand ${:.2}/h, saving {:.0}%",
             w.on_demand_per_hour,
             (1.0 - w.per_hour / w.on_demand_per_hour) * 100.0
         )
@@ -162,7 +163,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         Span::styled(format!("{} pending", w.pending_count()), pending_style),
         Span::styled(
             format!(
-                "  ${:.4}/h  ${:.2}/month{savings}  prices: embedded catalog",
+                "  ${:.4}/h  ${:.0}/mo{savings}",
                 w.per_hour,
                 w.per_hour * 730.0
             ),

@@ -215,7 +215,11 @@ impl World {
                 n.zone().unwrap_or(""),
                 n.capacity_type(),
             );
-            let price = *prices.entry(key).or_insert_with(|| node_price(s, n));
+            // Spot nodes pay the simulated market's price of their pool now.
+            let price = *prices.entry(key).or_insert_with(|| match key {
+                (t, z, CapacityType::Spot) => sim.spot_price(t, z).or_else(|| node_price(s, n)),
+                _ => node_price(s, n),
+            });
             per_hour += price.unwrap_or(0.0);
             on_demand += n
                 .instance_type()
