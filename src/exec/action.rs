@@ -114,6 +114,16 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// `a, b, c and 98 more`: names for a one-line summary.
+fn few(names: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut s = names.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
+}
+
 /// How the nodes of a removal are handled after they are cordoned.
 #[derive(Clone, Copy)]
 struct Removal {
@@ -261,7 +271,7 @@ impl Action {
                 "{:?} {} of {} ({}), {} pod(s) move, saves ${:.4}/h",
                 action.method,
                 kind.as_str(),
-                nodes.join(", "),
+                few(&nodes),
                 action.reason.as_str(),
                 action.pods_moved,
                 action.savings_per_hour
@@ -313,7 +323,7 @@ impl Action {
             kind: ActionKind::Drain,
             summary: format!(
                 "drain {} ({evicted} pod(s), {} new nodeclaim(s))",
-                plan.nodes.join(", "),
+                few(&plan.nodes),
                 plan.new_nodeclaims.len()
             ),
             targets: plan.nodes.clone(),
@@ -491,5 +501,17 @@ impl Action {
             }
             Step::Delete(n) => format!("delete {n}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_name_a_few_nodes() {
+        let names: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        assert_eq!(few(&names[..2]), "n1, n2");
+        assert_eq!(few(&names), "n1, n2, n3 and 2 more");
     }
 }
