@@ -117,7 +117,12 @@ impl std::error::Error for Refusal {}
 /// `a, b, c and 98 more`: names for a one-line summary.
 fn few(names: &[String]) -> String {
     const SHOWN: usize = 3;
-    let mut s = names.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > SHOWN {
         s.push_str(&format!(" and {} more", names.len() - SHOWN));
     }

@@ -135,7 +135,10 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         ),
         t.fg(t.muted),
     ));
-    first.push(Span::styled("  prices: catalog + simulated spot", t.fg(t.muted)));
+    first.push(Span::styled(
+        "  prices: catalog + simulated spot",
+        t.fg(t.muted),
+    ));
     let savings = if w.on_demand_per_hour > 0.0 {
         format!(
             "  on-demand ${:.2}/h, saving {:.0}%",

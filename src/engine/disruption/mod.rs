@@ -274,7 +274,8 @@ const BALANCED_K: f64 = 2.0;
 /// Per pool index, the hourly cost of its nodes and their disruption cost (1 + Σ pod costs each).
 fn pool_totals(snapshot: &Snapshot) -> HashMap<usize, (f64, f64)> {
     let mut out: HashMap<usize, (f64, f64)> = HashMap::new();
-    for node in &snapshot.nodes {
+    let on_nodes = candidates::pods_per_node(snapshot);
+    for (ni, node) in snapshot.nodes.iter().enumerate() {
         let Some(pi) = snapshot
             .nodepools
             .iter()
@@ -285,7 +286,7 @@ fn pool_totals(snapshot: &Snapshot) -> HashMap<usize, (f64, f64)> {
         let e = out.entry(pi).or_default();
         e.0 += super::launch::node_price(snapshot, node).unwrap_or(0.0);
         e.1 += 1.0
-            + candidates::movable_pods(snapshot, node)
+            + candidates::movable_pods(snapshot, &on_nodes[ni])
                 .map(|p| candidates::eviction_cost(&snapshot.pods[p]).max(0.0))
                 .sum::<f64>();
     }
@@ -572,6 +573,7 @@ pub fn disrupt(
     // Expiration: forceful, outside budgets and do-not-disrupt (v1). The expired nodes leave
     // together, so none of them is counted as room for another's pods.
     let mut expired: Vec<Candidate> = Vec::new();
+    let on_nodes = candidates::pods_per_node(snapshot);
     for (ni, node) in snapshot.nodes.iter().enumerate() {
         let Some((pool_index, pool)) = snapshot
             .nodepools
@@ -590,7 +592,7 @@ pub fn disrupt(
         expired.push(Candidate {
             node: ni,
             pool: pool_index,
-            pods: candidates::movable_pods(snapshot, node).collect(),
+            pods: candidates::movable_pods(snapshot, &on_nodes[ni]).collect(),
             price: super::launch::node_price(snapshot, node).unwrap_or(0.0),
             disruption_cost: 1.0,
             consolidatable: true,
