@@ -79,6 +79,39 @@ async fn approving(app: &mut App, seconds: i64) {
     app.sup.set_approve_all(false);
 }
 
+/// The demo with Spot interruptions (seed 3), run with approvals until an interruption response
+/// waits for the operator.
+async fn interrupted() -> (App, karpdeck::exec::Action) {
+    let mut app = console("", stormy(), None);
+    approving(&mut app, 160).await;
+    for _ in 0..1200 {
+        let found = app.sup.executors().iter().find(|x| {
+            x.state() == karpdeck::exec::State::Previewed
+                && x.action().kind.as_str() == "interruption-response"
+        });
+        if let Some(x) = found {
+            let plan = x.action().clone();
+            return (app, plan);
+        }
+        run(&mut app, 1).await;
+    }
+    panic!("no interruption within 20 minutes");
+}
+
+/// Open the Plans view and move the cursor to `plan` with the keys.
+fn select_plan(app: &mut App, plan: &str) {
+    key(app, KeyCode::Char('6'));
+    let row = app
+        .plan_rows()
+        .iter()
+        .position(|x| x.action().id == plan)
+        .unwrap();
+    key(app, KeyCode::Char('g'));
+    for _ in 0..row {
+        key(app, KeyCode::Char('j'));
+    }
+}
+
 #[tokio::test]
 async fn every_view_at_a_fixed_seed_and_clock() {
     let mut app = console("", stormy(), Some(journal("snapshots")));
@@ -168,37 +201,13 @@ async fn a_drain_blocked_by_a_pdb_shows_the_refusal_and_can_be_cancelled() {
 
 #[tokio::test]
 async fn an_interruption_response_is_proposed_shown_and_approved() {
-    let mut app = console("", stormy(), None);
-    approving(&mut app, 160).await;
-    // Seed 3 interrupts a Spot node; its response waits for the operator.
-    let mut waited = 0;
-    let plan = loop {
-        let found = app.sup.executors().iter().find(|x| {
-            x.state() == karpdeck::exec::State::Previewed
-                && x.action().kind.as_str() == "interruption-response"
-        });
-        if let Some(x) = found {
-            break x.action().clone();
-        }
-        run(&mut app, 1).await;
-        waited += 1;
-        assert!(waited < 1200, "no interruption within 20 minutes");
-    };
+    let (mut app, plan) = interrupted().await;
     let node = plan.targets[0].clone();
     key(&mut app, KeyCode::Char('1'));
     let s = screen(&mut app);
     assert!(s.contains("INTERRUPTED"), "{s}");
-    key(&mut app, KeyCode::Char('6'));
-    // Select the response (newest first) and approve it by typing the node's name.
-    let row = app
-        .plan_rows()
-        .iter()
-        .position(|x| x.action().id == plan.id)
-        .unwrap();
-    key(&mut app, KeyCode::Char('g'));
-    for _ in 0..row {
-        key(&mut app, KeyCode::Char('j'));
-    }
+    // Select the response and approve it by typing the node's name.
+    select_plan(&mut app, &plan.id);
     let s = screen(&mut app);
     assert!(
         s.contains("interruption-response") && s.contains("instance goes at"),
@@ -473,31 +482,9 @@ async fn capitals_in_the_filter_match_and_selections_follow_their_rows() {
 
 #[tokio::test]
 async fn rejecting_an_interruption_response_asks_first() {
-    let mut app = console("", stormy(), None);
-    approving(&mut app, 160).await;
-    let mut waited = 0;
-    let plan = loop {
-        let found = app.sup.executors().iter().find(|x| {
-            x.state() == karpdeck::exec::State::Previewed
-                && x.action().kind.as_str() == "interruption-response"
-        });
-        if let Some(x) = found {
-            break x.action().id.clone();
-        }
-        run(&mut app, 1).await;
-        waited += 1;
-        assert!(waited < 1200, "no interruption within 20 minutes");
-    };
-    key(&mut app, KeyCode::Char('6'));
-    let row = app
-        .plan_rows()
-        .iter()
-        .position(|x| x.action().id == plan)
-        .unwrap();
-    key(&mut app, KeyCode::Char('g'));
-    for _ in 0..row {
-        key(&mut app, KeyCode::Char('j'));
-    }
+    let (mut app, plan) = interrupted().await;
+    let plan = plan.id;
+    select_plan(&mut app, &plan);
     key(&mut app, KeyCode::Char('x'));
     let s = screen(&mut app);
     assert!(
