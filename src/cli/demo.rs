@@ -42,7 +42,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         keymap: args.keymap.clone(),
         read_only: args.read_only,
         // A snapshot changes nothing and writes no journal.
-        journal: if view.is_some() { None } else { journal_path },
+        journal: if view.is_some() { None } else { journal_path.clone() },
     };
     let source = match &args.scenario {
         Some(p) => p.display().to_string(),
@@ -61,6 +61,9 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         code: EXIT_FAILURE,
         message: e.to_string(),
     };
+    let file = journal_path
+        .as_ref()
+        .map_or(String::new(), |p| format!(" --file {}", p.display()));
     let unfinished: Vec<String> = earlier
         .unfinished()
         .iter()
@@ -75,7 +78,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         .collect();
     if !unfinished.is_empty() {
         app.status = format!(
-            "journal: {} unfinished when karpdeck stopped; not re-run (see karpdeck journal)",
+            "journal: {} unfinished when karpdeck stopped; not re-run (see karpdeck journal{file})",
             unfinished.join(", ")
         );
     }
@@ -84,5 +87,5 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
     };
     console::advance_blocking(&mut app, args.at).map_err(io)?;
     let text = console::render_text(&mut app, view, args.width, args.height);
-    out.write_all(text.as_bytes()).map_err(io)
+    out.write_all(text.as_bytes()).map_err(Failure::output)
 }

@@ -401,6 +401,21 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Output that could not be written. A closed pipe (`| head`) is no error: the reader has
+    /// what it wanted.
+    pub fn output(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Self {
+                code: 0,
+                message: String::new(),
+            };
+        }
+        Self {
+            code: EXIT_FAILURE,
+            message: format!("cannot write output: {e}"),
+        }
+    }
+
     /// Malformed input.
     pub fn bad_input(message: impl ToString) -> Self {
         Self {
@@ -444,10 +459,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Demo(args) => return demo::run(&args, out),
         Command::Journal(args) => journal::run(&args)?,
     };
-    out.write_all(text.as_bytes()).map_err(|e| Failure {
-        code: EXIT_FAILURE,
-        message: format!("cannot write output: {e}"),
-    })
+    out.write_all(text.as_bytes()).map_err(Failure::output)
 }
 
 /// Entry point for the binary: parse `std::env::args`, run, print a one-line error on failure.
@@ -464,6 +476,7 @@ pub fn main() -> i32 {
     let mut lock = stdout.lock();
     match run(cli, &mut lock) {
         Ok(()) => 0,
+        Err(f) if f.message.is_empty() => f.code,
         Err(f) => {
             tracing::error!(message = %f.message, "command failed");
             eprintln!("karpdeck: error: {}", f.message);

@@ -143,10 +143,7 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), Failure> {
 fn write(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| Failure {
-            code: EXIT_FAILURE,
-            message: format!("cannot write output: {e}"),
-        })
+        .map_err(Failure::output)
 }
 
 /// Step the simulation second by second, printing each second's events, paced by `--speed`.
@@ -192,9 +189,12 @@ fn supervisor(args: &SimArgs, sim: Sim) -> Result<Supervisor, Failure> {
         Some(p) => journal::read(p).map_err(Failure::bad_input)?,
         None => journal::Journal::default(),
     };
+    let file = path
+        .as_ref()
+        .map_or(String::new(), |p| format!(" --file {}", p.display()));
     for u in earlier.unfinished() {
         eprintln!(
-            "karpdeck: warning: plan {} ({} {}) was {} when karpdeck stopped; it will not be re-run (see `karpdeck journal`)",
+            "karpdeck: warning: plan {} ({} {}) was {} when karpdeck stopped; it will not be re-run (see `karpdeck journal{file}`)",
             u.first.plan,
             u.first.action,
             u.first.targets.join(", "),
