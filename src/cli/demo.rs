@@ -42,7 +42,11 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         keymap: args.keymap.clone(),
         read_only: args.read_only,
         // A snapshot changes nothing and writes no journal.
-        journal: if view.is_some() { None } else { journal_path.clone() },
+        journal: if view.is_some() {
+            None
+        } else {
+            journal_path.clone()
+        },
     };
     let source = match &args.scenario {
         Some(p) => p.display().to_string(),
