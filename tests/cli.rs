@@ -492,3 +492,24 @@ fn audit_reports_findings() {
         .collect();
     assert!(rules.contains(&"spot-too-few-types"), "{rules:?}");
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_karpdeck"))
+        .args(["sim", "--autopilot", "--duration", "2h"])
+        .env("XDG_STATE_HOME", scratch_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run karpdeck");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("hpa-scaled"), "{first}");
+    // The reader is gone (like `| head -1`): karpdeck stops without an error.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
