@@ -524,3 +524,41 @@ async fn a_drain_preview_says_where_each_pod_lands_and_what_blocks() {
         "{s}"
     );
 }
+
+#[tokio::test]
+async fn a_consolidation_proposal_shows_its_budget_and_savings() {
+    let mut app = console("", quiet(), None);
+    approving(&mut app, 16 * 60 + 40).await;
+    let mut plan = None;
+    for _ in 0..300 {
+        plan = app
+            .sup
+            .executors()
+            .iter()
+            .find(|x| {
+                x.state() == karpdeck::exec::State::Previewed
+                    && x.action().kind.as_str() == "delete"
+            })
+            .map(|x| x.action().id.clone());
+        if plan.is_some() {
+            break;
+        }
+        run(&mut app, 1).await;
+    }
+    let plan = plan.expect("the scale-down leads to a consolidation proposal");
+    select_plan(&mut app, &plan);
+    let s = screen(&mut app);
+    assert!(
+        s.contains("Emptiness delete of ip-10-0-0-2.sim.internal"),
+        "{s}"
+    );
+    assert!(s.contains("saves $0.4797/h"), "{s}");
+    assert!(
+        s.contains("budget: nodepool default allows unlimited for Empty, 0 disrupting already, this takes 3"),
+        "the lab's v1alpha5 Provisioner sets no budget: {s}"
+    );
+    assert!(
+        s.contains("make sure nothing landed on ip-10-0-0-2.sim.internal"),
+        "{s}"
+    );
+}

@@ -204,6 +204,45 @@ fn drain_preview(snapshot: &Snapshot, plan: &DrainPlan) -> Vec<String> {
         .collect()
 }
 
+/// What a disruption takes from each NodePool's budget, its replacements, and pods left without
+/// a place (forced expiry only).
+fn disruption_preview(action: &DisruptionAction) -> Vec<String> {
+    let mut lines: Vec<String> = action
+        .budget
+        .iter()
+        .map(|b| {
+            let allowed = b
+                .allowed
+                .map_or("unlimited".to_string(), |n| format!("{n} node(s)"));
+            format!(
+                "budget: nodepool {} allows {allowed} for {:?}, {} disrupting already, this takes {}",
+                b.nodepool, b.reason, b.disrupting, b.consumed
+            )
+        })
+        .collect();
+    if action.budget.is_empty() {
+        lines.push(
+            "budget: none applies (forced expiry, or a Provisioner without budgets)".to_string(),
+        );
+    }
+    lines.extend(action.replacements.iter().enumerate().map(|(i, r)| {
+        format!(
+            "replacement {}: nodepool {}, {} (${:.4}/h)",
+            i + 1,
+            r.claim.nodepool,
+            r.launch.summary(3),
+            r.launch.price_per_hour
+        )
+    }));
+    if !action.stranded.is_empty() {
+        lines.push(format!(
+            "{} pod(s) will have nowhere to run",
+            action.stranded.len()
+        ));
+    }
+    lines
+}
+
 /// How Karpenter drains a node it removes: everything but DaemonSet pods goes.
 const KARPENTER_DRAIN: DrainOptions = DrainOptions {
     ignore_daemonsets: true,
@@ -285,7 +324,7 @@ impl Action {
             launches: action.replacements.clone(),
             steps,
             options: KARPENTER_DRAIN,
-            preview: Vec::new(),
+            preview: disruption_preview(action),
         }
     }
 
@@ -500,6 +539,9 @@ impl Action {
                     "evict"
                 };
                 format!("{verb} {pod} ({k} of {n})")
+            }
+            Step::WaitGone { node, pods } if pods.is_empty() => {
+                format!("make sure nothing landed on {node}")
             }
             Step::WaitGone { node, pods } => {
                 format!("wait for {} evicted pod(s) to leave {node}", pods.len())
