@@ -337,6 +337,16 @@ fn cli(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
+fn without_a_terminal_the_console_says_so_instead_of_panicking() {
+    let out = cli(&["demo"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "karpdeck: error: the console needs a terminal; use --snapshot VIEW to print one frame"
+    );
+}
+
+#[test]
 fn snapshot_renders_one_frame_and_bad_views_are_refused() {
     let out = cli(&[
         "demo",

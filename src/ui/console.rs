@@ -135,8 +135,22 @@ pub fn run(mut app: App) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;
-    // ratatui::init installs a panic hook that restores the terminal before the report.
-    let mut terminal = ratatui::init();
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(std::io::Error::other(
+            "the console needs a terminal; use --snapshot VIEW to print one frame",
+        ));
+    }
+    // try_init installs a panic hook that restores the terminal before the report.
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            return Err(std::io::Error::other(format!(
+                "cannot set up the terminal: {e}"
+            )));
+        }
+    };
     let result = runtime.block_on(event_loop(&mut terminal, &mut app));
     ratatui::restore();
     result
