@@ -200,7 +200,17 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> s
                     let whole = owed.floor();
                     if whole >= 1.0 {
                         owed -= whole;
-                        app.advance(whole as i64).await;
+                        for _ in 0..whole as i64 {
+                            app.sup.step().await;
+                            // Keys typed meanwhile are handled between virtual seconds.
+                            while let Ok(msg) = rx.try_recv() {
+                                app.update(msg);
+                            }
+                            if app.quit || app.paused {
+                                break;
+                            }
+                        }
+                        app.refresh();
                         dirty = true;
                     }
                 }
