@@ -572,3 +572,25 @@ async fn a_consolidation_proposal_shows_its_budget_and_savings() {
         "{s}"
     );
 }
+
+#[tokio::test]
+async fn the_palette_completes_nodes_and_plans() {
+    let mut app = console("", quiet(), None);
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "drain ip-172-31-8");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(
+        app.mode,
+        karpdeck::ui::app::Mode::Command(
+            "drain ip-172-31-82-248.ap-southeast-1.compute.internal".into()
+        )
+    );
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Plans);
+    assert!(app.status.starts_with("p1 proposed"), "{}", app.status);
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "reject p");
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.status, "rejected p1");
+}

@@ -446,6 +446,41 @@ impl App {
         self.select(row);
     }
 
+    /// Complete a partly typed command: the command itself, then its argument — a node for
+    /// drain/cordon/replace, a plan for approve/reject/cancel (the first that fits).
+    fn complete(&self, text: &str) -> Option<String> {
+        let (command, arg) = match text.split_once(' ') {
+            Some((c, a)) => (c, a),
+            None => {
+                return COMMANDS
+                    .iter()
+                    .find(|c| c.starts_with(text) && c.len() > text.len())
+                    .map(|c| c.to_string());
+            }
+        };
+        let candidates: Vec<String> = match command {
+            "drain" | "cordon" | "replace" => self
+                .world
+                .nodes
+                .iter()
+                .filter(|n| !matches!(n.status, super::world::NodeStatus::Launching(_)))
+                .map(|n| n.name.clone())
+                .collect(),
+            "approve" | "reject" | "cancel" => self
+                .sup
+                .executors()
+                .iter()
+                .filter(|x| !x.state().is_final())
+                .map(|x| x.action().id.clone())
+                .collect(),
+            _ => return None,
+        };
+        candidates
+            .into_iter()
+            .find(|c| c.starts_with(arg) && c.len() > arg.len())
+            .map(|c| format!("{command} {c}"))
+    }
+
     /// Show another view; a filter belongs to the view it was typed in.
     fn switch(&mut self, view: View) {
         if view != self.view {
@@ -513,7 +548,7 @@ impl App {
                 self.run_command(&text);
             }
             KeyCode::Tab => {
-                if let Some(c) = complete(&text) {
+                if let Some(c) = self.complete(&text) {
                     self.mode = Mode::Command(c);
                 }
             }
@@ -931,11 +966,3 @@ pub const COMMANDS: &[&str] = &[
     "help",
     "quit",
 ];
-
-/// Complete a partly typed command (the first command it prefixes).
-fn complete(text: &str) -> Option<String> {
-    COMMANDS
-        .iter()
-        .find(|c| c.starts_with(text) && c.len() > text.len())
-        .map(|c| c.to_string())
-}
