@@ -506,6 +506,19 @@ async fn rejecting_an_interruption_response_asks_first() {
         app.sup.executor(&plan).unwrap().state(),
         karpdeck::exec::State::Previewed
     );
+    // The palette asks too.
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, &format!("reject {plan}"));
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(
+            app.mode,
+            karpdeck::ui::app::Mode::Confirm { reject: true, .. }
+        ),
+        "{:?}",
+        app.mode
+    );
+    key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('x'));
     key(&mut app, KeyCode::Char('y'));
     assert_eq!(

@@ -277,12 +277,23 @@ impl App {
 
     /// Re-derive the views' data (the pending pods' reasons only while they are shown).
     pub fn refresh(&mut self) {
+        let was = self.view;
+        self.view = View::Nodes;
+        let node_row = self.selection();
+        self.view = was;
         self.world = World::of(&self.sup, self.view == View::Pending);
         self.tree_items = None;
         self.reload_journal();
-        // Pin the selected node and plan so rows arriving above them do not move the cursor.
-        if self.node_focus.is_none() {
-            self.node_focus = self.node_rows().first().map(|n| n.name.clone());
+        // Pin the selected node and plan so rows arriving above them do not move the cursor; a
+        // node that went leaves the cursor on the row that took its place.
+        let rows = self.node_rows();
+        let gone = self
+            .node_focus
+            .as_ref()
+            .is_none_or(|f| !rows.iter().any(|n| &n.name == f));
+        if gone {
+            let row = node_row.min(rows.len().saturating_sub(1));
+            self.node_focus = rows.get(row).map(|n| n.name.clone());
         }
         if self.view == View::Plans && self.plan_focus.is_none() {
             self.plan_focus = self.plan_rows().first().map(|x| x.action().id.clone());
@@ -452,10 +463,8 @@ impl App {
         let (command, arg) = match text.split_once(' ') {
             Some((c, a)) => (c, a),
             None => {
-                return COMMANDS
-                    .iter()
-                    .find(|c| c.starts_with(text) && c.len() > text.len())
-                    .map(|c| c.to_string());
+                let names: Vec<String> = COMMANDS.iter().map(|c| c.to_string()).collect();
+                return extend(text, &names);
             }
         };
         let candidates: Vec<String> = match command {
@@ -475,10 +484,7 @@ impl App {
                 .collect(),
             _ => return None,
         };
-        candidates
-            .into_iter()
-            .find(|c| c.starts_with(arg) && c.len() > arg.len())
-            .map(|c| format!("{command} {c}"))
+        extend(arg, &candidates).map(|a| format!("{command} {a}"))
     }
 
     /// Show another view; a filter belongs to the view it was typed in.
@@ -581,7 +587,7 @@ impl App {
             ["q" | "quit"] => self.quit = true,
             ["help"] => self.mode = Mode::Help,
             ["approve", plan] => self.ask_approval(vec![plan.to_string()]),
-            ["reject", plan] => self.reject(plan),
+            ["reject", plan] => self.ask_reject(plan.to_string()),
             ["cancel", plan] => self.cancel(plan),
             ["drain", node] => self.propose_drain(node),
             ["cordon", node] => self.propose_cordon(node),
@@ -712,23 +718,8 @@ impl App {
                 self.ask_approval(plans);
             }
             Action::Reject => {
-                let Some(p) = self.selected_plan() else {
-                    return;
-                };
-                let urgent = self
-                    .sup
-                    .executor(&p)
-                    .is_some_and(|x| x.action().is_urgent() && x.state() == State::Previewed);
-                if urgent {
-                    // Rejecting an interruption response leaves the node to EC2's deadline.
-                    self.mode = Mode::Confirm {
-                        plans: vec![p],
-                        reject: true,
-                        expect: String::new(),
-                        typed: String::new(),
-                    };
-                } else {
-                    self.reject(&p);
+                if let Some(p) = self.selected_plan() {
+                    self.ask_reject(p);
                 }
             }
             Action::CancelAction => {
@@ -864,6 +855,25 @@ impl App {
         self.status = format!("approved {}", done.join(", "));
     }
 
+    /// Reject a plan; an interruption response only after `y` (rejecting it leaves the node to
+    /// EC2's deadline).
+    fn ask_reject(&mut self, plan: String) {
+        let urgent = self
+            .sup
+            .executor(&plan)
+            .is_some_and(|x| x.action().is_urgent() && x.state() == State::Previewed);
+        if urgent {
+            self.mode = Mode::Confirm {
+                plans: vec![plan],
+                reject: true,
+                expect: String::new(),
+                typed: String::new(),
+            };
+        } else {
+            self.reject(&plan);
+        }
+    }
+
     fn reject(&mut self, plan: &str) {
         self.status = if self.sup.reject(plan) {
             format!("rejected {plan}")
@@ -944,6 +954,28 @@ fn is_abandon(key: &KeyEvent) -> bool {
                 .contains(crossterm::event::KeyModifiers::CONTROL))
 }
 
+/// Complete `typed` as far as every candidate it prefixes agrees; nothing when it already names
+/// one exactly (`p1` never becomes `p10`) or when nothing more is certain.
+fn extend(typed: &str, candidates: &[String]) -> Option<String> {
+    if candidates.iter().any(|c| c == typed) {
+        return None;
+    }
+    let fits: Vec<&String> = candidates.iter().filter(|c| c.starts_with(typed)).collect();
+    let first = fits.first()?;
+    let mut common = first.len();
+    for c in &fits[1..] {
+        common = first
+            .char_indices()
+            .zip(c.chars())
+            .take_while(|((_, a), b)| a == b)
+            .map(|((i, a), _)| i + a.len_utf8())
+            .last()
+            .unwrap_or(0)
+            .min(common);
+    }
+    (common > typed.len()).then(|| first[..common].to_string())
+}
+
 /// The `:` commands, for completion and help.
 pub const COMMANDS: &[&str] = &[
     "nodes",
@@ -966,3 +998,39 @@ pub const COMMANDS: &[&str] = &[
     "help",
     "quit",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn completion_extends_only_as_far_as_is_certain() {
+        let plans = names(&["p1", "p10", "p2"]);
+        assert_eq!(extend("p1", &plans), None, "p1 is a plan: never p10");
+        assert_eq!(
+            extend("p", &plans),
+            None,
+            "p1, p10 and p2 agree on nothing more"
+        );
+        assert_eq!(extend("p2", &plans), None);
+        let nodes = names(&["ip-10-0-0-1.sim.internal", "ip-10-0-0-12.sim.internal"]);
+        assert_eq!(
+            extend("ip-10-0-0-1.", &nodes).as_deref(),
+            Some("ip-10-0-0-1.sim.internal")
+        );
+        assert_eq!(extend("ip", &nodes).as_deref(), Some("ip-10-0-0-1"));
+        assert_eq!(extend("x", &nodes), None);
+        assert_eq!(
+            extend(
+                "nodep",
+                &names(COMMANDS.iter().copied().collect::<Vec<_>>().as_slice())
+            )
+            .as_deref(),
+            Some("nodepools")
+        );
+    }
+}

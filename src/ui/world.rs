@@ -270,15 +270,21 @@ impl World {
             });
         }
         for c in s.nodeclaims.iter().filter(|c| !c.registered) {
-            let price = c.instance_type.as_deref().and_then(|t| {
-                s.catalog
+            // Priced like the node it becomes (Spot at the simulated market's price).
+            let price = match (
+                c.instance_type.as_deref(),
+                c.zone.as_deref(),
+                c.capacity_type,
+            ) {
+                (Some(t), Some(z), Some(CapacityType::Spot)) => sim.spot_price(t, z),
+                (Some(t), Some(z), Some(ct)) => s
+                    .catalog
                     .offerings(&s.region, t)
                     .into_iter()
-                    .find(|o| {
-                        Some(o.capacity_type) == c.capacity_type && c.zone.as_ref() == Some(&o.zone)
-                    })
-                    .map(|o| o.price)
-            });
+                    .find(|o| o.capacity_type == ct && o.zone == z)
+                    .map(|o| o.price),
+                _ => None,
+            };
             nodes.push(NodeRow {
                 name: c.name.clone(),
                 pool: c.nodepool.clone().unwrap_or_else(|| "-".into()),
