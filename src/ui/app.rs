@@ -1025,11 +1025,7 @@ mod tests {
         assert_eq!(extend("ip", &nodes).as_deref(), Some("ip-10-0-0-1"));
         assert_eq!(extend("x", &nodes), None);
         assert_eq!(
-            extend(
-                "nodep",
-                &names(COMMANDS.iter().copied().collect::<Vec<_>>().as_slice())
-            )
-            .as_deref(),
+            extend("nodep", &names(COMMANDS)).as_deref(),
             Some("nodepools")
         );
     }
