@@ -80,8 +80,8 @@ pub fn run(args: &JournalArgs) -> Result<String, Failure> {
             e.time.format("%Y-%m-%dT%H:%M:%SZ"),
             e.plan,
             e.action,
-            outcome_name(e.outcome),
-            subject(e)
+            e.outcome.as_str(),
+            e.subject()
         );
     }
     if j.torn_tail.is_some() {
@@ -107,23 +107,7 @@ pub fn run(args: &JournalArgs) -> Result<String, Failure> {
     Ok(out)
 }
 
-fn outcome_name(o: Outcome) -> String {
-    serde_json::to_value(o)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-/// `step — detail`, or the targets when the line is about the whole plan.
-fn subject(e: &Entry) -> String {
-    let mut s = e.step.clone().unwrap_or_else(|| e.targets.join(", "));
-    if let Some(d) = &e.detail {
-        let _ = write!(s, " — {d}");
-    }
-    s
-}
-
 /// `outcome step — detail`.
 fn describe(e: &Entry) -> String {
-    format!("{} {}", outcome_name(e.outcome), subject(e))
+    format!("{} {}", e.outcome.as_str(), e.subject())
 }

@@ -39,6 +39,21 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The kebab-case name the journal file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::StepStarted => "step-started",
+            Self::StepDone => "step-done",
+            Self::StepFailed => "step-failed",
+            Self::StepBlocked => "step-blocked",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Abandoned => "abandoned",
+        }
+    }
+
     /// Whether the plan is over after this.
     pub fn is_ending(self) -> bool {
         matches!(
@@ -71,6 +86,18 @@ pub struct Entry {
     /// Error text or other detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+impl Entry {
+    /// `step — detail`, or the targets when the line is about the whole plan.
+    pub fn subject(&self) -> String {
+        let mut s = self.step.clone().unwrap_or_else(|| self.targets.join(", "));
+        if let Some(d) = &self.detail {
+            s.push_str(" — ");
+            s.push_str(d);
+        }
+        s
+    }
 }
 
 /// A journal that cannot be read, naming the file and line.
@@ -265,6 +292,23 @@ mod tests {
         assert_eq!(u[0].last.step.as_deref(), Some("evict ns/p (1 of 3)"));
         assert_eq!(u[0].steps_done, 1);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn outcome_names_are_the_file_format() {
+        for o in [
+            Outcome::Approved,
+            Outcome::StepStarted,
+            Outcome::StepDone,
+            Outcome::StepFailed,
+            Outcome::StepBlocked,
+            Outcome::Done,
+            Outcome::Failed,
+            Outcome::Cancelled,
+            Outcome::Abandoned,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
     }
 
     #[test]

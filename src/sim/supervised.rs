@@ -331,11 +331,7 @@ impl Supervisor {
                 Outcome::Cancelled => EventKind::PlanCancelled,
                 Outcome::Failed | Outcome::Abandoned => EventKind::PlanFailed,
             };
-            let outcome = serde_json::to_value(n.outcome)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let mut message = format!("plan {} {outcome}", n.plan);
+            let mut message = format!("plan {} {}", n.plan, n.outcome.as_str());
             if let Some(step) = &n.step {
                 message.push(' ');
                 message.push_str(step);

@@ -869,21 +869,12 @@ fn draw_journal(f: &mut Frame, app: &App, area: Rect) {
         app.selection(),
         |i| {
             let e = entries[i];
-            let outcome = serde_json::to_value(e.outcome)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let mut what = e.step.clone().unwrap_or_else(|| e.targets.join(", "));
-            if let Some(d) = &e.detail {
-                what.push_str(" — ");
-                what.push_str(d);
-            }
             Row::new(vec![
                 Cell::from(e.time.format("%H:%M:%S").to_string()),
                 Cell::from(e.plan.clone()),
                 Cell::from(e.action.clone()),
-                Cell::from(outcome),
-                Cell::from(what),
+                Cell::from(e.outcome.as_str()),
+                Cell::from(e.subject()),
             ])
         },
     );
