@@ -112,6 +112,34 @@ impl Snapshot {
             .filter(|(_, p)| p.is_pending() && !p.is_daemon())
     }
 
+    /// The pods bound to each node (indices, by node index; finished pods included), found in
+    /// one pass: asking per node would scan every pod for every node.
+    pub fn pods_per_node(&self) -> Vec<Vec<usize>> {
+        let index: HashMap<&str, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        let mut out = vec![Vec::new(); self.nodes.len()];
+        // Pods of one node tend to sit together: remember the last lookup.
+        let mut last: Option<(&str, usize)> = None;
+        for (i, p) in self.pods.iter().enumerate() {
+            let Some(name) = p.node_name.as_deref() else {
+                continue;
+            };
+            let ni = match last {
+                Some((n, ni)) if n == name => Some(ni),
+                _ => index.get(name).copied(),
+            };
+            if let Some(ni) = ni {
+                last = Some((name, ni));
+                out[ni].push(i);
+            }
+        }
+        out
+    }
+
     /// Active pods grouped by the node they are bound to.
     pub fn pods_by_node(&self) -> HashMap<&str, Vec<&Pod>> {
         let mut map: HashMap<&str, Vec<&Pod>> = HashMap::new();

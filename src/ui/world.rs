@@ -177,32 +177,18 @@ impl World {
                 }
             }
         }
-        // One pass over the pods: cpu, memory and pod indices per node.
-        let index: HashMap<&str, usize> = s
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.as_str(), i))
-            .collect();
-        let mut per_node: Vec<(i64, i64, Vec<usize>)> = vec![(0, 0, Vec::new()); s.nodes.len()];
-        // Pods of one node tend to sit together: remember the last lookup.
-        let mut last: Option<(&str, usize)> = None;
-        for (pi, p) in s.pods.iter().enumerate() {
-            let Some(name) = p.node_name.as_deref().filter(|_| p.is_active_on_node()) else {
-                continue;
-            };
-            let ni = match last {
-                Some((n, i)) if n == name => Some(i),
-                _ => index.get(name).copied(),
-            };
-            if let Some(ni) = ni {
-                last = Some((name, ni));
-                let e = &mut per_node[ni];
-                e.0 += p.requests.cpu_millis;
-                e.1 += p.requests.memory_bytes;
-                e.2.push(pi);
-            }
-        }
+        let per_node = s.pods_per_node().into_iter().map(|mut on| {
+            on.retain(|&i| s.pods[i].is_active_on_node());
+            let cpu = on
+                .iter()
+                .map(|&i| s.pods[i].requests.cpu_millis)
+                .sum::<i64>();
+            let memory = on
+                .iter()
+                .map(|&i| s.pods[i].requests.memory_bytes)
+                .sum::<i64>();
+            (cpu, memory, on)
+        });
         // Prices per (type, zone, capacity type): nodes share a handful of offerings.
         let mut prices: HashMap<(&str, &str, CapacityType), Option<f64>> = HashMap::new();
         let pools: HashMap<&str, &crate::model::NodePool> =

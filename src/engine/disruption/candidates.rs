@@ -107,26 +107,8 @@ pub fn eviction_cost(pod: &Pod) -> f64 {
     cost.clamp(-10.0, 10.0)
 }
 
-/// The pods bound to each node (by node index), found in one pass: asking per node would scan
-/// every pod for every node.
-pub fn pods_per_node(snapshot: &Snapshot) -> Vec<Vec<usize>> {
-    let index: HashMap<&str, usize> = snapshot
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name.as_str(), i))
-        .collect();
-    let mut out = vec![Vec::new(); snapshot.nodes.len()];
-    for (i, p) in snapshot.pods.iter().enumerate() {
-        if let Some(&ni) = p.node_name.as_deref().and_then(|n| index.get(n)) {
-            out[ni].push(i);
-        }
-    }
-    out
-}
-
-/// Pods that count on a node (`on_node`: its entry of [`pods_per_node`]): not finished, not
-/// DaemonSet or mirror pods.
+/// Pods that count on a node (`on_node`: its entry of [`Snapshot::pods_per_node`]): not
+/// finished, not DaemonSet or mirror pods.
 pub fn movable_pods<'a>(
     snapshot: &'a Snapshot,
     on_node: &'a [usize],
@@ -157,7 +139,8 @@ pub fn pdb_allowances(snapshot: &Snapshot) -> Vec<i64> {
         .collect()
 }
 
-/// Pods whose rules can block a node's disruption (`on_node`: its entry of [`pods_per_node`]):
+/// Pods whose rules can block a node's disruption (`on_node`: its entry of
+/// [`Snapshot::pods_per_node`]):
 /// every active pod bound to it (DaemonSet and mirror pods included), but not those already
 /// terminating.
 pub fn guarding_pods<'a>(
@@ -265,7 +248,7 @@ pub fn candidates(
     now: DateTime<Utc>,
 ) -> (Vec<Candidate>, Vec<(usize, Blocker)>) {
     let pdb_allowed = pdb_allowances(snapshot);
-    let on_nodes = pods_per_node(snapshot);
+    let on_nodes = snapshot.pods_per_node();
     let pools: HashMap<&str, usize> = snapshot
         .nodepools
         .iter()

@@ -274,7 +274,7 @@ const BALANCED_K: f64 = 2.0;
 /// Per pool index, the hourly cost of its nodes and their disruption cost (1 + Σ pod costs each).
 fn pool_totals(snapshot: &Snapshot) -> HashMap<usize, (f64, f64)> {
     let mut out: HashMap<usize, (f64, f64)> = HashMap::new();
-    let on_nodes = candidates::pods_per_node(snapshot);
+    let on_nodes = snapshot.pods_per_node();
     for (ni, node) in snapshot.nodes.iter().enumerate() {
         let Some(pi) = snapshot
             .nodepools
@@ -573,7 +573,7 @@ pub fn disrupt(
     // Expiration: forceful, outside budgets and do-not-disrupt (v1). The expired nodes leave
     // together, so none of them is counted as room for another's pods.
     let mut expired: Vec<Candidate> = Vec::new();
-    let on_nodes = candidates::pods_per_node(snapshot);
+    let on_nodes = snapshot.pods_per_node();
     for (ni, node) in snapshot.nodes.iter().enumerate() {
         let Some((pool_index, pool)) = snapshot
             .nodepools
