@@ -277,10 +277,7 @@ impl App {
 
     /// Re-derive the views' data (the pending pods' reasons only while they are shown).
     pub fn refresh(&mut self) {
-        let was = self.view;
-        self.view = View::Nodes;
-        let node_row = self.selection();
-        self.view = was;
+        let node_row = self.node_selection();
         self.world = World::of(&self.sup, self.view == View::Pending);
         self.tree_items = None;
         self.reload_journal();
@@ -422,13 +419,18 @@ impl App {
                 .plan_focus
                 .as_ref()
                 .and_then(|id| self.plan_rows().iter().position(|x| &x.action().id == id)),
-            View::Nodes => self
-                .node_focus
-                .as_ref()
-                .and_then(|name| self.node_rows().iter().position(|n| &n.name == name)),
+            View::Nodes => return self.node_selection(),
             _ => None,
         };
         focused.unwrap_or(self.selected[self.view.index()])
+    }
+
+    /// The Nodes view's selected row: the followed node's, else the last row number.
+    fn node_selection(&self) -> usize {
+        self.node_focus
+            .as_ref()
+            .and_then(|name| self.node_rows().iter().position(|n| &n.name == name))
+            .unwrap_or(self.selected[View::Nodes.index()])
     }
 
     fn select(&mut self, row: usize) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::settings::{parse_table, section, Warning};
+use super::settings::{embedded, parse_table, section, Warning};
 
 /// The embedded keymaps, by name.
 pub const KEYMAPS: &[(&str, &str)] = &[
@@ -192,18 +192,7 @@ impl Keymap {
     /// unknown actions and bad keys are warnings; a key a later action takes is unbound from the
     /// earlier one.
     pub fn load(name: &str, user: Option<(&str, &str)>, warnings: &mut Vec<Warning>) -> Self {
-        let base = KEYMAPS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| *t)
-            .unwrap_or_else(|| {
-                let known: Vec<&str> = KEYMAPS.iter().map(|(n, _)| *n).collect();
-                warnings.push(Warning(format!(
-                    "keymap {name:?} is not one of {}; using default",
-                    known.join(", ")
-                )));
-                KEYMAPS[0].1
-            });
+        let base = embedded("keymap", name, KEYMAPS, warnings);
         let mut map = Self::default();
         map.apply(&format!("keymaps/{name}.toml"), base, warnings);
         if let Some((file, text)) = user {

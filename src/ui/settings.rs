@@ -48,6 +48,26 @@ pub fn section<'a>(
     }
 }
 
+/// The embedded file called `name` among `files` (name, text); an unknown name is a warning and
+/// the first file is used.
+pub fn embedded<'a>(
+    kind: &str,
+    name: &str,
+    files: &[(&str, &'a str)],
+    warnings: &mut Vec<Warning>,
+) -> &'a str {
+    if let Some((_, text)) = files.iter().find(|(n, _)| *n == name) {
+        return text;
+    }
+    let known: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+    warnings.push(Warning(format!(
+        "{kind} {name:?} is not one of {}; using {}",
+        known.join(", "),
+        known.first().copied().unwrap_or("none")
+    )));
+    files.first().map_or("", |(_, text)| text)
+}
+
 /// The user's configuration directory: `$XDG_CONFIG_HOME/karpdeck`, else `~/.config/karpdeck`
 /// (on every Unix, macOS included).
 pub fn config_dir() -> Option<PathBuf> {

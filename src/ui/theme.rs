@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use ratatui::style::{Color, Modifier, Style};
 
-use super::settings::{parse_table, section, Warning};
+use super::settings::{embedded, parse_table, section, Warning};
 
 /// The embedded themes, by name.
 pub const THEMES: &[(&str, &str)] = &[
@@ -71,18 +71,7 @@ impl Theme {
     /// An embedded theme by name, with `user` (a theme.toml's text) over it. Unknown names,
     /// unknown roles and bad colors are warnings.
     pub fn load(name: &str, user: Option<(&str, &str)>, warnings: &mut Vec<Warning>) -> Self {
-        let base = THEMES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, text)| *text)
-            .unwrap_or_else(|| {
-                let known: Vec<&str> = THEMES.iter().map(|(n, _)| *n).collect();
-                warnings.push(Warning(format!(
-                    "theme {name:?} is not one of {}; using default",
-                    known.join(", ")
-                )));
-                THEMES[0].1
-            });
+        let base = embedded("theme", name, THEMES, warnings);
         let mut theme = Self::default();
         theme.apply("themes/default.toml", THEMES[0].1, warnings);
         theme.apply(&format!("themes/{name}.toml"), base, warnings);

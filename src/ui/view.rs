@@ -552,6 +552,14 @@ fn draw_pools(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
+/// The tree's top level: each NodePool, then `-` for nodes no NodePool manages.
+fn tree_roots(s: &crate::model::Snapshot) -> impl Iterator<Item = String> + '_ {
+    s.nodepools
+        .iter()
+        .map(|p| p.name.clone())
+        .chain(["-".to_string()])
+}
+
 /// NodePool → Node → Pod items. Pods are built only for opened nodes (a closed node shows one
 /// placeholder), so building costs the nodes, not the cluster's pods.
 fn tree_items(
@@ -559,10 +567,8 @@ fn tree_items(
     opened: &std::collections::HashSet<Vec<String>>,
 ) -> Vec<TreeItem<'static, String>> {
     let s = app.sup.sim().snapshot();
-    let mut pools: Vec<String> = s.nodepools.iter().map(|p| p.name.clone()).collect();
-    pools.push("-".into());
     let mut items = Vec::new();
-    for pool in pools {
+    for pool in tree_roots(s) {
         let mut nodes = Vec::new();
         for n in app.world.nodes.iter().filter(|n| n.pool == pool) {
             let path = vec![pool.clone(), n.name.clone()];
@@ -600,13 +606,7 @@ fn tree_items(
 fn draw_tree(f: &mut Frame, app: &mut App, area: Rect) {
     let t = app.theme;
     if app.tree.selected().is_empty() {
-        let s = app.sup.sim().snapshot();
-        for pool in s
-            .nodepools
-            .iter()
-            .map(|p| p.name.clone())
-            .chain(["-".to_string()])
-        {
+        for pool in tree_roots(app.sup.sim().snapshot()) {
             app.tree.open(vec![pool]);
         }
         app.tree.select_first();
