@@ -5,7 +5,6 @@ use std::io::Write;
 
 use super::sim::{sim_journal, simulation};
 use super::{DemoArgs, Failure, EXIT_FAILURE};
-use crate::exec::journal;
 use crate::sim::supervised::first_free_plan;
 use crate::sim::{SimConfig, Supervisor};
 use crate::ui::app::View;
@@ -22,11 +21,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         ..SimConfig::default()
     };
     let sim = simulation(args.scenario.as_deref(), None, config)?;
-    let journal_path = sim_journal(args.journal.clone());
-    let earlier = match &journal_path {
-        Some(p) => journal::read(p).map_err(Failure::bad_input)?,
-        None => journal::Journal::default(),
-    };
+    let (journal_path, earlier, file) = sim_journal(args.journal.clone())?;
     let view = match &args.snapshot {
         Some(name) => Some(View::parse(name).ok_or_else(|| {
             let names: Vec<&str> = View::ALL.iter().map(|v| v.name()).collect();
@@ -65,9 +60,6 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         code: EXIT_FAILURE,
         message: e.to_string(),
     };
-    let file = journal_path
-        .as_ref()
-        .map_or(String::new(), |p| format!(" --file {}", p.display()));
     let unfinished: Vec<String> = earlier
         .unfinished()
         .iter()

@@ -65,10 +65,21 @@ pub(super) fn simulation(
     Ok(Sim::at_scenario_time(loaded.snapshot, config, hpas))
 }
 
-/// Where a supervised simulation journals unless told: apart from real clusters' journal (its
-/// timestamps are virtual).
-pub(super) fn sim_journal(explicit: Option<PathBuf>) -> Option<PathBuf> {
-    explicit.or_else(|| crate::logging::state_dir().map(|d| d.join(SIM_JOURNAL)))
+/// A supervised simulation's journal — `explicit`, else apart from real clusters' journal (its
+/// timestamps are virtual) — as earlier runs left it, and the `--file` hint that shows it with
+/// `karpdeck journal`.
+pub(super) fn sim_journal(
+    explicit: Option<PathBuf>,
+) -> Result<(Option<PathBuf>, journal::Journal, String), Failure> {
+    let path = explicit.or_else(|| crate::logging::state_dir().map(|d| d.join(SIM_JOURNAL)));
+    let earlier = match &path {
+        Some(p) => journal::read(p).map_err(Failure::bad_input)?,
+        None => journal::Journal::default(),
+    };
+    let hint = path
+        .as_ref()
+        .map_or(String::new(), |p| format!(" --file {}", p.display()));
+    Ok((path, earlier, hint))
 }
 
 /// Run the command, writing events to `out` as they happen.
@@ -184,14 +195,7 @@ fn print_events(args: &SimArgs, events: &[SimEvent], out: &mut dyn Write) -> Res
 /// The supervised driver: its journal (plans left unfinished by an earlier run are reported,
 /// never re-run) and the operator's drains from `--drain`.
 fn supervisor(args: &SimArgs, sim: Sim) -> Result<Supervisor, Failure> {
-    let path = sim_journal(args.journal.clone());
-    let earlier = match &path {
-        Some(p) => journal::read(p).map_err(Failure::bad_input)?,
-        None => journal::Journal::default(),
-    };
-    let file = path
-        .as_ref()
-        .map_or(String::new(), |p| format!(" --file {}", p.display()));
+    let (path, earlier, file) = sim_journal(args.journal.clone())?;
     for u in earlier.unfinished() {
         eprintln!(
             "karpdeck: warning: plan {} ({} {}) was {} when karpdeck stopped; it will not be re-run (see `karpdeck journal{file}`)",
