@@ -148,7 +148,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     } else {
         String::new()
     };
-    let pending_style = if w.pending_count() > 0 {
+    let pending_style = if w.pending_count > 0 {
         t.fg(t.warn)
     } else {
         t.text()
@@ -163,7 +163,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
             ),
             t.text(),
         ),
-        Span::styled(format!("{} pending", w.pending_count()), pending_style),
+        Span::styled(format!("{} pending", w.pending_count), pending_style),
         Span::styled(
             format!(
                 "  ${:.4}/h  ${:.0}/mo{savings}",
@@ -217,7 +217,7 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
             t.fg(t.muted)
         };
         let count = match v {
-            View::Pending => format!(" {}", app.world.pending_count()),
+            View::Pending => format!(" {}", app.world.pending_count),
             View::Plans => {
                 let waiting = app
                     .sup

@@ -130,8 +130,10 @@ pub struct World {
     pub elapsed: i64,
     /// Nodes and in-flight NodeClaims.
     pub nodes: Vec<NodeRow>,
-    /// Pending pods.
+    /// Pending pods with the engine's reasons (built only while the Pending view is shown).
     pub pending: Vec<PendingRow>,
+    /// Pending pods (DaemonSet pods aside), for the header and tabs.
+    pub pending_count: usize,
     /// NodePools.
     pub pools: Vec<PoolRow>,
     /// Spot pools.
@@ -291,6 +293,7 @@ impl World {
             now,
             elapsed: (now - sim.start()).num_seconds(),
             pending: pending_rows(s, reasons),
+            pending_count: s.unplaced_pods().count(),
             pools: pool_rows(s, now),
             spot: spot_rows(sup),
             pod_count: s.pods.len(),
@@ -298,11 +301,6 @@ impl World {
             on_demand_per_hour: on_demand,
             nodes,
         }
-    }
-
-    /// Pending pods (for the header).
-    pub fn pending_count(&self) -> usize {
-        self.pending.len()
     }
 
     /// In-flight NodeClaims.
@@ -315,21 +313,11 @@ impl World {
 }
 
 /// Each pending pod with the engine's reason: it fits capacity that exists (or is on its way),
-/// it needs a new node, or no NodePool can take it (one line per pool). Without `reasons`, the
-/// pods only (the header counts them).
+/// it needs a new node, or no NodePool can take it (one line per pool). Nothing without
+/// `reasons`: the scheduling simulation runs only for the Pending view.
 fn pending_rows(s: &Snapshot, reasons: bool) -> Vec<PendingRow> {
     let pending: Vec<usize> = s.unplaced_pods().map(|(i, _)| i).collect();
-    if !reasons {
-        return pending
-            .into_iter()
-            .map(|i| PendingRow {
-                pod: s.pods[i].key(),
-                reason: String::new(),
-                detail: Vec::new(),
-            })
-            .collect();
-    }
-    if pending.is_empty() {
+    if !reasons || pending.is_empty() {
         return Vec::new();
     }
     let p = plan(s, Strategy::Karpenter, &Options::default());
