@@ -11,6 +11,7 @@ use karpdeck::scenario::{load_str, LoadOptions};
 use karpdeck::sim::{demo_hpas, Sim, SimConfig, Supervisor, DEMO_SCENARIO};
 use karpdeck::ui::app::{App, Msg, View};
 use karpdeck::ui::console::render_text;
+use karpdeck::ui::driver::Command;
 use karpdeck::ui::keymap::Keymap;
 use karpdeck::ui::theme::Theme;
 
@@ -35,7 +36,7 @@ fn console(extra: &str, config: SimConfig, journal: Option<PathBuf>) -> App {
     let theme = Theme::load("default", None, &mut warnings);
     let keymap = Keymap::load("default", None, &mut warnings);
     assert!(warnings.is_empty());
-    App::new(sup, "demo: lab cluster".into(), theme, keymap, warnings)
+    App::new(sup, "demo: lab cluster".into(), theme, keymap, warnings).unwrap()
 }
 
 fn quiet() -> SimConfig {
@@ -53,8 +54,10 @@ fn stormy() -> SimConfig {
     }
 }
 
+/// Press a key and wait for whatever it asked of the cluster side.
 fn key(app: &mut App, code: KeyCode) {
     app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    app.settle();
 }
 
 fn typed(app: &mut App, text: &str) {
@@ -63,8 +66,12 @@ fn typed(app: &mut App, text: &str) {
     }
 }
 
-async fn run(app: &mut App, seconds: i64) {
-    app.advance(seconds).await;
+fn run(app: &mut App, seconds: i64) {
+    app.advance(seconds);
+}
+
+fn approve_all(app: &mut App, on: bool) {
+    app.link.send(Command::ApproveAll(on));
 }
 
 fn screen(app: &mut App) -> String {
@@ -73,19 +80,19 @@ fn screen(app: &mut App) -> String {
 }
 
 /// Approve everything karpdeck proposes for `seconds`, one virtual second at a time.
-async fn approving(app: &mut App, seconds: i64) {
-    app.sup.set_approve_all(true);
-    run(app, seconds).await;
-    app.sup.set_approve_all(false);
+fn approving(app: &mut App, seconds: i64) {
+    approve_all(app, true);
+    run(app, seconds);
+    approve_all(app, false);
 }
 
 /// The demo with Spot interruptions (seed 3), run with approvals until an interruption response
 /// waits for the operator.
-async fn interrupted() -> (App, karpdeck::exec::Action) {
+fn interrupted() -> (App, karpdeck::exec::Action) {
     let mut app = console("", stormy(), None);
-    approving(&mut app, 160).await;
+    approving(&mut app, 160);
     for _ in 0..1200 {
-        let found = app.sup.executors().iter().find(|x| {
+        let found = app.world.plans.iter().find(|x| {
             x.state() == karpdeck::exec::State::Previewed
                 && x.action().kind.as_str() == "interruption-response"
         });
@@ -93,7 +100,7 @@ async fn interrupted() -> (App, karpdeck::exec::Action) {
             let plan = x.action().clone();
             return (app, plan);
         }
-        run(&mut app, 1).await;
+        run(&mut app, 1);
     }
     panic!("no interruption within 20 minutes");
 }
@@ -112,15 +119,15 @@ fn select_plan(app: &mut App, plan: &str) {
     }
 }
 
-#[tokio::test]
-async fn every_view_at_a_fixed_seed_and_clock() {
+#[test]
+fn every_view_at_a_fixed_seed_and_clock() {
     let mut app = console("", stormy(), Some(journal("snapshots")));
-    approving(&mut app, 125).await;
+    approving(&mut app, 125);
     insta::assert_snapshot!(
         "pending-at-2m05",
         render_text(&mut app, View::Pending, 120, 36)
     );
-    approving(&mut app, 235).await;
+    approving(&mut app, 235);
     for view in View::ALL {
         let text = render_text(&mut app, view, 120, 36);
         insta::assert_snapshot!(view.name(), text);
@@ -128,10 +135,11 @@ async fn every_view_at_a_fixed_seed_and_clock() {
     insta::assert_snapshot!("nodes-80x24", render_text(&mut app, View::Nodes, 80, 24));
 }
 
-#[tokio::test]
-async fn a_scale_out_is_approved_with_a_second_key() {
+#[test]
+fn a_scale_out_is_approved_with_a_second_key() {
     let mut app = console("", quiet(), None);
-    run(&mut app, 5).await;
+    let nodes = app.world.nodes.len();
+    run(&mut app, 5);
     key(&mut app, KeyCode::Char('6'));
     let s = screen(&mut app);
     assert!(s.contains("p1     scale-out             previewed"), "{s}");
@@ -139,13 +147,10 @@ async fn a_scale_out_is_approved_with_a_second_key() {
     key(&mut app, KeyCode::Char('a'));
     let s = screen(&mut app);
     assert!(s.contains("press y to approve, esc to abandon"), "{s}");
-    assert!(
-        app.sup.sim().snapshot().nodeclaims.is_empty(),
-        "nothing yet"
-    );
+    assert_eq!(app.world.nodes.len(), nodes, "nothing launched yet");
     key(&mut app, KeyCode::Char('y'));
     assert_eq!(app.status, "approved p1");
-    run(&mut app, 60).await;
+    run(&mut app, 60);
     let s = screen(&mut app);
     assert!(s.contains("done       ████████ 2/2"), "{s}");
     assert!(s.contains("✓ wait for nodeclaim 1 of 1 Ready"), "{s}");
@@ -154,8 +159,8 @@ async fn a_scale_out_is_approved_with_a_second_key() {
     assert!(s.contains("ip-10-0-0-1 ") && s.contains("spot"), "{s}");
 }
 
-#[tokio::test]
-async fn a_drain_blocked_by_a_pdb_shows_the_refusal_and_can_be_cancelled() {
+#[test]
+fn a_drain_blocked_by_a_pdb_shows_the_refusal_and_can_be_cancelled() {
     let pdb = "\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: nginx\n  namespace: nlb-app-karpenter\nspec:\n  maxUnavailable: 0\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: nginx\n";
     let mut app = console(pdb, quiet(), Some(journal("pdb")));
     // ip-172-31-55-131 runs the nginx pod; nodes are sorted by name, so it is the first row.
@@ -181,27 +186,41 @@ async fn a_drain_blocked_by_a_pdb_shows_the_refusal_and_can_be_cancelled() {
     typed(&mut app, &node["ip-172".len()..]);
     key(&mut app, KeyCode::Enter);
     assert!(app.status.starts_with("approved p"), "{}", app.status);
-    run(&mut app, 10).await;
+    run(&mut app, 10);
     let s = screen(&mut app);
     assert!(
         s.contains("blocked (")
-            && s.contains("PodDisruptionBudget nlb-app-karpenter/nginx allows 0 more"),
+            && s.contains("PodDisruptionBudget")
+            && s.contains("nlb-app-karpenter/nginx allows 0 more"),
         "{s}"
     );
     assert!(s.contains("✓ cordon ip-172-31-55-131"), "{s}");
+    // Per pod: coredns is leaving within its grace period, nginx is refused; the gauge shows
+    // the step under way.
+    assert!(s.contains("pods: 0/2 gone"), "{s}");
+    assert!(s.contains("terminating kube-system/coredns-"), "{s}");
+    assert!(
+        s.contains("refused     nlb-app-karpenter/nginx-deployment-"),
+        "{s}"
+    );
+    assert!(s.contains("step 3/"), "{s}");
     key(&mut app, KeyCode::Char('C'));
-    run(&mut app, 1).await;
+    run(&mut app, 1);
     let s = screen(&mut app);
     assert!(s.contains("cancelled"), "{s}");
-    assert!(s.contains("stays cordoned with 1 pod(s) on it"), "{s}");
+    assert!(s.contains("cordoned with 1 pod(s) on it"), "{s}");
+    assert!(
+        s.contains("stayed      nlb-app-karpenter/nginx-deployment-"),
+        "{s}"
+    );
     key(&mut app, KeyCode::Char('7'));
     let s = screen(&mut app);
     assert!(s.contains("step-blocked") && s.contains("cancelled"), "{s}");
 }
 
-#[tokio::test]
-async fn an_interruption_response_is_proposed_shown_and_approved() {
-    let (mut app, plan) = interrupted().await;
+#[test]
+fn an_interruption_response_is_proposed_shown_and_approved() {
+    let (mut app, plan) = interrupted();
     let node = plan.targets[0].clone();
     key(&mut app, KeyCode::Char('1'));
     let s = screen(&mut app);
@@ -217,13 +236,13 @@ async fn an_interruption_response_is_proposed_shown_and_approved() {
     typed(&mut app, &node);
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.status, format!("approved {}", plan.id));
-    run(&mut app, 60).await;
-    let x = app.sup.executor(&plan.id).unwrap();
+    run(&mut app, 60);
+    let x = app.world.plan(&plan.id).unwrap();
     assert_eq!(x.state(), karpdeck::exec::State::Done, "{:?}", x.report());
 }
 
-#[tokio::test]
-async fn read_only_refuses_approvals_in_the_console() {
+#[test]
+fn read_only_refuses_approvals_in_the_console() {
     let loaded = load_str(
         "demo",
         DEMO_SCENARIO,
@@ -245,19 +264,21 @@ async fn read_only_refuses_approvals_in_the_console() {
         Theme::load("default", None, &mut w),
         Keymap::load("default", None, &mut w),
         w,
-    );
-    run(&mut app, 5).await;
+    )
+    .unwrap();
+    let nodes = app.world.nodes.len();
+    run(&mut app, 5);
     let s = screen(&mut app);
     assert!(s.contains(" READ-ONLY "), "{s}");
     key(&mut app, KeyCode::Char('6'));
     key(&mut app, KeyCode::Char('a'));
     assert_eq!(app.status, "read-only: approvals are refused");
-    run(&mut app, 60).await;
-    assert!(app.sup.sim().snapshot().nodeclaims.is_empty());
+    run(&mut app, 60);
+    assert_eq!(app.world.nodes.len(), nodes, "nothing launched");
 }
 
-#[tokio::test]
-async fn filter_palette_and_help() {
+#[test]
+fn filter_palette_and_help() {
     let mut app = console("", quiet(), None);
     key(&mut app, KeyCode::Char('/'));
     typed(&mut app, "7560");
@@ -282,14 +303,15 @@ async fn filter_palette_and_help() {
     assert!(app.quit);
 }
 
-#[tokio::test]
-async fn what_ifs_are_previewed_and_change_nothing() {
+#[test]
+fn what_ifs_are_previewed_and_change_nothing() {
     let mut app = console("", quiet(), None);
     let command = |app: &mut App, text: &str| {
         key(app, KeyCode::Char(':'));
         typed(app, text);
         key(app, KeyCode::Enter);
     };
+    let pods = (app.world.pod_count, app.world.pending_count);
     command(&mut app, "scale nlb-app-karpenter/nginx-deployment 6");
     let s = screen(&mut app);
     assert!(
@@ -304,15 +326,11 @@ async fn what_ifs_are_previewed_and_change_nothing() {
     );
     assert!(s.contains("a preview only"), "{s}");
     key(&mut app, KeyCode::Esc);
-    let nginx = app
-        .sup
-        .sim()
-        .snapshot()
-        .workloads
-        .iter()
-        .find(|w| w.key() == "nlb-app-karpenter/nginx-deployment")
-        .unwrap();
-    assert_eq!(nginx.replicas, 1, "nothing changed");
+    assert_eq!(
+        (app.world.pod_count, app.world.pending_count),
+        pods,
+        "nothing changed"
+    );
     command(&mut app, "lose-zone ap-southeast-1a");
     let s = screen(&mut app);
     assert!(
@@ -462,8 +480,8 @@ fn expired_and_drifted_nodes_are_marked() {
     assert!(row("moved-on").contains("drifted"), "{text}");
 }
 
-#[tokio::test]
-async fn capitals_in_the_filter_match_and_selections_follow_their_rows() {
+#[test]
+fn capitals_in_the_filter_match_and_selections_follow_their_rows() {
     let mut app = console("", quiet(), None);
     key(&mut app, KeyCode::Char('/'));
     typed(&mut app, "IP-172-31-82");
@@ -477,22 +495,22 @@ async fn capitals_in_the_filter_match_and_selections_follow_their_rows() {
     // Select the last node; NodeClaims sorting above it must not move the cursor.
     key(&mut app, KeyCode::Char('G'));
     let chosen = app.selected_node().unwrap();
-    app.sup.set_approve_all(true);
-    run(&mut app, 5).await;
+    approve_all(&mut app, true);
+    run(&mut app, 5);
     assert!(app.world.launching() > 0, "a NodeClaim row arrived");
     assert_eq!(app.selected_node().unwrap(), chosen);
     // In Plans the cursor stays on the plan it is on while new ones arrive on top.
-    app.sup.set_approve_all(false);
+    approve_all(&mut app, false);
     key(&mut app, KeyCode::Char('6'));
     let first = app.selected_plan().unwrap();
-    run(&mut app, 240).await;
+    run(&mut app, 240);
     assert!(app.plan_rows().len() > 1);
     assert_eq!(app.selected_plan().unwrap(), first);
 }
 
-#[tokio::test]
-async fn rejecting_an_interruption_response_asks_first() {
-    let (mut app, plan) = interrupted().await;
+#[test]
+fn rejecting_an_interruption_response_asks_first() {
+    let (mut app, plan) = interrupted();
     let plan = plan.id;
     select_plan(&mut app, &plan);
     key(&mut app, KeyCode::Char('x'));
@@ -503,7 +521,7 @@ async fn rejecting_an_interruption_response_asks_first() {
     );
     key(&mut app, KeyCode::Esc);
     assert_eq!(
-        app.sup.executor(&plan).unwrap().state(),
+        app.world.plan(&plan).unwrap().state(),
         karpdeck::exec::State::Previewed
     );
     // The palette asks too.
@@ -522,13 +540,13 @@ async fn rejecting_an_interruption_response_asks_first() {
     key(&mut app, KeyCode::Char('x'));
     key(&mut app, KeyCode::Char('y'));
     assert_eq!(
-        app.sup.executor(&plan).unwrap().state(),
+        app.world.plan(&plan).unwrap().state(),
         karpdeck::exec::State::Rejected
     );
 }
 
-#[tokio::test]
-async fn a_drain_preview_says_where_each_pod_lands_and_what_blocks() {
+#[test]
+fn a_drain_preview_says_where_each_pod_lands_and_what_blocks() {
     let pdb = "\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: nginx\n  namespace: nlb-app-karpenter\nspec:\n  maxUnavailable: 0\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: nginx\n";
     let mut app = console(pdb, quiet(), None);
     key(&mut app, KeyCode::Char('d'));
@@ -548,15 +566,15 @@ async fn a_drain_preview_says_where_each_pod_lands_and_what_blocks() {
     );
 }
 
-#[tokio::test]
-async fn a_consolidation_proposal_shows_its_budget_and_savings() {
+#[test]
+fn a_consolidation_proposal_shows_its_budget_and_savings() {
     let mut app = console("", quiet(), None);
-    approving(&mut app, 16 * 60 + 40).await;
+    approving(&mut app, 16 * 60 + 40);
     let mut plan = None;
     for _ in 0..300 {
         plan = app
-            .sup
-            .executors()
+            .world
+            .plans
             .iter()
             .find(|x| {
                 x.state() == karpdeck::exec::State::Previewed
@@ -566,7 +584,7 @@ async fn a_consolidation_proposal_shows_its_budget_and_savings() {
         if plan.is_some() {
             break;
         }
-        run(&mut app, 1).await;
+        run(&mut app, 1);
     }
     let plan = plan.expect("the scale-down leads to a consolidation proposal");
     select_plan(&mut app, &plan);
@@ -586,8 +604,8 @@ async fn a_consolidation_proposal_shows_its_budget_and_savings() {
     );
 }
 
-#[tokio::test]
-async fn the_palette_completes_nodes_and_plans() {
+#[test]
+fn the_palette_completes_nodes_and_plans() {
     let mut app = console("", quiet(), None);
     key(&mut app, KeyCode::Char(':'));
     typed(&mut app, "drain ip-172-31-8");

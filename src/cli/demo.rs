@@ -51,7 +51,11 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         |settings| Supervisor::new(sim, settings, false, first_free_plan(&earlier)),
         source,
         &options,
-    );
+    )
+    .map_err(|e| Failure {
+        code: EXIT_FAILURE,
+        message: format!("cannot start the console: {e}"),
+    })?;
     if let Some(s) = args.speed {
         // The same ceiling as the + key.
         app.speed = s.min(MAX_SPEED);
@@ -81,7 +85,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let Some(view) = view else {
         return console::run(app).map_err(io);
     };
-    console::advance_blocking(&mut app, args.at).map_err(io)?;
+    app.advance(args.at.num_seconds());
     let text = console::render_text(&mut app, view, args.width, args.height);
     out.write_all(text.as_bytes()).map_err(Failure::output)
 }

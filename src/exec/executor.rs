@@ -164,6 +164,43 @@ enum StepStatus {
     Refused(String),
 }
 
+/// An executor as it stands at one instant, owned, for views on another thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanStatus {
+    action: Action,
+    state: State,
+    progress: (usize, usize),
+    blocked: Option<(String, u32)>,
+    report: Option<String>,
+}
+
+impl PlanStatus {
+    /// The action.
+    pub fn action(&self) -> &Action {
+        &self.action
+    }
+
+    /// Where it was.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Steps finished, out of how many.
+    pub fn progress(&self) -> (usize, usize) {
+        self.progress
+    }
+
+    /// The refusal the current step was retrying on, and how many attempts were refused.
+    pub fn blocked(&self) -> Option<(&str, u32)> {
+        self.blocked.as_ref().map(|(why, n)| (why.as_str(), *n))
+    }
+
+    /// The closing report, once final.
+    pub fn report(&self) -> Option<&str> {
+        self.report.as_deref()
+    }
+}
+
 /// An action and how far it got.
 #[derive(Debug)]
 pub struct Executor {
@@ -252,6 +289,17 @@ impl Executor {
     /// The closing report (done, failed or cancelled: what was done, what was left).
     pub fn report(&self) -> Option<&str> {
         self.report.as_deref()
+    }
+
+    /// What it is and how far it got, owned (for the console's data).
+    pub fn status(&self) -> PlanStatus {
+        PlanStatus {
+            action: self.action.clone(),
+            state: self.state,
+            progress: self.progress(),
+            blocked: self.refusal.clone(),
+            report: self.report.clone(),
+        }
     }
 
     /// A handle that cancels this action between steps.

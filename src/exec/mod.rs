@@ -8,4 +8,4 @@ pub mod journal;
 
 pub use action::{Action, ActionKind, Step};
 pub use backend::{Backend, BackendError, BoundPod, ClaimState, Eviction};
-pub use executor::{ApprovalError, CancelToken, Executor, Note, Settings, State};
+pub use executor::{ApprovalError, CancelToken, Executor, Note, PlanStatus, Settings, State};

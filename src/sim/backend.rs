@@ -108,10 +108,7 @@ impl Backend for Sim {
             .pods
             .iter()
             .any(|p| p.node_name.as_deref() == Some(node) && p.key() == pod);
-        let exiting = self
-            .terminating
-            .iter()
-            .any(|(p, n, _)| p == pod && n == node);
+        let exiting = self.terminating().any(|(p, n)| p == pod && n == node);
         Ok(!running && !exiting)
     }
 

@@ -813,6 +813,13 @@ impl Sim {
         ))
     }
 
+    /// Evicted pods still exiting within their grace period: (pod key, node).
+    pub fn terminating(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.terminating
+            .iter()
+            .map(|(p, n, _)| (p.as_str(), n.as_str()))
+    }
+
     /// Evict pod `i`: its controller's replacement is pending at once, while the old pod takes
     /// its grace period to exit. Returns that grace period.
     fn evict_index(&mut self, i: usize) -> i64 {

@@ -1,20 +1,20 @@
-//! The console's state and its one update function: every key, tick and resize is a [`Msg`];
-//! [`App::update`] changes the state and says whether the clock should move. Drawing only reads.
+//! The console's state and its one update function: every key, resize, data update and reply
+//! from the cluster side is a [`Msg`]; [`App::update`] changes the state and sends the cluster
+//! side commands, never waiting for them. Drawing only reads.
 
 use std::collections::BTreeSet;
 
-use chrono::Duration;
+use std::sync::Arc;
+
 use crossterm::event::{KeyCode, KeyEvent};
 use tui_tree_widget::{TreeItem, TreeState};
 
+use super::driver::{Command, Link, Proposal, Reply, Update};
 use super::keymap::{Action, Keymap};
 use super::settings::Warning;
 use super::theme::Theme;
 use super::world::World;
-use crate::engine::drain::{drain_plan, DrainOptions};
-use crate::engine::replace::replacement_plan;
-use crate::exec::action::Refusal;
-use crate::exec::{Action as Plan, ActionKind, State};
+use crate::exec::{ActionKind, PlanStatus, State};
 use crate::sim::Supervisor;
 
 /// The views, in tab order.
@@ -103,18 +103,33 @@ pub enum Mode {
 }
 
 /// One message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Msg {
     /// A key.
     Key(KeyEvent),
     /// The terminal resized.
     Resize,
+    /// Fresh data from the cluster side.
+    Data(Arc<World>),
+    /// The cluster side's answer to a command.
+    Reply(Reply),
+}
+
+impl From<Update> for Msg {
+    fn from(u: Update) -> Self {
+        match u {
+            Update::Data(w) => Msg::Data(w),
+            Update::Reply(r) => Msg::Reply(r),
+        }
+    }
 }
 
 /// The console.
 pub struct App {
-    /// The simulated cluster and karpdeck's executor.
-    pub sup: Supervisor,
+    /// The cluster side (the supervised simulation and karpdeck's executor, on its thread).
+    pub link: Link,
+    /// The journal file, if one is kept.
+    pub journal_path: Option<std::path::PathBuf>,
     /// Where the cluster comes from (`demo`, a scenario file).
     pub source: String,
     /// Colors.
@@ -123,8 +138,8 @@ pub struct App {
     pub keymap: Keymap,
     /// Settings problems, shown until dismissed.
     pub warnings: Vec<Warning>,
-    /// The derived data the views show.
-    pub world: World,
+    /// The derived data the views show, as the cluster side last sent it.
+    pub world: Arc<World>,
     /// The current view.
     pub view: View,
     /// The selected row per view.
@@ -220,15 +235,18 @@ pub fn matches(filter: &str, name: &str) -> bool {
 }
 
 impl App {
-    /// A console over `sup`.
+    /// A console over `sup`, which moves to its own thread (its clock stopped until the
+    /// console sends [`Command::Clock`]).
     pub fn new(
         sup: Supervisor,
         source: String,
         theme: Theme,
         keymap: Keymap,
         warnings: Vec<Warning>,
-    ) -> Self {
-        let world = World::of(&sup, false);
+    ) -> std::io::Result<Self> {
+        let world = Arc::new(World::of(&sup, false));
+        let journal_path = sup.journal().map(|p| p.to_path_buf());
+        let link = Link::spawn(sup)?;
         let status = if warnings.is_empty() {
             "ready".to_string()
         } else {
@@ -238,7 +256,8 @@ impl App {
             )
         };
         let mut app = Self {
-            sup,
+            link,
+            journal_path,
             source,
             theme,
             keymap,
@@ -263,22 +282,27 @@ impl App {
             node_focus: None,
         };
         app.reload_journal();
-        app
+        Ok(app)
     }
 
-    /// Move the virtual clock on by `seconds` and refresh what the views show.
-    pub async fn advance(&mut self, seconds: i64) {
-        let Some(d) = Duration::try_seconds(seconds) else {
-            return;
-        };
-        self.sup.run_for(d).await;
-        self.refresh();
+    /// Move the virtual clock on by `seconds` now and wait for the data (snapshots, tests).
+    pub fn advance(&mut self, seconds: i64) {
+        self.link.send(Command::Advance(seconds));
+        self.settle();
     }
 
-    /// Re-derive the views' data (the pending pods' reasons only while they are shown).
-    pub fn refresh(&mut self) {
+    /// Wait until the cluster side has handled every command sent so far, and take in what
+    /// it sent (blocking: for snapshots and tests; the event loop takes updates as they come).
+    pub fn settle(&mut self) {
+        for u in self.link.settle() {
+            self.update(u.into());
+        }
+    }
+
+    /// Take in fresh data, keeping the selected node and plan under the cursor.
+    fn refresh(&mut self, world: Arc<World>) {
         let node_row = self.node_selection();
-        self.world = World::of(&self.sup, self.view == View::Pending);
+        self.world = world;
         self.tree_items = None;
         self.reload_journal();
         // Pin the selected node and plan so rows arriving above them do not move the cursor; a
@@ -297,13 +321,9 @@ impl App {
         }
     }
 
-    /// Show a view (and the data it needs).
+    /// Show a view (and ask for the data it needs).
     pub fn show(&mut self, view: View) {
-        let was = self.view;
         self.switch(view);
-        if view == View::Pending && was != View::Pending {
-            self.refresh();
-        }
     }
 
     /// Node rows in view order (filtered, sorted).
@@ -326,9 +346,9 @@ impl App {
     }
 
     /// Plans in view order: newest first.
-    pub fn plan_rows(&self) -> Vec<&crate::exec::Executor> {
-        self.sup
-            .executors()
+    pub fn plan_rows(&self) -> Vec<&PlanStatus> {
+        self.world
+            .plans
             .iter()
             .rev()
             .filter(|x| {
@@ -393,7 +413,7 @@ impl App {
 
     /// Re-read the journal if the file changed (size or modification time).
     fn reload_journal(&mut self) {
-        let Some(path) = self.sup.journal() else {
+        let Some(path) = &self.journal_path else {
             return;
         };
         let stamp = std::fs::metadata(path)
@@ -478,8 +498,8 @@ impl App {
                 .map(|n| n.name.clone())
                 .collect(),
             "approve" | "reject" | "cancel" => self
-                .sup
-                .executors()
+                .world
+                .plans
                 .iter()
                 .filter(|x| !x.state().is_final())
                 .map(|x| x.action().id.clone())
@@ -499,16 +519,18 @@ impl App {
             if view == View::Plans {
                 self.plan_focus = self.plan_rows().first().map(|x| x.action().id.clone());
             }
-            if view == View::Pending {
-                self.refresh();
-            }
+            // The pending pods' reasons are a scheduling simulation: worked out only while shown.
+            self.link.send(Command::Reasons(view == View::Pending));
         }
     }
 
     /// Handle one message.
     pub fn update(&mut self, msg: Msg) {
-        let Msg::Key(key) = msg else {
-            return;
+        let key = match msg {
+            Msg::Key(key) => key,
+            Msg::Resize => return,
+            Msg::Data(world) => return self.refresh(world),
+            Msg::Reply(reply) => return self.answer(reply),
         };
         match self.mode.clone() {
             Mode::Filter => self.filter_key(key),
@@ -575,13 +597,9 @@ impl App {
     /// Run a `:` command.
     pub fn run_command(&mut self, text: &str) {
         let words: Vec<&str> = text.split_whitespace().collect();
-        if let Some(edit) = super::whatif::parse(&words) {
-            let result = edit
-                .and_then(|e| super::whatif::preview(self.sup.sim().snapshot(), &e, text.trim()));
-            match result {
-                Ok(lines) => self.mode = Mode::WhatIf(lines),
-                Err(e) => self.status = e,
-            }
+        if super::whatif::parse(&words).is_some() {
+            self.link.send(Command::WhatIf(text.trim().to_string()));
+            self.status = format!("working out what-if {}…", text.trim());
             return;
         }
         match words.as_slice() {
@@ -591,9 +609,9 @@ impl App {
             ["approve", plan] => self.ask_approval(vec![plan.to_string()]),
             ["reject", plan] => self.ask_reject(plan.to_string()),
             ["cancel", plan] => self.cancel(plan),
-            ["drain", node] => self.propose_drain(node),
-            ["cordon", node] => self.propose_cordon(node),
-            ["replace", node] => self.propose_replace(node),
+            ["drain", node] => self.propose(Proposal::Drain, node),
+            ["cordon", node] => self.propose(Proposal::Cordon, node),
+            ["replace", node] => self.propose(Proposal::Replace, node),
             [name] => match View::parse(name) {
                 Some(v) => {
                     self.switch(v);
@@ -696,8 +714,8 @@ impl App {
                     .marks
                     .iter()
                     .filter(|m| {
-                        self.sup
-                            .executor(m)
+                        self.world
+                            .plan(m)
                             .is_some_and(|x| x.state() == State::Previewed)
                     })
                     .cloned()
@@ -711,8 +729,8 @@ impl App {
             }
             Action::ApproveAll => {
                 let plans: Vec<String> = self
-                    .sup
-                    .executors()
+                    .world
+                    .plans
                     .iter()
                     .filter(|x| x.state() == State::Previewed)
                     .map(|x| x.action().id.clone())
@@ -729,32 +747,23 @@ impl App {
                     self.cancel(&p);
                 }
             }
-            Action::Cordon => {
-                if let Some(n) = self.selected_node() {
-                    self.propose_cordon(&n);
-                }
-            }
-            Action::Drain => {
-                if let Some(n) = self.selected_node() {
-                    self.propose_drain(&n);
-                }
-            }
-            Action::Replace => {
-                if let Some(n) = self.selected_node() {
-                    self.propose_replace(&n);
-                }
-            }
+            Action::Cordon => self.propose_selected(Proposal::Cordon),
+            Action::Drain => self.propose_selected(Proposal::Drain),
+            Action::Replace => self.propose_selected(Proposal::Replace),
             Action::Pause => {
                 self.paused = !self.paused;
                 self.status = if self.paused { "paused" } else { "running" }.into();
+                self.send_clock();
             }
             Action::Faster => {
                 self.speed = (self.speed * 2.0).min(MAX_SPEED);
                 self.status = format!("speed ×{}", self.speed);
+                self.send_clock();
             }
             Action::Slower => {
                 self.speed = (self.speed / 2.0).max(0.25);
                 self.status = format!("speed ×{}", self.speed);
+                self.send_clock();
             }
             Action::Sort => {
                 self.sort = self.sort.next();
@@ -798,20 +807,20 @@ impl App {
     /// Open the confirmation for approving `plans`: `y` for a scale-out or cordon, the node's
     /// name typed out for anything that evicts or deletes.
     fn ask_approval(&mut self, plans: Vec<String>) {
-        if self.sup.read_only() {
+        if self.world.read_only {
             self.status = "read-only: approvals are refused".into();
             return;
         }
-        let waiting: Vec<&crate::exec::Executor> = plans
+        let waiting: Vec<&PlanStatus> = plans
             .iter()
-            .filter_map(|p| self.sup.executor(p))
+            .filter_map(|p| self.world.plan(p))
             .filter(|x| x.state() == State::Previewed)
             .collect();
         if waiting.is_empty() {
             self.status = "nothing awaiting approval here".into();
             return;
         }
-        let destructive: Vec<&crate::exec::Executor> = waiting
+        let destructive: Vec<&PlanStatus> = waiting
             .iter()
             .copied()
             .filter(|x| {
@@ -839,30 +848,17 @@ impl App {
     }
 
     fn approve(&mut self, plans: &[String]) {
-        let mut done = Vec::new();
-        for p in plans {
-            match self.sup.approve(p) {
-                Ok(()) => done.push(p.clone()),
-                Err(e) => {
-                    self.status = if done.is_empty() {
-                        e.to_string()
-                    } else {
-                        format!("approved {}; then {e}", done.join(", "))
-                    };
-                    return;
-                }
-            }
-        }
         self.marks.clear();
-        self.status = format!("approved {}", done.join(", "));
+        self.link.send(Command::Approve(plans.to_vec()));
+        self.status = format!("approving {}…", plans.join(", "));
     }
 
     /// Reject a plan; an interruption response only after `y` (rejecting it leaves the node to
     /// EC2's deadline).
     fn ask_reject(&mut self, plan: String) {
         let urgent = self
-            .sup
-            .executor(&plan)
+            .world
+            .plan(&plan)
             .is_some_and(|x| x.action().is_urgent() && x.state() == State::Previewed);
         if urgent {
             self.mode = Mode::Confirm {
@@ -877,70 +873,49 @@ impl App {
     }
 
     fn reject(&mut self, plan: &str) {
-        self.status = if self.sup.reject(plan) {
-            format!("rejected {plan}")
-        } else {
-            format!("{plan} is not awaiting approval")
-        };
+        self.link.send(Command::Reject(plan.to_string()));
+        self.status = format!("rejecting {plan}…");
     }
 
     fn cancel(&mut self, plan: &str) {
-        self.status = if self.sup.cancel(plan) {
-            format!("cancelling {plan} before its next step")
-        } else {
-            format!("{plan} is not running")
-        };
+        self.link.send(Command::Cancel(plan.to_string()));
+        self.status = format!("cancelling {plan}…");
     }
 
-    /// Submit an operator action and show it in the Plans view.
-    fn submit(
-        &mut self,
-        build: impl FnOnce(String, &crate::model::Snapshot) -> Result<Plan, Refusal>,
-    ) {
-        match self.sup.submit(build) {
-            Ok(id) => {
-                self.refresh();
+    /// Propose an action on the selected node (the Nodes view or the tree).
+    fn propose_selected(&mut self, kind: Proposal) {
+        if let Some(n) = self.selected_node() {
+            self.propose(kind, &n);
+        }
+    }
+
+    /// Propose an action on `node`; it opens in the Plans view once made.
+    fn propose(&mut self, kind: Proposal, node: &str) {
+        self.link.send(Command::Propose(kind, node.to_string()));
+        self.status = format!("working out the plan for {node}…");
+    }
+
+    /// The clock's speed and pause, to the cluster side.
+    pub fn send_clock(&self) {
+        self.link.send(Command::Clock {
+            speed: self.speed,
+            paused: self.paused,
+        });
+    }
+
+    /// Take in the cluster side's answer.
+    fn answer(&mut self, reply: Reply) {
+        match reply {
+            Reply::Status(s) => self.status = s,
+            Reply::Proposed(id) => {
                 self.switch(View::Plans);
                 self.plan_focus = Some(id.clone());
                 self.status = format!("{id} proposed: review it, then approve (a) or reject (x)");
             }
-            Err(e) => self.status = e.to_string(),
+            Reply::WhatIf(Ok(lines)) => self.mode = Mode::WhatIf(lines),
+            Reply::WhatIf(Err(e)) => self.status = e,
+            Reply::Synced(_) => {}
         }
-    }
-
-    fn node_index(s: &crate::model::Snapshot, node: &str) -> Result<usize, Refusal> {
-        s.nodes.iter().position(|n| n.name == node).ok_or_else(|| {
-            Refusal(format!(
-                "{node} is not a node (a NodeClaim still launching?)"
-            ))
-        })
-    }
-
-    fn propose_drain(&mut self, node: &str) {
-        let options = DrainOptions {
-            ignore_daemonsets: true,
-            delete_emptydir_data: false,
-            force: false,
-            disable_eviction: false,
-        };
-        self.submit(|id, s| {
-            let i = Self::node_index(s, node)?;
-            Plan::drain(id, s, &drain_plan(s, &[i], &options), &options)
-        });
-    }
-
-    fn propose_cordon(&mut self, node: &str) {
-        self.submit(|id, s| {
-            let i = Self::node_index(s, node)?;
-            Ok(Plan::cordon(id, node, !s.nodes[i].unschedulable))
-        });
-    }
-
-    fn propose_replace(&mut self, node: &str) {
-        self.submit(|id, s| {
-            let i = Self::node_index(s, node)?;
-            Ok(Plan::replace(id, s, &replacement_plan(s, i)))
-        });
     }
 }
 

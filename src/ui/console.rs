@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::{Duration as WallDuration, Instant};
 
-use chrono::Duration;
 use crossterm::event::{Event, KeyEventKind};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -93,7 +92,7 @@ pub fn app(
     sup_of: impl FnOnce(Settings) -> Supervisor,
     source: String,
     options: &ConsoleOptions,
-) -> App {
+) -> std::io::Result<App> {
     let dir = config_dir();
     let loaded = load_settings(dir.as_deref(), options);
     let mut settings = Settings::new(options.journal.clone());
@@ -107,9 +106,16 @@ pub fn app(
     )
 }
 
-/// Render one frame of `view` as text, `width`×`height`, rows trimmed on the right.
+/// Render one frame of `view` as text, `width`×`height`, rows trimmed on the right (after the
+/// data the view needs has arrived).
 pub fn render_text(app: &mut App, view: View, width: u16, height: u16) -> String {
     app.show(view);
+    app.settle();
+    render_frame(app, width, height)
+}
+
+/// Render the current view as it stands, without waiting for data.
+pub fn render_frame(app: &mut App, width: u16, height: u16) -> String {
     let mut terminal = match Terminal::new(TestBackend::new(width, height)) {
         Ok(t) => t,
         Err(e) => return format!("cannot render: {e}\n"),
@@ -157,7 +163,7 @@ pub fn run(mut app: App) -> std::io::Result<()> {
 }
 
 async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> std::io::Result<()> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut keys) = tokio::sync::mpsc::unbounded_channel();
     // Terminal input blocks: it gets its own thread and arrives as messages.
     std::thread::spawn(move || loop {
         match crossterm::event::read() {
@@ -176,58 +182,32 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> s
         }
     });
     let frame = WallDuration::from_millis(16);
-    let mut tick = tokio::time::interval(WallDuration::from_millis(100));
-    // A slow step must not be followed by a burst of catch-up ticks.
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut owed = 0.0f64;
     let mut dirty = true;
     let mut last_draw = Instant::now() - frame;
-    loop {
+    app.send_clock();
+    while !app.quit {
         if dirty && last_draw.elapsed() >= frame {
             terminal.draw(|f| super::view::draw(f, app))?;
             last_draw = Instant::now();
             dirty = false;
         }
+        // At most ~60 frames a second: a change inside a frame's time waits for the next one.
+        let next_frame = frame.saturating_sub(last_draw.elapsed());
         tokio::select! {
-            msg = rx.recv() => {
+            msg = keys.recv() => {
                 let Some(msg) = msg else { break };
                 app.update(msg);
                 dirty = true;
             }
-            _ = tick.tick() => {
-                if !app.paused {
-                    owed += app.speed * 0.1;
-                    let whole = owed.floor();
-                    if whole >= 1.0 {
-                        owed -= whole;
-                        for _ in 0..whole as i64 {
-                            app.sup.step().await;
-                            // Keys typed meanwhile are handled between virtual seconds.
-                            while let Ok(msg) = rx.try_recv() {
-                                app.update(msg);
-                            }
-                            if app.quit || app.paused {
-                                break;
-                            }
-                        }
-                        app.refresh();
-                        dirty = true;
-                    }
-                }
+            update = app.link.recv() => {
+                let Some(update) = update else { break };
+                app.update(update.into());
+                dirty = true;
             }
-        }
-        if app.quit {
-            break;
+            _ = tokio::time::sleep(next_frame), if dirty => {}
         }
     }
     // The simulated cluster goes with the console: running plans are closed in the journal.
-    app.sup.end().await;
-    Ok(())
-}
-
-/// Advance a fresh console's clock (for snapshots and tests).
-pub fn advance_blocking(app: &mut App, by: Duration) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    runtime.block_on(app.advance(by.num_seconds()));
+    app.link.close();
     Ok(())
 }

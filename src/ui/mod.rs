@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod console;
+pub mod driver;
 pub mod keymap;
 pub mod settings;
 pub mod theme;

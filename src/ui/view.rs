@@ -3,14 +3,14 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Clear, LineGauge, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 use tui_tree_widget::{Tree, TreeItem};
 
 use super::app::{App, Mode, View, COMMANDS};
 use super::keymap::Action;
 use super::theme::Theme;
-use super::world::{usage_percent, NodeRow, NodeStatus};
+use super::world::{usage_percent, NodeRow, NodeStatus, PodProgress};
 use crate::exec::State;
 use crate::model::CapacityType;
 
@@ -121,7 +121,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         Span::styled(" SUPERVISED ", t.badge(t.badge_mode)),
         Span::raw(" "),
     ];
-    if app.sup.read_only() {
+    if w.read_only {
         first.push(Span::styled(" READ-ONLY ", t.badge(t.badge_read_only)));
         first.push(Span::raw(" "));
     }
@@ -220,8 +220,8 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
             View::Pending => format!(" {}", app.world.pending_count),
             View::Plans => {
                 let waiting = app
-                    .sup
-                    .executors()
+                    .world
+                    .plans
                     .iter()
                     .filter(|x| x.state() == State::Previewed)
                     .count();
@@ -415,13 +415,7 @@ fn draw_nodes(f: &mut Frame, app: &App, area: Rect) {
                     t.fg(t.muted),
                 ),
             ])];
-            let pods = &app.sup.sim().snapshot().pods;
-            lines.extend(
-                n.pods_on
-                    .iter()
-                    .filter_map(|&i| pods.get(i))
-                    .map(|p| Line::from(format!("  {}", p.key()))),
-            );
+            lines.extend(n.pods_on.iter().map(|p| Line::from(format!("  {p}"))));
             lines
         }
     };
@@ -553,30 +547,21 @@ fn draw_pools(f: &mut Frame, app: &App, area: Rect) {
 }
 
 /// The tree's top level: each NodePool, then `-` for nodes no NodePool manages.
-fn tree_roots(s: &crate::model::Snapshot) -> impl Iterator<Item = String> + '_ {
-    s.nodepools
-        .iter()
-        .map(|p| p.name.clone())
-        .chain(["-".to_string()])
-}
-
 /// NodePool → Node → Pod items. Pods are built only for opened nodes (a closed node shows one
 /// placeholder), so building costs the nodes, not the cluster's pods.
 fn tree_items(
     app: &App,
     opened: &std::collections::HashSet<Vec<String>>,
 ) -> Vec<TreeItem<'static, String>> {
-    let s = app.sup.sim().snapshot();
     let mut items = Vec::new();
-    for pool in tree_roots(s) {
+    for pool in &app.world.pool_names {
         let mut nodes = Vec::new();
-        for n in app.world.nodes.iter().filter(|n| n.pool == pool) {
+        for n in app.world.nodes.iter().filter(|n| &n.pool == pool) {
             let path = vec![pool.clone(), n.name.clone()];
             let pods: Vec<TreeItem<String>> = if opened.contains(&path) {
                 n.pods_on
                     .iter()
-                    .filter_map(|&i| s.pods.get(i))
-                    .map(|p| TreeItem::new_leaf(p.key(), p.key()))
+                    .map(|p| TreeItem::new_leaf(p.clone(), p.clone()))
                     .collect()
             } else if n.pods_on.is_empty() {
                 Vec::new()
@@ -606,8 +591,8 @@ fn tree_items(
 fn draw_tree(f: &mut Frame, app: &mut App, area: Rect) {
     let t = app.theme;
     if app.tree.selected().is_empty() {
-        for pool in tree_roots(app.sup.sim().snapshot()) {
-            app.tree.open(vec![pool]);
+        for pool in &app.world.pool_names {
+            app.tree.open(vec![pool.clone()]);
         }
         app.tree.select_first();
     }
@@ -681,20 +666,10 @@ fn draw_spot(f: &mut Frame, app: &App, area: Rect) {
         },
     );
     let recent: Vec<Line> = app
-        .sup
-        .sim()
-        .events()
+        .world
+        .spot_events
         .iter()
-        .rev()
-        .filter(|e| {
-            use crate::sim::EventKind as K;
-            matches!(
-                e.kind,
-                K::SpotInterruption | K::RebalanceRecommendation | K::NodeDeleted
-            ) && (e.kind != K::NodeDeleted || e.message.contains("spot interruption"))
-        })
-        .take(6)
-        .map(|e| Line::from(e.line()))
+        .map(|e| Line::from(e.as_str()))
         .collect();
     let recent = if recent.is_empty() {
         vec![Line::from(
@@ -781,7 +756,40 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
         return;
     };
     let a = x.action();
-    let (done, _) = x.progress();
+    let (done, total) = x.progress();
+    let pods = app.world.pod_progress.get(&a.id);
+    let (detail, pods_area) = match pods {
+        Some(p) if !p.is_empty() && detail.width >= 90 => {
+            // Room for "terminating " and a Deployment pod's name.
+            let width = 64.min(detail.width / 2);
+            let [steps, pods] =
+                Layout::horizontal([Constraint::Min(40), Constraint::Length(width)]).areas(detail);
+            (steps, Some(pods))
+        }
+        _ => (detail, None),
+    };
+    if let (Some(area), Some(pods)) = (pods_area, pods) {
+        draw_pod_progress(f, t, pods, area);
+    }
+    let running = matches!(x.state(), State::Executing | State::Approved);
+    let frame = block(t, " the plan: steps ".into());
+    let inner = frame.inner(detail);
+    f.render_widget(frame, detail);
+    let [gauge, detail] = if running {
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner)
+    } else {
+        [Rect::default(), inner]
+    };
+    if running {
+        f.render_widget(
+            LineGauge::default()
+                .filled_style(t.fg(t.gauge))
+                .unfilled_style(t.fg(t.muted))
+                .label(format!("{} step {}/{total}", a.id, (done + 1).min(total)))
+                .ratio(done as f64 / total.max(1) as f64),
+            gauge,
+        );
+    }
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("{} {} ", a.id, a.kind.as_str()), t.title()),
         Span::styled(x.state().as_str(), state_style(t, x.state())),
@@ -804,7 +812,6 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
                 .map(|l| Line::from(Span::styled(format!("   {l}"), t.fg(t.muted)))),
         );
     }
-    let running = matches!(x.state(), State::Executing | State::Approved);
     for i in 0..a.steps.len() {
         let (is_done, current) = (i < done, running && i == done);
         lines.push(Line::from(vec![
@@ -812,7 +819,7 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
             Span::raw(a.describe(i)),
         ]));
     }
-    let visible = detail.height.saturating_sub(2) as usize;
+    let visible = detail.height as usize;
     let skip = (done + 2)
         .saturating_sub(visible.saturating_sub(2))
         .min(lines.len().saturating_sub(visible));
@@ -821,17 +828,37 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
     } else {
         lines
     };
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), detail);
+}
+
+/// Each pod of a drain-like action and where it is: waiting, evicting, refused, terminating,
+/// gone, or stayed when the action ended.
+fn draw_pod_progress(f: &mut Frame, t: &Theme, pods: &[(String, PodProgress)], area: Rect) {
+    let gone = pods.iter().filter(|(_, p)| *p == PodProgress::Gone).count();
+    let lines: Vec<Line> = pods
+        .iter()
+        .map(|(pod, p)| {
+            let color = match p {
+                PodProgress::Gone => t.ok,
+                PodProgress::Terminating | PodProgress::Evicting => t.warn,
+                PodProgress::Stayed | PodProgress::Refused => t.critical,
+                PodProgress::Waiting => t.muted,
+            };
+            Line::from(vec![
+                Span::styled(format!("{:<12}", p.as_str()), t.fg(color)),
+                Span::raw(pod.clone()),
+            ])
+        })
+        .collect();
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block(t, " the plan: steps ".into())),
-        detail,
+        Paragraph::new(lines).block(block(t, format!(" pods: {gone}/{} gone ", pods.len()))),
+        area,
     );
 }
 
 fn draw_journal(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let Some(path) = app.sup.journal() else {
+    let Some(path) = &app.journal_path else {
         f.render_widget(
             Paragraph::new("no journal is kept in this session")
                 .block(block(t, " journal ".into())),
@@ -1017,7 +1044,7 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect) {
     }
     lines.push(Line::from(""));
     for p in plans {
-        if let Some(x) = app.sup.executor(p) {
+        if let Some(x) = app.world.plan(p) {
             lines.push(Line::from(vec![
                 Span::styled(format!("{p} {} ", x.action().kind.as_str()), t.title()),
                 Span::raw(x.action().summary.clone()),

@@ -10,7 +10,7 @@ use crate::engine::disruption::drift::drift;
 use crate::engine::launch::node_price;
 use crate::engine::plan::{plan, Strategy};
 use crate::engine::scheduling::Options;
-use crate::exec::{State, Step};
+use crate::exec::{PlanStatus, State, Step};
 use crate::model::{CapacityType, Snapshot};
 use crate::sim::Supervisor;
 
@@ -64,8 +64,8 @@ pub struct NodeRow {
     pub price: Option<f64>,
     /// State.
     pub status: NodeStatus,
-    /// Its pods, as indices into the snapshot's pods (names are made only when shown).
-    pub pods_on: Vec<usize>,
+    /// Its pods (`namespace/name`), DaemonSet pods included.
+    pub pods_on: Vec<String>,
 }
 
 /// One pending pod and why it waits.
@@ -144,6 +144,47 @@ pub struct World {
     pub per_hour: f64,
     /// What the same nodes would cost on demand.
     pub on_demand_per_hour: f64,
+    /// Every action karpdeck proposed or ran, oldest first.
+    pub plans: Vec<PlanStatus>,
+    /// Per unfinished (or just finished) drain-like action: each pod it evicts and where it is.
+    pub pod_progress: BTreeMap<String, Vec<(String, PodProgress)>>,
+    /// NodePool names, then `-` for nodes no NodePool owns (the tree's roots).
+    pub pool_names: Vec<String>,
+    /// Recent Spot interruptions, rebalance recommendations and reclaimed nodes, newest first.
+    pub spot_events: Vec<String>,
+    /// Journaling and approvals are refused.
+    pub read_only: bool,
+}
+
+/// Where one pod of a drain is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodProgress {
+    /// Its eviction has not been asked for yet.
+    Waiting,
+    /// Its eviction is being asked for.
+    Evicting,
+    /// Its eviction is refused (a PodDisruptionBudget) and retried.
+    Refused,
+    /// Evicted: it is stopping within its grace period.
+    Terminating,
+    /// Gone from the node.
+    Gone,
+    /// The action ended with the pod still on the node.
+    Stayed,
+}
+
+impl PodProgress {
+    /// The word the Plans view shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Evicting => "evicting",
+            Self::Refused => "refused",
+            Self::Terminating => "terminating",
+            Self::Gone => "gone",
+            Self::Stayed => "stayed",
+        }
+    }
 }
 
 fn percent(used: i64, of: i64) -> i64 {
@@ -181,6 +222,7 @@ impl World {
         }
         let per_node = s.pods_per_node().into_iter().map(|mut on| {
             on.retain(|&i| s.pods[i].is_active_on_node());
+            let names = on.iter().map(|&i| s.pods[i].key()).collect::<Vec<_>>();
             let cpu = on
                 .iter()
                 .map(|&i| s.pods[i].requests.cpu_millis)
@@ -189,7 +231,7 @@ impl World {
                 .iter()
                 .map(|&i| s.pods[i].requests.memory_bytes)
                 .sum::<i64>();
-            (cpu, memory, on)
+            (cpu, memory, names)
         });
         // Prices per (type, zone, capacity type): nodes share a handful of offerings.
         let mut prices: HashMap<(&str, &str, CapacityType), Option<f64>> = HashMap::new();
@@ -300,7 +342,22 @@ impl World {
             per_hour,
             on_demand_per_hour: on_demand,
             nodes,
+            plans: sup.executors().iter().map(|x| x.status()).collect(),
+            pod_progress: pod_progress(sup),
+            pool_names: s
+                .nodepools
+                .iter()
+                .map(|p| p.name.clone())
+                .chain(["-".to_string()])
+                .collect(),
+            spot_events: spot_events(sup),
+            read_only: sup.read_only(),
         }
+    }
+
+    /// A plan by id.
+    pub fn plan(&self, id: &str) -> Option<&PlanStatus> {
+        self.plans.iter().find(|x| x.action().id == id)
     }
 
     /// In-flight NodeClaims.
@@ -488,6 +545,106 @@ fn spot_rows(sup: &Supervisor) -> Vec<SpotRow> {
                 instance_type: t,
                 zone: z,
             }
+        })
+        .collect()
+}
+
+/// How many interruption events the Spot view lists.
+const SPOT_EVENTS: usize = 6;
+
+fn spot_events(sup: &Supervisor) -> Vec<String> {
+    use crate::sim::EventKind as K;
+    sup.sim()
+        .events()
+        .iter()
+        .rev()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                K::SpotInterruption | K::RebalanceRecommendation | K::NodeDeleted
+            ) && (e.kind != K::NodeDeleted || e.message.contains("spot interruption"))
+        })
+        .take(SPOT_EVENTS)
+        .map(|e| e.line())
+        .collect()
+}
+
+/// Each evicted pod of the actions running now (and of those that ended with pods left): what
+/// the executor has done with it and whether the cluster still has it on the node.
+fn pod_progress(sup: &Supervisor) -> BTreeMap<String, Vec<(String, PodProgress)>> {
+    let s = sup.sim().snapshot();
+    let watched: Vec<&crate::exec::Executor> = sup
+        .executors()
+        .iter()
+        .filter(|x| {
+            matches!(x.state(), State::Approved | State::Executing)
+                || x.state().is_final() && x.progress().0 > 0
+        })
+        .filter(|x| {
+            x.action()
+                .steps
+                .iter()
+                .any(|st| matches!(st, Step::Evict { .. }))
+        })
+        .collect();
+    if watched.is_empty() {
+        return BTreeMap::new();
+    }
+    let wanted: std::collections::HashSet<&str> = watched
+        .iter()
+        .flat_map(|x| x.action().steps.iter())
+        .filter_map(|st| match st {
+            Step::Evict { pod, .. } => Some(pod.as_str()),
+            _ => None,
+        })
+        .collect();
+    // One pass over the pods for the few the drains name: the node each runs on.
+    let mut running: HashMap<String, &str> = HashMap::new();
+    for p in &s.pods {
+        let key = p.key();
+        if let (true, Some(node)) = (wanted.contains(key.as_str()), p.node_name.as_deref()) {
+            if p.is_active_on_node() {
+                running.insert(key, node);
+            }
+        }
+    }
+    let exiting: std::collections::HashSet<(&str, &str)> = sup.sim().terminating().collect();
+    watched
+        .into_iter()
+        .filter_map(|x| {
+            let (done, _) = x.progress();
+            let live = !x.state().is_final();
+            let pods = x
+                .action()
+                .steps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, st)| match st {
+                    Step::Evict { pod, node } => Some((i, pod, node)),
+                    _ => None,
+                })
+                .map(|(i, pod, node)| {
+                    let here = running.get(pod.as_str()) == Some(&node.as_str());
+                    let progress = if exiting.contains(&(pod.as_str(), node.as_str())) {
+                        PodProgress::Terminating
+                    } else if !here {
+                        PodProgress::Gone
+                    } else if !live {
+                        PodProgress::Stayed
+                    } else if i == done && x.blocked().is_some() {
+                        PodProgress::Refused
+                    } else if i <= done {
+                        // Being asked for now, or passed over (urgent) and retried.
+                        PodProgress::Evicting
+                    } else {
+                        PodProgress::Waiting
+                    };
+                    (pod.clone(), progress)
+                })
+                .collect::<Vec<_>>();
+            // A finished action is listed only for the pods it left behind.
+            let left = pods.iter().any(|(_, p)| *p != PodProgress::Gone);
+            (live || left).then(|| (x.action().id.clone(), pods))
         })
         .collect()
 }

@@ -1,0 +1,339 @@
+//! The cluster side of the console, on its own thread: it owns the supervised simulation, moves
+//! its clock, carries out the operator's commands and publishes what the views show. The UI
+//! thread never waits on the engine or the executor: a disruption pass that takes a second at
+//! 5,000 nodes delays the next data update, not the next key or frame.
+
+use std::sync::Arc;
+use std::time::Duration as WallDuration;
+
+use chrono::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use super::world::World;
+use crate::engine::drain::{drain_plan, DrainOptions};
+use crate::engine::replace::replacement_plan;
+use crate::exec::action::Refusal;
+use crate::exec::Action as Plan;
+use crate::model::Snapshot;
+use crate::sim::Supervisor;
+
+/// An operator action on a node, proposed for approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proposal {
+    /// Cordon (or uncordon, when it is cordoned).
+    Cordon,
+    /// Cordon and evict with kubectl's defaults.
+    Drain,
+    /// Launch a replacement, then drain and delete.
+    Replace,
+}
+
+/// What the console asks of the cluster side.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run the clock at `speed` virtual seconds per wall second, or stop it.
+    Clock {
+        /// Virtual seconds per wall second.
+        speed: f64,
+        /// Stopped.
+        paused: bool,
+    },
+    /// Move the clock on by this many virtual seconds now (snapshots, tests).
+    Advance(i64),
+    /// Work out why each pending pod waits (a scheduling simulation: only while shown).
+    Reasons(bool),
+    /// Approve these plans, in order, stopping at the first refusal.
+    Approve(Vec<String>),
+    /// Reject a proposal.
+    Reject(String),
+    /// Cancel a running plan before its next step.
+    Cancel(String),
+    /// Propose an action on a node.
+    Propose(Proposal, String),
+    /// Preview a what-if (`scale …`, `lose-zone …`): nothing changes.
+    WhatIf(String),
+    /// Approve everything karpdeck proposes from now on (the headless `--approve-all`).
+    ApproveAll(bool),
+    /// Answer [`Reply::Synced`] once everything sent before is done and published.
+    Sync(u64),
+}
+
+/// What comes back, after the data it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// A line for the status bar.
+    Status(String),
+    /// A proposal was made: its plan id.
+    Proposed(String),
+    /// A what-if preview's lines, or why there is none.
+    WhatIf(Result<Vec<String>, String>),
+    /// Everything before [`Command::Sync`] with this number is done.
+    Synced(u64),
+}
+
+/// What the cluster side sends the console.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// Fresh data for the views.
+    Data(Arc<World>),
+    /// An answer to a command.
+    Reply(Reply),
+}
+
+/// The console's end of the cluster side: commands out, updates in.
+pub struct Link {
+    commands: Option<UnboundedSender<Command>>,
+    updates: UnboundedReceiver<Update>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    sync: u64,
+}
+
+impl Link {
+    /// Start the cluster side on its own thread, clock stopped; the first data is sent at once.
+    pub fn spawn(sup: Supervisor) -> std::io::Result<Link> {
+        let (commands, inbox) = unbounded_channel();
+        let (outbox, updates) = unbounded_channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("karpdeck-cluster".into())
+            .spawn(move || runtime.block_on(drive(sup, inbox, outbox)))?;
+        Ok(Link {
+            commands: Some(commands),
+            updates,
+            thread: Some(thread),
+            sync: 0,
+        })
+    }
+
+    /// Send a command (dropped quietly when the cluster side has ended: its data stops).
+    pub fn send(&self, command: Command) {
+        if let Some(c) = &self.commands {
+            let _ = c.send(command);
+        }
+    }
+
+    /// The next update; `None` once the cluster side has ended.
+    pub async fn recv(&mut self) -> Option<Update> {
+        self.updates.recv().await
+    }
+
+    /// Every update up to the answer to a new [`Command::Sync`], in order (blocking: not for
+    /// the UI's event loop, which takes updates as they come).
+    pub fn settle(&mut self) -> Vec<Update> {
+        self.sync += 1;
+        let mark = self.sync;
+        self.send(Command::Sync(mark));
+        let mut got = Vec::new();
+        while let Some(u) = self.updates.blocking_recv() {
+            if matches!(u, Update::Reply(Reply::Synced(n)) if n == mark) {
+                break;
+            }
+            got.push(u);
+        }
+        got
+    }
+
+    /// End the cluster side: running plans are cancelled and closed in the journal.
+    pub fn close(&mut self) {
+        self.commands = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// How often a running clock moves (it moves by whole virtual seconds).
+const TICK: WallDuration = WallDuration::from_millis(100);
+
+/// The cluster side's state between commands.
+struct Driver {
+    sup: Supervisor,
+    out: UnboundedSender<Update>,
+    reasons: bool,
+    speed: f64,
+    paused: bool,
+    /// Something changed since the last data was sent.
+    dirty: bool,
+    /// Replies held back until the data they concern is sent.
+    replies: Vec<Reply>,
+}
+
+async fn drive(
+    sup: Supervisor,
+    mut inbox: UnboundedReceiver<Command>,
+    out: UnboundedSender<Update>,
+) {
+    let mut d = Driver {
+        sup,
+        out,
+        reasons: false,
+        speed: 1.0,
+        paused: true,
+        dirty: true,
+        replies: Vec::new(),
+    };
+    d.publish();
+    let mut tick = tokio::time::interval(TICK);
+    // A slow step must not be followed by a burst of catch-up ticks.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut owed = 0.0f64;
+    let mut open = true;
+    while open {
+        tokio::select! {
+            c = inbox.recv() => match c {
+                Some(c) => {
+                    d.handle(c).await;
+                    open = d.drain(&mut inbox).await;
+                }
+                None => open = false,
+            },
+            _ = tick.tick(), if !d.paused => {
+                owed += d.speed * TICK.as_secs_f64();
+                let whole = owed.floor();
+                owed -= whole;
+                for _ in 0..whole as i64 {
+                    d.sup.step().await;
+                    d.dirty = true;
+                    // Commands sent meanwhile land between virtual seconds.
+                    open = d.drain(&mut inbox).await;
+                    if !open || d.paused {
+                        break;
+                    }
+                }
+            }
+        }
+        d.publish();
+    }
+    // The simulated cluster goes with the console: running plans are closed in the journal.
+    d.sup.end().await;
+}
+
+impl Driver {
+    /// Handle the commands already waiting; false once the console has gone.
+    async fn drain(&mut self, inbox: &mut UnboundedReceiver<Command>) -> bool {
+        loop {
+            match inbox.try_recv() {
+                Ok(c) => self.handle(c).await,
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => return true,
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// Send fresh data if anything changed, then the replies that waited for it.
+    fn publish(&mut self) {
+        if self.dirty {
+            let world = World::of(&self.sup, self.reasons);
+            let _ = self.out.send(Update::Data(Arc::new(world)));
+            self.dirty = false;
+        }
+        for r in self.replies.drain(..) {
+            let _ = self.out.send(Update::Reply(r));
+        }
+    }
+
+    async fn handle(&mut self, command: Command) {
+        let reply = match command {
+            Command::Clock { speed, paused } => {
+                self.speed = speed;
+                self.paused = paused;
+                return;
+            }
+            Command::Advance(seconds) => {
+                if let Some(by) = Duration::try_seconds(seconds) {
+                    self.sup.run_for(by).await;
+                    self.dirty = true;
+                }
+                return;
+            }
+            Command::Reasons(on) => {
+                self.dirty |= on != self.reasons;
+                self.reasons = on;
+                return;
+            }
+            Command::ApproveAll(on) => {
+                self.sup.set_approve_all(on);
+                return;
+            }
+            Command::Sync(n) => {
+                // Answered after the data: the replies go out in order, after publishing.
+                self.replies.push(Reply::Synced(n));
+                return;
+            }
+            Command::WhatIf(text) => {
+                let words: Vec<&str> = text.split_whitespace().collect();
+                let preview = super::whatif::parse(&words)
+                    .unwrap_or_else(|| Err(format!("not a what-if: {text}")))
+                    .and_then(|e| {
+                        super::whatif::preview(self.sup.sim().snapshot(), &e, text.trim())
+                    });
+                Reply::WhatIf(preview)
+            }
+            Command::Approve(plans) => self.approve(&plans),
+            Command::Reject(plan) => Reply::Status(if self.sup.reject(&plan) {
+                format!("rejected {plan}")
+            } else {
+                format!("{plan} is not awaiting approval")
+            }),
+            Command::Cancel(plan) => Reply::Status(if self.sup.cancel(&plan) {
+                format!("cancelling {plan} before its next step")
+            } else {
+                format!("{plan} is not running")
+            }),
+            Command::Propose(kind, node) => {
+                match self.sup.submit(|id, s| propose(id, s, kind, &node)) {
+                    Ok(id) => Reply::Proposed(id),
+                    Err(e) => Reply::Status(e.to_string()),
+                }
+            }
+        };
+        self.dirty = true;
+        self.replies.push(reply);
+    }
+
+    fn approve(&mut self, plans: &[String]) -> Reply {
+        let mut done = Vec::new();
+        for p in plans {
+            if let Err(e) = self.sup.approve(p) {
+                return Reply::Status(if done.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("approved {}; then {e}", done.join(", "))
+                });
+            }
+            done.push(p.clone());
+        }
+        Reply::Status(format!("approved {}", done.join(", ")))
+    }
+}
+
+/// Build the operator's action on `node` from the cluster as it is now.
+fn propose(id: String, s: &Snapshot, kind: Proposal, node: &str) -> Result<Plan, Refusal> {
+    let i = s.nodes.iter().position(|n| n.name == node).ok_or_else(|| {
+        Refusal(format!(
+            "{node} is not a node (a NodeClaim still launching?)"
+        ))
+    })?;
+    match kind {
+        Proposal::Cordon => Ok(Plan::cordon(id, node, !s.nodes[i].unschedulable)),
+        Proposal::Drain => {
+            // kubectl drain's usual flags: DaemonSet pods stay, everything else needs its flag.
+            let options = DrainOptions {
+                ignore_daemonsets: true,
+                delete_emptydir_data: false,
+                force: false,
+                disable_eviction: false,
+            };
+            Plan::drain(id, s, &drain_plan(s, &[i], &options), &options)
+        }
+        Proposal::Replace => Ok(Plan::replace(id, s, &replacement_plan(s, i))),
+    }
+}
