@@ -625,3 +625,53 @@ fn the_palette_completes_nodes_and_plans() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.status, "rejected p1");
 }
+
+#[test]
+fn a_scheduled_retirement_is_marked_and_answered() {
+    let mut app = console(
+        "",
+        SimConfig {
+            seed: 5,
+            interruption_multiplier: 200_000.0,
+            ..SimConfig::default()
+        },
+        None,
+    );
+    approve_all(&mut app, true);
+    let mut found = None;
+    for _ in 0..40 {
+        run(&mut app, 30);
+        found = app
+            .world
+            .plans
+            .iter()
+            .find(|x| x.action().summary.starts_with("scheduled retirement of"))
+            .map(|x| (x.action().id.clone(), x.action().targets[0].clone()));
+        if found.is_some() {
+            break;
+        }
+    }
+    let (plan, node) = found.expect("a scheduled change within 20 minutes");
+    approve_all(&mut app, false);
+    key(&mut app, KeyCode::Char('1'));
+    let s = screen(&mut app);
+    let short = node.split('.').next().unwrap();
+    let row = s
+        .lines()
+        .find(|l| l.contains(short))
+        .unwrap_or_else(|| panic!("{short} listed while it drains: {s}"));
+    assert!(row.contains("RETIRING in 13d"), "{row}");
+    key(&mut app, KeyCode::Char('5'));
+    let s = screen(&mut app);
+    assert!(
+        s.contains("scheduled-change") && s.contains("instance-retirement"),
+        "{s}"
+    );
+    assert!(s.contains("SCHEDULED"), "{s}");
+    // Karpenter's answer (cordon, drain, delete) runs as any interruption response does.
+    run(&mut app, 120);
+    assert!(
+        app.world.plan(&plan).unwrap().state().is_final(),
+        "{plan} finished"
+    );
+}

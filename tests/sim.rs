@@ -586,3 +586,46 @@ fn spot_prices_move_within_bounds_and_rebalance_recommendations_change_nothing()
         .unwrap();
     assert!(!n.unschedulable && !n.deleting, "{node}");
 }
+
+#[test]
+fn scheduled_changes_are_answered_at_once_and_the_node_drained_long_before_it_retires() {
+    // Ten times the stormy rates: a scheduled change (0.5 % a month) within 20 minutes.
+    let config = SimConfig {
+        seed: 5,
+        interruption_multiplier: 200_000.0,
+        ..SimConfig::default()
+    };
+    let sim = demo_sim(20, config);
+    let events = sim.events();
+    let changes: Vec<&SimEvent> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::ScheduledChange)
+        .collect();
+    assert!(!changes.is_empty(), "the multiplier makes one visible");
+    for c in changes {
+        assert!(c.message.contains("instance-retirement"), "{}", c.message);
+        let node = &c.objects[0];
+        assert!(
+            sim.snapshot().nodes.iter().all(|n| &n.name != node) || {
+                // Still here only while its drain runs.
+                events
+                    .iter()
+                    .any(|e| e.kind == EventKind::InterruptionHandled && &e.objects[0] == node)
+            }
+        );
+        let after = |kind: EventKind| {
+            events
+                .iter()
+                .find(|e| e.kind == kind && &e.objects[0] == node && e.seconds >= c.seconds)
+        };
+        let handled = after(EventKind::InterruptionHandled).expect("Karpenter answers it");
+        assert_eq!(seconds(handled), seconds(c), "at once, like a Spot warning");
+        if let Some(gone) = after(EventKind::NodeDeleted) {
+            assert!(
+                !gone.message.contains("retired by EC2"),
+                "drained and deleted by Karpenter, not taken at the start: {}",
+                gone.message
+            );
+        }
+    }
+}

@@ -100,7 +100,7 @@ fn run_render(args: &BenchArgs) -> Result<String, Failure> {
     use crate::ui::driver::Command;
     use crate::ui::keymap::Keymap;
     use crate::ui::theme::Theme;
-    use crate::ui::world::World;
+    use crate::ui::world::{Interest, World};
 
     let (loaded, load) = generated_cluster(args)?;
     let config = SimConfig {
@@ -115,7 +115,7 @@ fn run_render(args: &BenchArgs) -> Result<String, Failure> {
     const REFRESHES: u32 = 5;
     let t = Instant::now();
     for _ in 0..REFRESHES {
-        std::hint::black_box(World::of(&sup, false));
+        std::hint::black_box(World::of(&sup, &Interest::default()));
     }
     let data = t.elapsed() / REFRESHES;
     let io = |e: std::io::Error| Failure {

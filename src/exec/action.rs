@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::disruption::{ActionKind as DisruptionKind, DisruptionAction};
 use crate::engine::drain::{drain_plan, Blocker, DrainOptions, DrainPlan, Landing, PodAction};
-use crate::engine::interruption::InterruptionResponse;
+use crate::engine::interruption::{EventKind as InterruptionKind, InterruptionResponse};
 use crate::engine::plan::{NodeClaimPlan, Plan};
 use crate::engine::replace::{ReplacementPlan, Step as ReplaceStep};
 use crate::model::Snapshot;
@@ -469,7 +469,11 @@ impl Action {
             id,
             kind: ActionKind::InterruptionResponse,
             summary: format!(
-                "interruption of {name}: cordon, drain ({}s of grace periods){deadline}, delete",
+                "{} of {name}: cordon, drain ({}s of grace periods){deadline}, delete",
+                match response.event.kind {
+                    InterruptionKind::ScheduledChange => "scheduled retirement",
+                    _ => "interruption",
+                },
                 response.drain_seconds
             ),
             targets: vec![name],

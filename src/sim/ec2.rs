@@ -49,11 +49,27 @@ fn monthly_rate(bucket: Option<InterruptionBucket>) -> f64 {
     }
 }
 
-/// A Spot instance under an interruption warning: EC2 reclaims it at the deadline.
-#[derive(Debug, Clone)]
-pub(super) struct Notice {
-    pub(super) node: String,
-    pub(super) deadline: DateTime<Utc>,
+/// An instance EC2 has said it will take: a Spot interruption warning (two minutes) or an AWS
+/// Health scheduled change (days). EC2 takes it at the deadline, drained or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// The node.
+    pub node: String,
+    /// When the instance goes.
+    pub deadline: DateTime<Utc>,
+    /// Which signal it was (Karpenter's interruption message kind).
+    pub kind: Interruption,
+}
+
+/// Signals seen per Spot pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolSignals {
+    /// Spot interruption warnings.
+    pub interruptions: usize,
+    /// Rebalance recommendations.
+    pub rebalances: usize,
+    /// AWS Health scheduled changes.
+    pub scheduled: usize,
 }
 
 impl Sim {
@@ -126,9 +142,9 @@ impl Sim {
         }
     }
 
-    /// Spot interruption warnings in force: (node, when EC2 reclaims it).
-    pub fn interruption_notices(&self) -> impl Iterator<Item = (&str, DateTime<Utc>)> {
-        self.notices.iter().map(|n| (n.node.as_str(), n.deadline))
+    /// Interruption warnings and scheduled changes in force.
+    pub fn interruption_notices(&self) -> &[Notice] {
+        &self.notices
     }
 
     /// Nodes that got a rebalance recommendation.
@@ -136,28 +152,28 @@ impl Sim {
         self.rebalanced.contains(node)
     }
 
-    /// Interruption warnings and rebalance recommendations so far, per Spot pool.
-    pub fn spot_pool_signals(&self) -> &BTreeMap<Pool, (usize, usize)> {
+    /// Interruption warnings, rebalance recommendations and scheduled changes so far, per
+    /// Spot pool.
+    pub fn spot_pool_signals(&self) -> &BTreeMap<Pool, PoolSignals> {
         &self.pool_signals
     }
 
-    /// Count a signal against the node's pool.
-    fn count_signal(&mut self, node: &str, interruption: bool) {
+    /// Count a signal against the node's pool (Spot nodes only: the Spot view's pools).
+    pub(super) fn count_signal(&mut self, node: &str, signal: fn(&mut PoolSignals) -> &mut usize) {
         let Some(n) = self.snapshot.nodes.iter().find(|n| n.name == node) else {
             return;
         };
         let (Some(t), Some(z)) = (n.instance_type(), n.zone()) else {
             return;
         };
+        if n.capacity_type() != CapacityType::Spot {
+            return;
+        }
         let counts = self
             .pool_signals
             .entry((t.to_string(), z.to_string()))
             .or_default();
-        if interruption {
-            counts.0 += 1;
-        } else {
-            counts.1 += 1;
-        }
+        *signal(counts) += 1;
     }
 
     /// How far the pool's Spot price has moved from the catalog's (1: not at all).
@@ -253,7 +269,7 @@ impl Sim {
     /// takes no action on it (a Kubernetes event only); the node stays.
     fn rebalance_recommendation(&mut self, node: &str) {
         self.rebalanced.insert(node.to_string());
-        self.count_signal(node, false);
+        self.count_signal(node, |c| &mut c.rebalances);
         let Some(n) = self.snapshot.nodes.iter().find(|n| n.name == node) else {
             return;
         };
@@ -306,7 +322,7 @@ impl Sim {
     /// A Spot interruption warning for `node`: EC2 reclaims it in two minutes; in autopilot
     /// Karpenter answers as the engine says (unavailable offering, cordon, drain, delete).
     fn spot_warning(&mut self, node: &str) {
-        self.count_signal(node, true);
+        self.count_signal(node, |c| &mut c.interruptions);
         let Some(n) = self.snapshot.nodes.iter().find(|n| n.name == node) else {
             return;
         };
@@ -315,6 +331,7 @@ impl Sim {
         self.notices.push(Notice {
             node: node.to_string(),
             deadline,
+            kind: Interruption::SpotInterruption,
         });
         self.emit(
             EventKind::SpotInterruption,
@@ -326,11 +343,17 @@ impl Sim {
             ),
             vec![node.to_string()],
         );
+        self.karpenter_answers(node, id, Interruption::SpotInterruption);
+    }
+
+    /// In autopilot, Karpenter's answer to an interruption message about `node` (instance
+    /// `id`): as the engine says — unavailable offering for Spot, cordon, drain, delete.
+    pub(super) fn karpenter_answers(&mut self, node: &str, id: String, kind: Interruption) {
         if !self.config.autopilot {
             return;
         }
         let event = InterruptionEvent {
-            kind: Interruption::SpotInterruption,
+            kind,
             instance_ids: vec![id],
             time: self.now,
         };
@@ -367,20 +390,28 @@ impl Sim {
         }
     }
 
-    /// EC2 reclaims instances whose two minutes are up, drained or not.
+    /// EC2 takes instances whose notice is up (two minutes, or a scheduled change's start),
+    /// drained or not.
     pub(super) fn reclaim_interrupted(&mut self) {
         let now = self.now;
-        let due: Vec<String> = self
+        let due: Vec<Notice> = self
             .notices
             .iter()
             .filter(|x| x.deadline <= now)
-            .map(|x| x.node.clone())
+            .cloned()
             .collect();
         self.notices.retain(|x| x.deadline > now);
-        for node in due {
+        for notice in due {
+            let node = notice.node;
             if self.snapshot.nodes.iter().any(|n| n.name == node) {
                 self.removals.retain(|r| r.node != node);
-                self.delete_node(&node, "instance reclaimed by EC2 (spot interruption)");
+                let why = match notice.kind {
+                    Interruption::ScheduledChange => {
+                        "instance retired by EC2 (AWS Health scheduled change)"
+                    }
+                    _ => "instance reclaimed by EC2 (spot interruption)",
+                };
+                self.delete_node(&node, why);
             }
         }
     }

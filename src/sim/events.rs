@@ -34,6 +34,8 @@ pub enum EventKind {
     LaunchFailed,
     /// EC2 warned that a Spot instance will be reclaimed in two minutes.
     SpotInterruption,
+    /// AWS Health scheduled a change (instance retirement) for an instance.
+    ScheduledChange,
     /// Karpenter acted on an interruption warning.
     InterruptionHandled,
     /// A node and its NodeClaim are gone.
@@ -107,6 +109,7 @@ impl EventKind {
             Self::InsufficientCapacity => "insufficient-capacity",
             Self::LaunchFailed => "launch-failed",
             Self::SpotInterruption => "spot-interruption",
+            Self::ScheduledChange => "scheduled-change",
             Self::InterruptionHandled => "interruption-handled",
             Self::NodeDeleted => "node-deleted",
             Self::RebalanceRecommendation => "rebalance-recommendation",

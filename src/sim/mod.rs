@@ -8,6 +8,7 @@
 mod backend;
 mod ec2;
 pub mod events;
+mod health;
 pub mod hpa;
 pub mod supervised;
 
@@ -25,6 +26,7 @@ use crate::model::{labels, Node, NodeClaim, Pod, Snapshot};
 use crate::rng::Rng;
 use crate::scenario::expand::expand_workloads;
 
+pub use ec2::{Notice, PoolSignals};
 pub use events::{EventKind, SimEvent};
 pub use hpa::{Hpa, LoadCurve};
 pub use supervised::Supervisor;
@@ -177,8 +179,10 @@ pub struct Sim {
     spot_prices: BTreeMap<ec2::Pool, Vec<(DateTime<Utc>, f64)>>,
     /// Nodes that got a rebalance recommendation.
     rebalanced: BTreeSet<String>,
-    /// Interruption warnings and rebalance recommendations per Spot pool.
-    pool_signals: BTreeMap<ec2::Pool, (usize, usize)>,
+    /// Interruption warnings, rebalance recommendations and scheduled changes per Spot pool.
+    pool_signals: BTreeMap<ec2::Pool, ec2::PoolSignals>,
+    /// AWS Health's own random stream (scheduled changes).
+    health: Rng,
 }
 
 /// A pod whose node went: its controller's replacement, pending (the sim keeps the name).
@@ -238,6 +242,7 @@ impl Sim {
             spot_prices: BTreeMap::new(),
             rebalanced: BTreeSet::new(),
             pool_signals: BTreeMap::new(),
+            health: Rng::new(config.seed ^ 0x6865_616c_7468),
             config,
         }
     }
@@ -299,6 +304,7 @@ impl Sim {
         self.expire_unavailable();
         self.autoscale();
         self.spot_interruptions();
+        self.scheduled_changes();
         self.spot_market();
         self.progress_launches();
         self.reclaim_interrupted();

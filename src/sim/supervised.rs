@@ -391,14 +391,14 @@ impl Supervisor {
     /// Answer each new interruption notice: the response supersedes proposals for that node
     /// still awaiting approval.
     fn answer_notices(&mut self) {
-        let notices: Vec<String> = self
+        let notices: Vec<(String, Interruption)> = self
             .sim
             .notices
             .iter()
-            .map(|n| n.node.clone())
-            .filter(|n| !self.answered.contains(n))
+            .filter(|n| !self.answered.contains(&n.node))
+            .map(|n| (n.node.clone(), n.kind.clone()))
             .collect();
-        for node in notices {
+        for (node, kind) in notices {
             self.answered.insert(node.clone());
             // An action already removing the node may be slow (waiting for a replacement) or
             // fail: the response goes ahead regardless; evicting a pod twice or deleting a node
@@ -410,7 +410,7 @@ impl Supervisor {
                     self.withdraw(i, &format!("superseded by the interruption of {node}"));
                 }
             }
-            if let Some(action) = self.interruption_response(&node) {
+            if let Some(action) = self.interruption_response(&node, kind) {
                 self.proposed.insert(action.id.clone());
                 self.propose(action);
             }
@@ -478,12 +478,12 @@ impl Supervisor {
         self.propose(action);
     }
 
-    /// The engine's answer to the interruption notice on `node`; the offering goes into the
-    /// unavailable cache at once (the replacement must avoid it).
-    fn interruption_response(&mut self, node: &str) -> Option<Action> {
+    /// The engine's answer to the notice on `node`; a Spot pool goes into the unavailable
+    /// cache at once (the replacement must avoid it).
+    fn interruption_response(&mut self, node: &str, kind: Interruption) -> Option<Action> {
         let n = self.sim.snapshot.nodes.iter().find(|n| n.name == node)?;
         let event = InterruptionEvent {
-            kind: Interruption::SpotInterruption,
+            kind,
             instance_ids: vec![n.instance_id()?.to_string()],
             time: self.sim.now,
         };

@@ -13,7 +13,7 @@ use super::driver::{Command, Link, Proposal, Reply, Update};
 use super::keymap::{Action, Keymap};
 use super::settings::Warning;
 use super::theme::Theme;
-use super::world::World;
+use super::world::{Interest, World};
 use crate::exec::{ActionKind, PlanStatus, State};
 use crate::sim::Supervisor;
 
@@ -173,6 +173,8 @@ pub struct App {
     journal_stamp: Option<(u64, Option<std::time::SystemTime>)>,
     /// The node the Nodes view's selection follows (rows move as NodeClaims arrive).
     node_focus: Option<String>,
+    /// What the cluster side was last told the views need.
+    interest: Interest,
 }
 
 /// Tree items and the opened branches they were built for.
@@ -244,7 +246,7 @@ impl App {
         keymap: Keymap,
         warnings: Vec<Warning>,
     ) -> std::io::Result<Self> {
-        let world = Arc::new(World::of(&sup, false));
+        let world = Arc::new(World::of(&sup, &Interest::default()));
         let journal_path = sup.journal().map(|p| p.to_path_buf());
         let link = Link::spawn(sup)?;
         let status = if warnings.is_empty() {
@@ -280,6 +282,7 @@ impl App {
             journal_error: None,
             journal_stamp: None,
             node_focus: None,
+            interest: Interest::default(),
         };
         app.reload_journal();
         Ok(app)
@@ -324,6 +327,7 @@ impl App {
     /// Show a view (and ask for the data it needs).
     pub fn show(&mut self, view: View) {
         self.switch(view);
+        self.tell_interest();
     }
 
     /// Node rows in view order (filtered, sorted).
@@ -519,13 +523,44 @@ impl App {
             if view == View::Plans {
                 self.plan_focus = self.plan_rows().first().map(|x| x.action().id.clone());
             }
-            // The pending pods' reasons are a scheduling simulation: worked out only while shown.
-            self.link.send(Command::Reasons(view == View::Pending));
         }
     }
 
     /// Handle one message.
     pub fn update(&mut self, msg: Msg) {
+        self.handle(msg);
+        self.tell_interest();
+    }
+
+    /// Tell the cluster side when what the views need changed.
+    fn tell_interest(&mut self) {
+        let interest = self.interest();
+        if interest != self.interest {
+            self.link.send(Command::Interest(interest.clone()));
+            self.interest = interest;
+        }
+    }
+
+    /// What the views on screen need beyond the summary data: the pending pods' reasons on
+    /// the Pending view, pod names for the selected node and the tree's opened nodes.
+    fn interest(&self) -> Interest {
+        let mut pods_of: std::collections::BTreeSet<String> =
+            self.selected_node().into_iter().collect();
+        if self.view == View::Tree {
+            pods_of.extend(
+                self.tree
+                    .opened()
+                    .iter()
+                    .filter_map(|path| path.get(1).cloned()),
+            );
+        }
+        Interest {
+            reasons: self.view == View::Pending,
+            pods_of,
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
         let key = match msg {
             Msg::Key(key) => key,
             Msg::Resize => return,

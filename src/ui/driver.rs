@@ -9,7 +9,7 @@ use std::time::Duration as WallDuration;
 use chrono::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use super::world::World;
+use super::world::{Interest, World};
 use crate::engine::drain::{drain_plan, DrainOptions};
 use crate::engine::replace::replacement_plan;
 use crate::exec::action::Refusal;
@@ -40,8 +40,8 @@ pub enum Command {
     },
     /// Move the clock on by this many virtual seconds now (snapshots, tests).
     Advance(i64),
-    /// Work out why each pending pod waits (a scheduling simulation: only while shown).
-    Reasons(bool),
+    /// What the console shows now: the data is derived for that.
+    Interest(Interest),
     /// Approve these plans, in order, stopping at the first refusal.
     Approve(Vec<String>),
     /// Reject a proposal.
@@ -157,7 +157,7 @@ const TICK: WallDuration = WallDuration::from_millis(100);
 struct Driver {
     sup: Supervisor,
     out: UnboundedSender<Update>,
-    reasons: bool,
+    interest: Interest,
     speed: f64,
     paused: bool,
     /// Something changed since the last data was sent.
@@ -174,7 +174,7 @@ async fn drive(
     let mut d = Driver {
         sup,
         out,
-        reasons: false,
+        interest: Interest::default(),
         speed: 1.0,
         paused: true,
         dirty: true,
@@ -231,7 +231,7 @@ impl Driver {
     /// Send fresh data if anything changed, then the replies that waited for it.
     fn publish(&mut self) {
         if self.dirty {
-            let world = World::of(&self.sup, self.reasons);
+            let world = World::of(&self.sup, &self.interest);
             let _ = self.out.send(Update::Data(Arc::new(world)));
             self.dirty = false;
         }
@@ -254,9 +254,9 @@ impl Driver {
                 }
                 return;
             }
-            Command::Reasons(on) => {
-                self.dirty |= on != self.reasons;
-                self.reasons = on;
+            Command::Interest(interest) => {
+                self.dirty |= interest != self.interest;
+                self.interest = interest;
                 return;
             }
             Command::ApproveAll(on) => {

@@ -296,6 +296,10 @@ fn status_span(t: &Theme, row: &NodeRow, now: chrono::DateTime<chrono::Utc>) -> 
             format!("INTERRUPTED {}s", (*d - now).num_seconds().max(0)),
             t.fg(t.critical).add_modifier(Modifier::BOLD),
         ),
+        NodeStatus::Retiring(d) => Span::styled(
+            format!("RETIRING in {}", age((*d - now).num_seconds().max(0))),
+            t.fg(t.critical),
+        ),
         NodeStatus::Disrupting(plan) => {
             Span::styled(format!("disrupting ({plan})"), t.fg(t.disrupting))
         }
@@ -415,6 +419,12 @@ fn draw_nodes(f: &mut Frame, app: &App, area: Rect) {
                     t.fg(t.muted),
                 ),
             ])];
+            if n.pods_on.is_empty() && n.pods > 0 {
+                lines.push(Line::from(Span::styled(
+                    format!("  listing {} pods…", n.pods),
+                    t.fg(t.muted),
+                )));
+            }
             lines.extend(n.pods_on.iter().map(|p| Line::from(format!("  {p}"))));
             lines
         }
@@ -558,17 +568,18 @@ fn tree_items(
         let mut nodes = Vec::new();
         for n in app.world.nodes.iter().filter(|n| &n.pool == pool) {
             let path = vec![pool.clone(), n.name.clone()];
-            let pods: Vec<TreeItem<String>> = if opened.contains(&path) {
+            // Names come with the data once the node is opened; until then, a count.
+            let pods: Vec<TreeItem<String>> = if opened.contains(&path) && !n.pods_on.is_empty() {
                 n.pods_on
                     .iter()
                     .map(|p| TreeItem::new_leaf(p.clone(), p.clone()))
                     .collect()
-            } else if n.pods_on.is_empty() {
+            } else if n.pods == 0 {
                 Vec::new()
             } else {
                 vec![TreeItem::new_leaf(
                     format!("{}/…", n.name),
-                    format!("{} pods", n.pods_on.len()),
+                    format!("{} pods", n.pods),
                 )]
             };
             let label = format!("{} ({} pods, {})", n.name, n.pods, n.instance_type);
@@ -638,6 +649,7 @@ fn draw_spot(f: &mut Frame, app: &App, area: Rect) {
             "PRICE (5-min steps)",
             "WARNINGS",
             "REBALANCE",
+            "SCHEDULED",
         ],
         &[
             Constraint::Length(14),
@@ -646,8 +658,9 @@ fn draw_spot(f: &mut Frame, app: &App, area: Rect) {
             Constraint::Length(8),
             Constraint::Length(8),
             Constraint::Length(20),
-            Constraint::Length(9),
-            Constraint::Length(9),
+            Constraint::Length(10),
+            Constraint::Length(10),
+            Constraint::Length(10),
         ],
         rows.len(),
         app.selection(),
@@ -660,8 +673,9 @@ fn draw_spot(f: &mut Frame, app: &App, area: Rect) {
                 Cell::from(r.bucket.clone()),
                 Cell::from(r.price.map_or("-".into(), |p| format!("{p:.4}"))),
                 Cell::from(Span::styled(sparkline(&r.history, 18), t.fg(t.gauge))),
-                Cell::from(r.interruptions.to_string()),
-                Cell::from(r.rebalances.to_string()),
+                Cell::from(r.signals.interruptions.to_string()),
+                Cell::from(r.signals.rebalances.to_string()),
+                Cell::from(r.signals.scheduled.to_string()),
             ])
         },
     );
@@ -673,13 +687,13 @@ fn draw_spot(f: &mut Frame, app: &App, area: Rect) {
         .collect();
     let recent = if recent.is_empty() {
         vec![Line::from(
-            "no interruption or rebalance recommendation yet",
+            "no interruption, rebalance recommendation or scheduled change yet",
         )]
     } else {
         recent
     };
     f.render_widget(
-        Paragraph::new(recent).block(block(t, " recent interruptions ".into())),
+        Paragraph::new(recent).block(block(t, " recent EC2 signals ".into())),
         timeline,
     );
 }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use crate::engine::disruption::drift::drift;
+use crate::engine::interruption::EventKind as Interruption;
 use crate::engine::launch::node_price;
 use crate::engine::plan::{plan, Strategy};
 use crate::engine::scheduling::Options;
@@ -17,8 +18,10 @@ use crate::sim::Supervisor;
 /// A node's state, worst first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeStatus {
-    /// EC2 reclaims it at this time.
+    /// EC2 reclaims it at this time (a Spot interruption warning).
     Interrupted(DateTime<Utc>),
+    /// AWS Health scheduled its retirement at this time.
+    Retiring(DateTime<Utc>),
     /// An action is draining or deleting it.
     Disrupting(String),
     /// Unschedulable.
@@ -64,7 +67,8 @@ pub struct NodeRow {
     pub price: Option<f64>,
     /// State.
     pub status: NodeStatus,
-    /// Its pods (`namespace/name`), DaemonSet pods included.
+    /// Its pods (`namespace/name`), DaemonSet pods included — named only for the nodes the
+    /// console asked about ([`Interest::pods_of`]); empty for the others.
     pub pods_on: Vec<String>,
 }
 
@@ -109,16 +113,25 @@ pub struct SpotRow {
     pub zone: String,
     /// Nodes in it.
     pub nodes: usize,
-    /// Interruption warnings and rebalance recommendations seen.
-    pub interruptions: usize,
-    /// Rebalance recommendations seen.
-    pub rebalances: usize,
+    /// Interruption warnings, rebalance recommendations and scheduled changes seen.
+    pub signals: crate::sim::PoolSignals,
     /// The advisor's interruption bucket.
     pub bucket: String,
     /// Current price, $/h.
     pub price: Option<f64>,
     /// Price moves (factors of the catalog price), oldest first.
     pub history: Vec<f64>,
+}
+
+/// What the console shows now, so the data is derived for it and nothing more: names for
+/// 150,000 pods cost more than everything else in a refresh.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Interest {
+    /// The Pending view is shown: work out why each pending pod waits (a scheduling
+    /// simulation).
+    pub reasons: bool,
+    /// Nodes whose pods are listed (the selected node, the tree's opened nodes).
+    pub pods_of: std::collections::BTreeSet<String>,
 }
 
 /// Everything the views show.
@@ -150,7 +163,8 @@ pub struct World {
     pub pod_progress: BTreeMap<String, Vec<(String, PodProgress)>>,
     /// NodePool names, then `-` for nodes no NodePool owns (the tree's roots).
     pub pool_names: Vec<String>,
-    /// Recent Spot interruptions, rebalance recommendations and reclaimed nodes, newest first.
+    /// Recent EC2 signals (Spot interruptions, rebalance recommendations, scheduled changes) and
+    /// the instances EC2 took, newest first.
     pub spot_events: Vec<String>,
     /// Journaling and approvals are refused.
     pub read_only: bool,
@@ -201,13 +215,17 @@ pub fn usage_percent(pair: (i64, i64)) -> i64 {
 }
 
 impl World {
-    /// Derive the views' data from the supervised simulation; the engine's reasons for pending
-    /// pods (a scheduling simulation) only when `reasons` (the Pending view is shown).
-    pub fn of(sup: &Supervisor, reasons: bool) -> Self {
+    /// Derive the views' data from the supervised simulation, with the detail `interest` asks
+    /// for.
+    pub fn of(sup: &Supervisor, interest: &Interest) -> Self {
         let sim = sup.sim();
         let s = sim.snapshot();
         let now = sim.now();
-        let notices: BTreeMap<&str, DateTime<Utc>> = sim.interruption_notices().collect();
+        let notices: BTreeMap<&str, &crate::sim::Notice> = sim
+            .interruption_notices()
+            .iter()
+            .map(|x| (x.node.as_str(), x))
+            .collect();
         // Nodes an unfinished action is taking away.
         let mut removing: BTreeMap<String, String> = BTreeMap::new();
         for x in sup.executors() {
@@ -222,7 +240,6 @@ impl World {
         }
         let per_node = s.pods_per_node().into_iter().map(|mut on| {
             on.retain(|&i| s.pods[i].is_active_on_node());
-            let names = on.iter().map(|&i| s.pods[i].key()).collect::<Vec<_>>();
             let cpu = on
                 .iter()
                 .map(|&i| s.pods[i].requests.cpu_millis)
@@ -231,7 +248,7 @@ impl World {
                 .iter()
                 .map(|&i| s.pods[i].requests.memory_bytes)
                 .sum::<i64>();
-            (cpu, memory, names)
+            (cpu, memory, on)
         });
         // Prices per (type, zone, capacity type): nodes share a handful of offerings.
         let mut prices: HashMap<(&str, &str, CapacityType), Option<f64>> = HashMap::new();
@@ -256,8 +273,11 @@ impl World {
                 .and_then(|t| s.catalog.offer(&s.region, t))
                 .and_then(|o| o.on_demand)
                 .map_or(price.unwrap_or(0.0), |p| p.usd_per_hour);
-            let status = if let Some(d) = notices.get(n.name.as_str()) {
-                NodeStatus::Interrupted(*d)
+            let status = if let Some(x) = notices.get(n.name.as_str()) {
+                match x.kind {
+                    Interruption::ScheduledChange => NodeStatus::Retiring(x.deadline),
+                    _ => NodeStatus::Interrupted(x.deadline),
+                }
             } else if let Some(plan) = removing.get(&n.name) {
                 NodeStatus::Disrupting(plan.clone())
             } else if n.unschedulable {
@@ -291,12 +311,16 @@ impl World {
                 capacity: n.instance_type().map(|_| n.capacity_type()),
                 age: n.created.map_or(0, |c| (now - c).num_seconds()),
                 pods: pods_on.len() as i64,
+                pods_on: if interest.pods_of.contains(&n.name) {
+                    pods_on.iter().map(|&i| s.pods[i].key()).collect()
+                } else {
+                    Vec::new()
+                },
                 max_pods: n.allocatable.pods,
                 cpu: (cpu, n.allocatable.cpu_millis),
                 memory: (memory, n.allocatable.memory_bytes),
                 price,
                 status,
-                pods_on,
             });
         }
         for c in s.nodeclaims.iter().filter(|c| !c.registered) {
@@ -334,7 +358,7 @@ impl World {
         Self {
             now,
             elapsed: (now - sim.start()).num_seconds(),
-            pending: pending_rows(s, reasons),
+            pending: pending_rows(s, interest.reasons),
             pending_count: s.unplaced_pods().count(),
             pools: pool_rows(s, now),
             spot: spot_rows(sup),
@@ -521,15 +545,14 @@ fn spot_rows(sup: &Supervisor) -> Vec<SpotRow> {
     keys.dedup();
     keys.into_iter()
         .map(|(t, z)| {
-            let (interruptions, rebalances) = sim
+            let signals = sim
                 .spot_pool_signals()
                 .get(&(t.clone(), z.clone()))
                 .copied()
                 .unwrap_or_default();
             SpotRow {
                 nodes: nodes.get(&(t.clone(), z.clone())).copied().unwrap_or(0),
-                interruptions,
-                rebalances,
+                signals,
                 bucket: s
                     .catalog
                     .offer(&s.region, &t)
@@ -561,8 +584,11 @@ fn spot_events(sup: &Supervisor) -> Vec<String> {
         .filter(|e| {
             matches!(
                 e.kind,
-                K::SpotInterruption | K::RebalanceRecommendation | K::NodeDeleted
-            ) && (e.kind != K::NodeDeleted || e.message.contains("spot interruption"))
+                K::SpotInterruption
+                    | K::RebalanceRecommendation
+                    | K::ScheduledChange
+                    | K::NodeDeleted
+            ) && (e.kind != K::NodeDeleted || e.message.contains("by EC2"))
         })
         .take(SPOT_EVENTS)
         .map(|e| e.line())
