@@ -97,7 +97,7 @@ fn run_render(args: &BenchArgs) -> Result<String, Failure> {
 
     use crate::ui::app::{App, Msg, View};
     use crate::ui::console::{render_frame, render_text};
-    use crate::ui::driver::Command;
+    use crate::ui::driver::{Command, Reply, Update};
     use crate::ui::keymap::Keymap;
     use crate::ui::theme::Theme;
     use crate::ui::world::{Interest, World};
@@ -144,21 +144,26 @@ fn run_render(args: &BenchArgs) -> Result<String, Failure> {
     // included): the console takes each key and draws without waiting for it.
     let _ = render_text(&mut app, View::Nodes, 200, 50);
     app.link.send(Command::Advance(60));
+    const DONE: u64 = u64::MAX;
+    app.link.send(Command::Sync(DONE));
     let t = Instant::now();
     let mut busy_worst = std::time::Duration::ZERO;
     let mut busy_frames = 0u32;
     let down = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
-    while busy_frames < 200 {
+    'minute: loop {
         let f = Instant::now();
         app.update(Msg::Key(down));
         let _ = render_frame(&mut app, 200, 50);
         busy_worst = busy_worst.max(f.elapsed());
         busy_frames += 1;
+        while let Some(u) = app.link.try_recv() {
+            if matches!(u, Update::Reply(Reply::Synced(DONE))) {
+                break 'minute;
+            }
+            app.update(u.into());
+        }
     }
-    let busy = t.elapsed();
-    let t = Instant::now();
-    app.settle();
-    let minute = busy + t.elapsed();
+    let minute = t.elapsed();
     let mut out = format!(
         "{} nodes, {} pods: load {:.1} s; console data {:.0} ms per refresh (on the cluster thread); peak RSS {}\n",
         args.nodes,

@@ -119,6 +119,11 @@ impl Link {
         self.updates.recv().await
     }
 
+    /// The next update if one has arrived (never waits).
+    pub fn try_recv(&mut self) -> Option<Update> {
+        self.updates.try_recv().ok()
+    }
+
     /// Every update up to the answer to a new [`Command::Sync`], in order (blocking: not for
     /// the UI's event loop, which takes updates as they come).
     pub fn settle(&mut self) -> Vec<Update> {
