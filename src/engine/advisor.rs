@@ -37,6 +37,58 @@ pub const MIN_SPOT_TYPES: usize = 15;
 /// ... or fewer families than this.
 pub const MIN_SPOT_FAMILIES: usize = 3;
 
+/// How widely a Spot NodePool can spread: what its requirements allow in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpotDiversity {
+    /// The NodePool.
+    pub nodepool: String,
+    /// Instance types with a Spot offering.
+    pub types: usize,
+    /// Their families (`c6g`, `m6g`, ...).
+    pub families: usize,
+    /// Spot pools (type × zone) in zones the NodePool allows.
+    pub pools: usize,
+}
+
+impl SpotDiversity {
+    /// Below the best-practice floor: too few types or families.
+    pub fn is_thin(&self) -> bool {
+        self.types < MIN_SPOT_TYPES || self.families < MIN_SPOT_FAMILIES
+    }
+}
+
+/// Each NodePool that allows Spot, and how many types, families and Spot pools it can use.
+pub fn spot_diversity(s: &Snapshot) -> Vec<SpotDiversity> {
+    let spot = crate::model::CapacityType::Spot;
+    build_templates(s)
+        .iter()
+        .filter(|t| allows_spot(&s.nodepools[t.pool]))
+        .map(|t| {
+            let zones = t.requirements.get(labels::ZONE);
+            let with_spot: Vec<_> = t
+                .types
+                .iter()
+                .filter(|ty| ty.offerings.iter().any(|o| o.capacity_type == spot))
+                .collect();
+            let families: BTreeSet<&str> = with_spot
+                .iter()
+                .filter_map(|ty| ty.name.split('.').next())
+                .collect();
+            let pools = with_spot
+                .iter()
+                .flat_map(|ty| ty.offerings.iter())
+                .filter(|o| o.capacity_type == spot && zones.is_none_or(|z| z.has(&o.zone)))
+                .count();
+            SpotDiversity {
+                nodepool: s.nodepools[t.pool].name.clone(),
+                types: with_spot.len(),
+                families: families.len(),
+                pools,
+            }
+        })
+        .collect()
+}
+
 fn allows_spot(pool: &NodePool) -> bool {
     pool.requirements
         .get(labels::CAPACITY_TYPE)
@@ -113,37 +165,17 @@ pub fn audit(s: &Snapshot) -> Vec<Finding> {
         }
     }
 
-    let templates = build_templates(s);
-    for t in &templates {
-        let pool = &s.nodepools[t.pool];
-        if !allows_spot(pool) {
-            continue;
-        }
-        let spot: Vec<&str> = t
-            .types
-            .iter()
-            .filter(|ty| {
-                ty.offerings
-                    .iter()
-                    .any(|o| o.capacity_type == crate::model::CapacityType::Spot)
-            })
-            .map(|ty| ty.name.as_str())
-            .collect();
-        let families: BTreeSet<&str> = spot.iter().filter_map(|n| n.split('.').next()).collect();
-        if spot.len() < MIN_SPOT_TYPES || families.len() < MIN_SPOT_FAMILIES {
-            push(
-                "spot-too-few-types",
-                Severity::Warning,
-                vec![format!("NodePool {}", pool.name)],
-                format!(
-                    "Spot NodePool {} can use {} instance type(s) in {} famil(ies): interruptions and insufficient capacity will hit it hard",
-                    pool.name,
-                    spot.len(),
-                    families.len()
-                ),
-                "widen the requirements (categories, generations, sizes) to at least 15 types across several families",
-            );
-        }
+    for d in spot_diversity(s).into_iter().filter(SpotDiversity::is_thin) {
+        push(
+            "spot-too-few-types",
+            Severity::Warning,
+            vec![format!("NodePool {}", d.nodepool)],
+            format!(
+                "Spot NodePool {} can use {} instance type(s) in {} famil(ies): interruptions and insufficient capacity will hit it hard",
+                d.nodepool, d.types, d.families
+            ),
+            "widen the requirements (categories, generations, sizes) to at least 15 types across several families",
+        );
     }
 
     let custom: Vec<String> = s

@@ -542,7 +542,8 @@ impl App {
     }
 
     /// What the views on screen need beyond the summary data: the pending pods' reasons on
-    /// the Pending view, pod names for the selected node and the tree's opened nodes.
+    /// the Pending view, Spot diversity on the Spot view, pod names for the selected node and
+    /// the tree's opened nodes.
     fn interest(&self) -> Interest {
         let mut pods_of: std::collections::BTreeSet<String> =
             self.selected_node().into_iter().collect();
@@ -556,6 +557,7 @@ impl App {
         }
         Interest {
             reasons: self.view == View::Pending,
+            diversity: self.view == View::Spot,
             pods_of,
         }
     }

@@ -633,8 +633,14 @@ fn draw_tree(f: &mut Frame, app: &mut App, area: Rect) {
 fn draw_spot(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let rows = app.spot_rows();
-    let [table, timeline] =
-        Layout::vertical([Constraint::Min(4), Constraint::Length(8)]).areas(area);
+    let diversity = app.world.diversity.len() as u16;
+    let [table, spread, timeline] = Layout::vertical([
+        Constraint::Min(4),
+        Constraint::Length(if diversity == 0 { 0 } else { diversity + 2 }),
+        Constraint::Length(8),
+    ])
+    .areas(area);
+    draw_diversity(f, app, spread);
     windowed_table(
         f,
         t,
@@ -695,6 +701,50 @@ fn draw_spot(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(
         Paragraph::new(recent).block(block(t, " recent EC2 signals ".into())),
         timeline,
+    );
+}
+
+/// Per Spot NodePool: the Spot pools its nodes use out of those its requirements allow, and
+/// whether it is below the best-practice floor of types and families.
+fn draw_diversity(f: &mut Frame, app: &App, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let t = &app.theme;
+    let lines: Vec<Line> = app
+        .world
+        .diversity
+        .iter()
+        .map(|d| {
+            let in_use = app
+                .world
+                .pools
+                .iter()
+                .find(|p| p.name == d.nodepool)
+                .map_or(0, |p| p.spot_pools);
+            let mut spans = vec![
+                Span::styled(format!("{:<14}", d.nodepool), t.title()),
+                Span::raw(format!(
+                    "{in_use} Spot pool(s) in use of {} allowed ({} types, {} families)",
+                    d.pools, d.types, d.families
+                )),
+            ];
+            if d.is_thin() {
+                spans.push(Span::styled(
+                    format!(
+                        "  thin: widen to ≥{} types in ≥{} families",
+                        crate::engine::advisor::MIN_SPOT_TYPES,
+                        crate::engine::advisor::MIN_SPOT_FAMILIES
+                    ),
+                    t.fg(t.warn),
+                ));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(block(t, " diversity per NodePool ".into())),
+        area,
     );
 }
 

@@ -130,6 +130,9 @@ pub struct Interest {
     /// The Pending view is shown: work out why each pending pod waits (a scheduling
     /// simulation).
     pub reasons: bool,
+    /// The Spot view is shown: work out each NodePool's Spot diversity (builds every
+    /// NodePool's launch template).
+    pub diversity: bool,
     /// Nodes whose pods are listed (the selected node, the tree's opened nodes).
     pub pods_of: std::collections::BTreeSet<String>,
 }
@@ -163,6 +166,9 @@ pub struct World {
     pub pod_progress: BTreeMap<String, Vec<(String, PodProgress)>>,
     /// NodePool names, then `-` for nodes no NodePool owns (the tree's roots).
     pub pool_names: Vec<String>,
+    /// How widely each Spot NodePool can spread (types, families, Spot pools allowed; only
+    /// while the Spot view is shown).
+    pub diversity: Vec<crate::engine::advisor::SpotDiversity>,
     /// Recent EC2 signals (Spot interruptions, rebalance recommendations, scheduled changes) and
     /// the instances EC2 took, newest first.
     pub spot_events: Vec<String>,
@@ -375,6 +381,11 @@ impl World {
                 .chain(["-".to_string()])
                 .collect(),
             spot_events: spot_events(sup),
+            diversity: if interest.diversity {
+                crate::engine::advisor::spot_diversity(s)
+            } else {
+                Vec::new()
+            },
             read_only: sup.read_only(),
         }
     }
