@@ -449,7 +449,7 @@ fn user_settings_override_partially_and_bad_entries_are_warnings() {
 }
 
 #[test]
-fn expired_and_drifted_nodes_are_marked() {
+fn expired_expiring_and_drifted_nodes_are_marked() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/console-expired-drifted.yaml");
     let out = cli(&[
@@ -477,6 +477,7 @@ fn expired_and_drifted_nodes_are_marked() {
             .to_string()
     };
     assert!(row("old").contains("expired"), "{text}");
+    assert!(row("soon").contains("expires in 6h"), "{text}");
     assert!(row("moved-on").contains("drifted"), "{text}");
 }
 

@@ -308,6 +308,10 @@ fn status_span(t: &Theme, row: &NodeRow, now: chrono::DateTime<chrono::Utc>) -> 
         NodeStatus::Launching(s) => Span::styled(*s, t.fg(t.launching)),
         NodeStatus::RebalanceRecommended => Span::styled("rebalance rec.", t.fg(t.warn)),
         NodeStatus::Expired => Span::styled("expired", t.fg(t.disrupting)),
+        NodeStatus::Expiring(at) => Span::styled(
+            format!("expires in {}", age((*at - now).num_seconds().max(0))),
+            t.fg(t.warn),
+        ),
         NodeStatus::Drifted => Span::styled("drifted", t.fg(t.warn)),
         NodeStatus::Ready => Span::styled("Ready", t.fg(t.ok)),
     }

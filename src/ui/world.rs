@@ -32,6 +32,8 @@ pub enum NodeStatus {
     Launching(&'static str),
     /// Older than its NodePool's expireAfter: Karpenter replaces it.
     Expired,
+    /// Karpenter's expiry takes it at this time, within [`EXPIRING_WITHIN`].
+    Expiring(DateTime<Utc>),
     /// No longer matches its NodePool (requirements, labels, taints).
     Drifted,
     /// EC2 recommended rebalancing it.
@@ -39,6 +41,9 @@ pub enum NodeStatus {
     /// Ready.
     Ready,
 }
+
+/// How far ahead a coming expiry is shown on a node.
+pub const EXPIRING_WITHIN: chrono::Duration = chrono::Duration::hours(24);
 
 /// One row of the Nodes view.
 #[derive(Debug, Clone)]
@@ -291,16 +296,19 @@ impl World {
             } else if !n.ready {
                 NodeStatus::NotReady
             } else if let Some(pool) = n.nodepool().and_then(|p| pools.get(p)) {
-                let expired = pool
+                // When Karpenter's expiry takes the node.
+                let expires = pool
                     .expire_after
                     .zip(n.created)
-                    .is_some_and(|(e, c)| (now - c).to_std().is_ok_and(|age| age >= e));
-                if expired {
+                    .and_then(|(e, c)| Some(c + chrono::Duration::from_std(e).ok()?));
+                if expires.is_some_and(|at| at <= now) {
                     NodeStatus::Expired
                 } else if drift(n, pool).is_some() {
                     NodeStatus::Drifted
                 } else if sim.rebalance_recommended(&n.name) {
                     NodeStatus::RebalanceRecommended
+                } else if let Some(at) = expires.filter(|at| *at - now <= EXPIRING_WITHIN) {
+                    NodeStatus::Expiring(at)
                 } else {
                     NodeStatus::Ready
                 }
