@@ -9,7 +9,7 @@ use karpdeck::catalog::Catalog;
 use karpdeck::exec::Settings;
 use karpdeck::scenario::{load_str, LoadOptions};
 use karpdeck::sim::{demo_hpas, Sim, SimConfig, Supervisor, DEMO_SCENARIO};
-use karpdeck::ui::app::{App, Msg, View};
+use karpdeck::ui::app::{App, Mode, Msg, View};
 use karpdeck::ui::console::render_text;
 use karpdeck::ui::driver::Command;
 use karpdeck::ui::keymap::Keymap;
@@ -89,7 +89,12 @@ fn approving(app: &mut App, seconds: i64) {
 /// The demo with Spot interruptions (seed 3), run with approvals until an interruption response
 /// waits for the operator.
 fn interrupted() -> (App, karpdeck::exec::Action) {
-    let mut app = console("", stormy(), None);
+    interrupted_with("")
+}
+
+/// [`interrupted`] over the demo plus `extra` YAML.
+fn interrupted_with(extra: &str) -> (App, karpdeck::exec::Action) {
+    let mut app = console(extra, stormy(), None);
     approving(&mut app, 160);
     for _ in 0..1200 {
         let found = app.world.plans.iter().find(|x| {
@@ -104,6 +109,9 @@ fn interrupted() -> (App, karpdeck::exec::Action) {
     }
     panic!("no interruption within 20 minutes");
 }
+
+/// A PodDisruptionBudget that lets no nginx pod go.
+const NGINX_PDB: &str = "\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: nginx\n  namespace: nlb-app-karpenter\nspec:\n  maxUnavailable: 0\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: nginx\n";
 
 /// Open the Plans view and move the cursor to `plan` with the keys.
 fn select_plan(app: &mut App, plan: &str) {
@@ -161,8 +169,7 @@ fn a_scale_out_is_approved_with_a_second_key() {
 
 #[test]
 fn a_drain_blocked_by_a_pdb_shows_the_refusal_and_can_be_cancelled() {
-    let pdb = "\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: nginx\n  namespace: nlb-app-karpenter\nspec:\n  maxUnavailable: 0\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: nginx\n";
-    let mut app = console(pdb, quiet(), Some(journal("pdb")));
+    let mut app = console(NGINX_PDB, quiet(), Some(journal("pdb")));
     // ip-172-31-55-131 runs the nginx pod; nodes are sorted by name, so it is the first row.
     let node = "ip-172-31-55-131.ap-southeast-1.compute.internal";
     assert_eq!(app.selected_node().as_deref(), Some(node));
@@ -675,4 +682,49 @@ fn a_scheduled_retirement_is_marked_and_answered() {
         app.world.plan(&plan).unwrap().state().is_final(),
         "{plan} finished"
     );
+}
+
+#[test]
+fn an_urgent_drain_passes_over_a_refused_pod_and_says_so_per_pod() {
+    let (mut app, plan) = interrupted_with(NGINX_PDB);
+    let node = plan.targets[0].clone();
+    let nginx = plan
+        .steps
+        .iter()
+        .find_map(|st| match st {
+            karpdeck::exec::Step::Evict { pod, .. } if pod.contains("nginx") => Some(pod.clone()),
+            _ => None,
+        })
+        .expect("the interrupted node runs nginx");
+    select_plan(&mut app, &plan.id);
+    key(&mut app, KeyCode::Char('a'));
+    typed(&mut app, &node);
+    key(&mut app, KeyCode::Enter);
+    run(&mut app, 3);
+    let s = screen(&mut app);
+    // The budget refuses nginx; the urgent drain goes on without it and retries it later.
+    let short = &nginx[..nginx.len().min(40)];
+    assert!(s.contains(&format!("refused     {short}")), "{s}");
+    assert!(s.contains(" ↻ evict"), "{s}");
+}
+
+#[test]
+fn a_what_if_answer_waits_while_the_operator_types() {
+    let mut app = console("", quiet(), None);
+    let press = |app: &mut App, c: KeyCode| {
+        app.update(Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)));
+    };
+    press(&mut app, KeyCode::Char(':'));
+    for c in "lose-spot".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    // A filter started before the preview came back is not swallowed by it.
+    press(&mut app, KeyCode::Char('/'));
+    press(&mut app, KeyCode::Char('i'));
+    app.settle();
+    assert_eq!(app.mode, Mode::Filter);
+    assert_eq!(app.filter, "i");
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(app.mode, Mode::WhatIf(_)), "{:?}", app.mode);
 }

@@ -170,6 +170,8 @@ pub struct PlanStatus {
     action: Action,
     state: State,
     progress: (usize, usize),
+    next: usize,
+    passed_over: Vec<usize>,
     blocked: Option<(String, u32)>,
     report: Option<String>,
 }
@@ -193,6 +195,17 @@ impl PlanStatus {
     /// The refusal the current step was retrying on, and how many attempts were refused.
     pub fn blocked(&self) -> Option<(&str, u32)> {
         self.blocked.as_ref().map(|(why, n)| (why.as_str(), *n))
+    }
+
+    /// The index of the step under way (or next); the step count once all ran.
+    pub fn current(&self) -> usize {
+        self.next
+    }
+
+    /// Whether step `i` is an eviction an urgent action passed over after a refusal (its pod is
+    /// retried by the wait step).
+    pub fn passed_over(&self, i: usize) -> bool {
+        self.passed_over.contains(&i)
     }
 
     /// The closing report, once final.
@@ -221,6 +234,8 @@ pub struct Executor {
     claims: Vec<Option<String>>,
     /// Pods evicted by a wait step (landed after the preview, or passed over when urgent).
     late: Vec<String>,
+    /// Indices of the evictions an urgent action passed over after a refusal.
+    passed_over: Vec<usize>,
     /// What a finished action must still own up to (a failed optional launch, a node already
     /// gone).
     caveats: Vec<String>,
@@ -245,6 +260,7 @@ impl Executor {
             refusal: None,
             claims,
             late: Vec::new(),
+            passed_over: Vec::new(),
             caveats: Vec::new(),
             done: Vec::new(),
             report: None,
@@ -297,6 +313,8 @@ impl Executor {
             action: self.action.clone(),
             state: self.state,
             progress: self.progress(),
+            next: self.next,
+            passed_over: self.passed_over.clone(),
             blocked: self.refusal.clone(),
             report: self.report.clone(),
         }
@@ -427,6 +445,7 @@ impl Executor {
                     // step keeps retrying this one.
                     let detail = format!("{why}; retried while the other pods drain");
                     let note = self.note(Outcome::StepBlocked, Some(step), Some(detail));
+                    self.passed_over.push(self.next);
                     self.next += 1;
                     self.began = None;
                     if !self.record(b, note, &mut notes) {

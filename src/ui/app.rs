@@ -175,6 +175,10 @@ pub struct App {
     node_focus: Option<String>,
     /// What the cluster side was last told the views need.
     interest: Interest,
+    /// Plans an approval or rejection was sent for and not answered yet (not offered again).
+    answering: BTreeSet<String>,
+    /// A what-if preview that came back while the operator was typing: opened after.
+    whatif: Option<Vec<String>>,
 }
 
 /// Tree items and the opened branches they were built for.
@@ -246,9 +250,8 @@ impl App {
         keymap: Keymap,
         warnings: Vec<Warning>,
     ) -> std::io::Result<Self> {
-        let world = Arc::new(World::of(&sup, &Interest::default()));
         let journal_path = sup.journal().map(|p| p.to_path_buf());
-        let link = Link::spawn(sup)?;
+        let (link, world) = Link::spawn(sup)?;
         let status = if warnings.is_empty() {
             "ready".to_string()
         } else {
@@ -283,8 +286,13 @@ impl App {
             journal_stamp: None,
             node_focus: None,
             interest: Interest::default(),
+            answering: BTreeSet::new(),
+            whatif: None,
         };
-        app.reload_journal();
+        // Pin the cursor on the first node shown, as every later update does.
+        let world = app.world.clone();
+        app.refresh(world);
+        app.tell_interest();
         Ok(app)
     }
 
@@ -529,6 +537,11 @@ impl App {
     /// Handle one message.
     pub fn update(&mut self, msg: Msg) {
         self.handle(msg);
+        if self.mode == Mode::Normal {
+            if let Some(lines) = self.whatif.take() {
+                self.mode = Mode::WhatIf(lines);
+            }
+        }
         self.tell_interest();
     }
 
@@ -850,6 +863,7 @@ impl App {
         }
         let waiting: Vec<&PlanStatus> = plans
             .iter()
+            .filter(|p| !self.answering.contains(*p))
             .filter_map(|p| self.world.plan(p))
             .filter(|x| x.state() == State::Previewed)
             .collect();
@@ -886,6 +900,7 @@ impl App {
 
     fn approve(&mut self, plans: &[String]) {
         self.marks.clear();
+        self.answering.extend(plans.iter().cloned());
         self.link.send(Command::Approve(plans.to_vec()));
         self.status = format!("approving {}…", plans.join(", "));
     }
@@ -893,6 +908,10 @@ impl App {
     /// Reject a plan; an interruption response only after `y` (rejecting it leaves the node to
     /// EC2's deadline).
     fn ask_reject(&mut self, plan: String) {
+        if self.answering.contains(&plan) {
+            self.status = format!("{plan}: an answer is on its way");
+            return;
+        }
         let urgent = self
             .world
             .plan(&plan)
@@ -910,6 +929,7 @@ impl App {
     }
 
     fn reject(&mut self, plan: &str) {
+        self.answering.insert(plan.to_string());
         self.link.send(Command::Reject(plan.to_string()));
         self.status = format!("rejecting {plan}…");
     }
@@ -943,13 +963,19 @@ impl App {
     /// Take in the cluster side's answer.
     fn answer(&mut self, reply: Reply) {
         match reply {
-            Reply::Status(s) => self.status = s,
+            Reply::Status(s) => {
+                // Replies come in the order commands went: approvals and rejections sent so
+                // far are answered.
+                self.answering.clear();
+                self.status = s;
+            }
             Reply::Proposed(id) => {
                 self.switch(View::Plans);
                 self.plan_focus = Some(id.clone());
                 self.status = format!("{id} proposed: review it, then approve (a) or reject (x)");
             }
-            Reply::WhatIf(Ok(lines)) => self.mode = Mode::WhatIf(lines),
+            // Opened once the operator is not typing (see update).
+            Reply::WhatIf(Ok(lines)) => self.whatif = Some(lines),
             Reply::WhatIf(Err(e)) => self.status = e,
             Reply::Synced(_) => {}
         }

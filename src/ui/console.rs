@@ -200,6 +200,8 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> s
                 dirty = true;
             }
             update = app.link.recv() => {
+                // The cluster side only ends when told to: anything else is a crash, which
+                // closing reports.
                 let Some(update) = update else { break };
                 app.update(update.into());
                 dirty = true;
@@ -208,6 +210,5 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> s
         }
     }
     // The simulated cluster goes with the console: running plans are closed in the journal.
-    app.link.close();
-    Ok(())
+    app.link.close()
 }

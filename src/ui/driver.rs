@@ -89,8 +89,8 @@ pub struct Link {
 }
 
 impl Link {
-    /// Start the cluster side on its own thread, clock stopped; the first data is sent at once.
-    pub fn spawn(sup: Supervisor) -> std::io::Result<Link> {
+    /// Start the cluster side on its own thread, clock stopped, and wait for its first data.
+    pub fn spawn(sup: Supervisor) -> std::io::Result<(Link, Arc<World>)> {
         let (commands, inbox) = unbounded_channel();
         let (outbox, updates) = unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -99,12 +99,19 @@ impl Link {
         let thread = std::thread::Builder::new()
             .name("karpdeck-cluster".into())
             .spawn(move || runtime.block_on(drive(sup, inbox, outbox)))?;
-        Ok(Link {
+        let mut link = Link {
             commands: Some(commands),
             updates,
             thread: Some(thread),
             sync: 0,
-        })
+        };
+        match link.updates.blocking_recv() {
+            Some(Update::Data(world)) => Ok((link, world)),
+            _ => Err(link
+                .close()
+                .err()
+                .unwrap_or_else(|| std::io::Error::other("the cluster side sent no data"))),
+        }
     }
 
     /// Send a command (dropped quietly when the cluster side has ended: its data stops).
@@ -140,18 +147,35 @@ impl Link {
         got
     }
 
-    /// End the cluster side: running plans are cancelled and closed in the journal.
-    pub fn close(&mut self) {
+    /// End the cluster side: running plans are cancelled and closed in the journal. An error
+    /// if it had crashed (its plans are then left unfinished in the journal, and said so on
+    /// the next start).
+    pub fn close(&mut self) -> std::io::Result<()> {
         self.commands = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        match self.thread.take().map(|t| t.join()) {
+            Some(Err(panic)) => {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("a panic");
+                Err(std::io::Error::other(format!(
+                    "the cluster side stopped: {why}; running plans are left unfinished in the journal"
+                )))
+            }
+            _ => Ok(()),
         }
     }
 }
 
 impl Drop for Link {
     fn drop(&mut self) {
-        self.close();
+        // Nobody is left to tell: a crash shows as this thread's panic (tests fail on it).
+        if let Err(e) = self.close() {
+            if !std::thread::panicking() {
+                panic!("{e}");
+            }
+        }
     }
 }
 
@@ -246,6 +270,8 @@ impl Driver {
     }
 
     async fn handle(&mut self, command: Command) {
+        // Whether the cluster (or karpdeck's plans) changed, so the views need new data.
+        let mut changed = true;
         let reply = match command {
             Command::Clock { speed, paused } => {
                 self.speed = speed;
@@ -280,19 +306,26 @@ impl Driver {
                     .and_then(|e| {
                         super::whatif::preview(self.sup.sim().snapshot(), &e, text.trim())
                     });
+                changed = false;
                 Reply::WhatIf(preview)
             }
             Command::Approve(plans) => self.approve(&plans),
-            Command::Reject(plan) => Reply::Status(if self.sup.reject(&plan) {
-                format!("rejected {plan}")
-            } else {
-                format!("{plan} is not awaiting approval")
-            }),
-            Command::Cancel(plan) => Reply::Status(if self.sup.cancel(&plan) {
-                format!("cancelling {plan} before its next step")
-            } else {
-                format!("{plan} is not running")
-            }),
+            Command::Reject(plan) => {
+                changed = self.sup.reject(&plan);
+                Reply::Status(if changed {
+                    format!("rejected {plan}")
+                } else {
+                    format!("{plan} is not awaiting approval")
+                })
+            }
+            Command::Cancel(plan) => {
+                changed = self.sup.cancel(&plan);
+                Reply::Status(if changed {
+                    format!("cancelling {plan} before its next step")
+                } else {
+                    format!("{plan} is not running")
+                })
+            }
             Command::Propose(kind, node) => {
                 match self.sup.submit(|id, s| propose(id, s, kind, &node)) {
                     Ok(id) => Reply::Proposed(id),
@@ -300,7 +333,7 @@ impl Driver {
                 }
             }
         };
-        self.dirty = true;
+        self.dirty |= changed;
         self.replies.push(reply);
     }
 

@@ -11,7 +11,7 @@ use super::app::{App, Mode, View, COMMANDS};
 use super::keymap::Action;
 use super::theme::Theme;
 use super::world::{usage_percent, NodeRow, NodeStatus, PodProgress};
-use crate::exec::State;
+use crate::exec::{PlanStatus, State};
 use crate::model::CapacityType;
 
 /// Draw the whole console.
@@ -752,10 +752,15 @@ fn draw_diversity(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-fn step_marker(t: &Theme, done: bool, current: bool) -> Span<'static> {
-    if done {
+/// Step `i`'s marker: ✓ done, ↻ passed over after a refusal (retried by the wait step),
+/// ▶ under way, · not yet.
+fn step_marker(t: &Theme, x: &PlanStatus, i: usize) -> Span<'static> {
+    let running = matches!(x.state(), State::Executing | State::Approved);
+    if x.passed_over(i) {
+        Span::styled(" ↻ ", t.fg(t.critical))
+    } else if i < x.current() {
         Span::styled(" ✓ ", t.fg(t.ok))
-    } else if current {
+    } else if running && i == x.current() {
         Span::styled(" ▶ ", t.fg(t.warn))
     } else {
         Span::styled(" · ", t.fg(t.muted))
@@ -853,7 +858,11 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
             LineGauge::default()
                 .filled_style(t.fg(t.gauge))
                 .unfilled_style(t.fg(t.muted))
-                .label(format!("{} step {}/{total}", a.id, (done + 1).min(total)))
+                .label(format!(
+                    "{} step {}/{total}, {done} done",
+                    a.id,
+                    (x.current() + 1).min(total)
+                ))
                 .ratio(done as f64 / total.max(1) as f64),
             gauge,
         );
@@ -881,14 +890,13 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
         );
     }
     for i in 0..a.steps.len() {
-        let (is_done, current) = (i < done, running && i == done);
         lines.push(Line::from(vec![
-            step_marker(t, is_done, current),
+            step_marker(t, x, i),
             Span::raw(a.describe(i)),
         ]));
     }
     let visible = detail.height as usize;
-    let skip = (done + 2)
+    let skip = (x.current() + 2)
         .saturating_sub(visible.saturating_sub(2))
         .min(lines.len().saturating_sub(visible));
     let lines: Vec<Line> = if skip > 0 {

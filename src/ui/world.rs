@@ -369,6 +369,7 @@ impl World {
                 pods_on: Vec::new(),
             });
         }
+        let plans: Vec<PlanStatus> = sup.executors().iter().map(|x| x.status()).collect();
         Self {
             now,
             elapsed: (now - sim.start()).num_seconds(),
@@ -380,8 +381,8 @@ impl World {
             per_hour,
             on_demand_per_hour: on_demand,
             nodes,
-            plans: sup.executors().iter().map(|x| x.status()).collect(),
-            pod_progress: pod_progress(sup),
+            pod_progress: pod_progress(sup, &plans),
+            plans,
             pool_names: s
                 .nodepools
                 .iter()
@@ -616,10 +617,12 @@ fn spot_events(sup: &Supervisor) -> Vec<String> {
 
 /// Each evicted pod of the actions running now (and of those that ended with pods left): what
 /// the executor has done with it and whether the cluster still has it on the node.
-fn pod_progress(sup: &Supervisor) -> BTreeMap<String, Vec<(String, PodProgress)>> {
+fn pod_progress(
+    sup: &Supervisor,
+    plans: &[PlanStatus],
+) -> BTreeMap<String, Vec<(String, PodProgress)>> {
     let s = sup.sim().snapshot();
-    let watched: Vec<&crate::exec::Executor> = sup
-        .executors()
+    let watched: Vec<&PlanStatus> = plans
         .iter()
         .filter(|x| {
             matches!(x.state(), State::Approved | State::Executing)
@@ -635,19 +638,20 @@ fn pod_progress(sup: &Supervisor) -> BTreeMap<String, Vec<(String, PodProgress)>
     if watched.is_empty() {
         return BTreeMap::new();
     }
-    let wanted: std::collections::HashSet<&str> = watched
+    // (namespace, name) of each pod the drains name, so the pass below allocates nothing.
+    let wanted: std::collections::HashSet<(&str, &str)> = watched
         .iter()
         .flat_map(|x| x.action().steps.iter())
         .filter_map(|st| match st {
-            Step::Evict { pod, .. } => Some(pod.as_str()),
+            Step::Evict { pod, .. } => pod.split_once('/'),
             _ => None,
         })
         .collect();
     // One pass over the pods for the few the drains name: the node each runs on.
-    let mut running: HashMap<String, &str> = HashMap::new();
+    let mut running: HashMap<(&str, &str), &str> = HashMap::new();
     for p in &s.pods {
-        let key = p.key();
-        if let (true, Some(node)) = (wanted.contains(key.as_str()), p.node_name.as_deref()) {
+        let key = (p.namespace.as_str(), p.name.as_str());
+        if let (true, Some(node)) = (wanted.contains(&key), p.node_name.as_deref()) {
             if p.is_active_on_node() {
                 running.insert(key, node);
             }
@@ -657,7 +661,6 @@ fn pod_progress(sup: &Supervisor) -> BTreeMap<String, Vec<(String, PodProgress)>
     watched
         .into_iter()
         .filter_map(|x| {
-            let (done, _) = x.progress();
             let live = !x.state().is_final();
             let pods = x
                 .action()
@@ -669,17 +672,17 @@ fn pod_progress(sup: &Supervisor) -> BTreeMap<String, Vec<(String, PodProgress)>
                     _ => None,
                 })
                 .map(|(i, pod, node)| {
-                    let here = running.get(pod.as_str()) == Some(&node.as_str());
+                    let here = pod.split_once('/').and_then(|key| running.get(&key))
+                        == Some(&node.as_str());
                     let progress = if exiting.contains(&(pod.as_str(), node.as_str())) {
                         PodProgress::Terminating
                     } else if !here {
                         PodProgress::Gone
                     } else if !live {
                         PodProgress::Stayed
-                    } else if i == done && x.blocked().is_some() {
+                    } else if x.passed_over(i) || (i == x.current() && x.blocked().is_some()) {
                         PodProgress::Refused
-                    } else if i <= done {
-                        // Being asked for now, or passed over (urgent) and retried.
+                    } else if i <= x.current() {
                         PodProgress::Evicting
                     } else {
                         PodProgress::Waiting
