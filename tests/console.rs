@@ -728,3 +728,38 @@ fn a_what_if_answer_waits_while_the_operator_types() {
     key(&mut app, KeyCode::Enter);
     assert!(matches!(app.mode, Mode::WhatIf(_)), "{:?}", app.mode);
 }
+
+#[test]
+fn drain_flags_in_the_palette_change_the_plan() {
+    let mut app = console(NGINX_PDB, quiet(), None);
+    let node = "ip-172-31-55-131.ap-southeast-1.compute.internal";
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, &format!("drain {node} --forse"));
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        app.status.starts_with("unknown drain flag --forse"),
+        "{}",
+        app.status
+    );
+    // --disable-eviction deletes the pods: the budget that blocks the eviction is bypassed.
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, &format!("drain {node} --disable-eviction"));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Plans);
+    let plan = app.selected_plan().unwrap();
+    assert!(
+        app.world
+            .plan(&plan)
+            .unwrap()
+            .action()
+            .options
+            .disable_eviction
+    );
+    key(&mut app, KeyCode::Char('a'));
+    typed(&mut app, node);
+    key(&mut app, KeyCode::Enter);
+    run(&mut app, 90);
+    let x = app.world.plan(&plan).unwrap();
+    assert_eq!(x.state(), karpdeck::exec::State::Done, "{:?}", x.report());
+    assert!(x.blocked().is_none());
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent};
 use tui_tree_widget::{TreeItem, TreeState};
 
-use super::driver::{Command, Link, Proposal, Reply, Update};
+use super::driver::{Command, Link, Proposal, Reply, Update, CONSOLE_DRAIN};
 use super::keymap::{Action, Keymap};
 use super::settings::Warning;
 use super::theme::Theme;
@@ -659,7 +659,10 @@ impl App {
             ["approve", plan] => self.ask_approval(vec![plan.to_string()]),
             ["reject", plan] => self.ask_reject(plan.to_string()),
             ["cancel", plan] => self.cancel(plan),
-            ["drain", node] => self.propose(Proposal::Drain, node),
+            ["drain", node, flags @ ..] => match drain_flags(flags) {
+                Ok(options) => self.propose(Proposal::Drain(options), node),
+                Err(e) => self.status = e,
+            },
             ["cordon", node] => self.propose(Proposal::Cordon, node),
             ["replace", node] => self.propose(Proposal::Replace, node),
             [name] => match View::parse(name) {
@@ -798,7 +801,7 @@ impl App {
                 }
             }
             Action::Cordon => self.propose_selected(Proposal::Cordon),
-            Action::Drain => self.propose_selected(Proposal::Drain),
+            Action::Drain => self.propose_selected(Proposal::Drain(CONSOLE_DRAIN)),
             Action::Replace => self.propose_selected(Proposal::Replace),
             Action::Pause => {
                 self.paused = !self.paused;
@@ -985,6 +988,32 @@ impl App {
 /// The fastest the console's clock runs (virtual seconds per wall second).
 pub const MAX_SPEED: f64 = 240.0;
 
+/// kubectl drain's flags after `:drain NODE`, over the console's defaults.
+fn drain_flags(flags: &[&str]) -> Result<crate::engine::drain::DrainOptions, String> {
+    let mut options = CONSOLE_DRAIN;
+    for flag in flags {
+        let (name, on) = match flag.split_once('=') {
+            Some((name, "true")) => (name, true),
+            Some((name, "false")) => (name, false),
+            Some(_) => return Err(format!("{flag}: a drain flag takes =true or =false")),
+            None => (*flag, true),
+        };
+        let slot = match name {
+            "--ignore-daemonsets" => &mut options.ignore_daemonsets,
+            "--delete-emptydir-data" => &mut options.delete_emptydir_data,
+            "--force" => &mut options.force,
+            "--disable-eviction" => &mut options.disable_eviction,
+            _ => {
+                return Err(format!(
+                    "unknown drain flag {flag} (--force, --delete-emptydir-data, --disable-eviction, --ignore-daemonsets=false)"
+                ))
+            }
+        };
+        *slot = on;
+    }
+    Ok(options)
+}
+
 /// Esc, or ctrl-c while typing: abandon what is being typed (never type a "c").
 fn is_abandon(key: &KeyEvent) -> bool {
     key.code == KeyCode::Esc
@@ -1045,6 +1074,27 @@ mod tests {
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn drain_flags_are_kubectls_over_the_console_defaults() {
+        assert_eq!(drain_flags(&[]), Ok(CONSOLE_DRAIN));
+        let o = drain_flags(&[
+            "--force",
+            "--delete-emptydir-data",
+            "--ignore-daemonsets=false",
+        ])
+        .unwrap();
+        assert!(o.force && o.delete_emptydir_data && !o.ignore_daemonsets && !o.disable_eviction);
+        assert!(
+            drain_flags(&["--disable-eviction=true"])
+                .unwrap()
+                .disable_eviction
+        );
+        assert!(drain_flags(&["--forse"])
+            .unwrap_err()
+            .contains("unknown drain flag --forse"));
+        assert!(drain_flags(&["--force=yes"]).is_err());
     }
 
     #[test]

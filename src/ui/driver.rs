@@ -17,13 +17,22 @@ use crate::exec::Action as Plan;
 use crate::model::Snapshot;
 use crate::sim::Supervisor;
 
+/// The console's drain flags unless the operator gives others: DaemonSet pods stay (kubectl's
+/// `--ignore-daemonsets`), everything else a drain cannot safely move needs its own flag.
+pub const CONSOLE_DRAIN: DrainOptions = DrainOptions {
+    ignore_daemonsets: true,
+    delete_emptydir_data: false,
+    force: false,
+    disable_eviction: false,
+};
+
 /// An operator action on a node, proposed for approval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proposal {
     /// Cordon (or uncordon, when it is cordoned).
     Cordon,
-    /// Cordon and evict with kubectl's defaults.
-    Drain,
+    /// Cordon and evict, with kubectl drain's flags.
+    Drain(DrainOptions),
     /// Launch a replacement, then drain and delete.
     Replace,
 }
@@ -362,16 +371,7 @@ fn propose(id: String, s: &Snapshot, kind: Proposal, node: &str) -> Result<Plan,
     })?;
     match kind {
         Proposal::Cordon => Ok(Plan::cordon(id, node, !s.nodes[i].unschedulable)),
-        Proposal::Drain => {
-            // kubectl drain's usual flags: DaemonSet pods stay, everything else needs its flag.
-            let options = DrainOptions {
-                ignore_daemonsets: true,
-                delete_emptydir_data: false,
-                force: false,
-                disable_eviction: false,
-            };
-            Plan::drain(id, s, &drain_plan(s, &[i], &options), &options)
-        }
+        Proposal::Drain(options) => Plan::drain(id, s, &drain_plan(s, &[i], &options), &options),
         Proposal::Replace => Ok(Plan::replace(id, s, &replacement_plan(s, i))),
     }
 }

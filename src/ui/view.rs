@@ -1050,7 +1050,7 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
         ]));
     }
     lines.push(Line::from(Span::styled(
-        " 1-7 jump to a view; enter opens a tree branch; commands: :nodes :plans :drain NODE :approve ID :q",
+        " 1-7 jump to a view; enter opens a tree branch; commands: :nodes :plans :drain NODE [--force …] :approve ID :q",
         t.fg(t.muted),
     )));
     let r = centred(area, 100, lines.len() as u16 + 2);
