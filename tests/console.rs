@@ -250,14 +250,7 @@ fn an_interruption_response_is_proposed_shown_and_approved() {
 
 #[test]
 fn read_only_refuses_approvals_in_the_console() {
-    let loaded = load_str(
-        "demo",
-        DEMO_SCENARIO,
-        &LoadOptions::default(),
-        Catalog::embedded(),
-    )
-    .unwrap();
-    let sim = Sim::at_scenario_time(loaded.snapshot, quiet(), demo_hpas());
+    let sim = karpdeck::sim::demo(quiet(), &LoadOptions::default()).unwrap();
     let settings = Settings {
         user: "oncall".into(),
         journal: None,

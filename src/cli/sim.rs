@@ -14,7 +14,7 @@ use crate::exec::journal;
 use crate::exec::Settings;
 use crate::scenario::{self, LoadOptions};
 use crate::sim::supervised::first_free_plan;
-use crate::sim::{demo_hpas, Sim, SimConfig, SimEvent, Supervisor, DEMO_SCENARIO};
+use crate::sim::{Sim, SimConfig, SimEvent, Supervisor};
 
 /// The supervised simulation's journal, in the state directory.
 pub const SIM_JOURNAL: &str = "sim-journal.jsonl";
@@ -51,18 +51,14 @@ pub(super) fn simulation(
         scales: Vec::new(),
         region,
     };
-    let (loaded, hpas) = match scenario {
-        Some(path) => (
-            scenario::load_file(path, &options, Catalog::embedded()).map_err(Failure::bad_input)?,
-            Vec::new(),
-        ),
-        None => (
-            scenario::load_str("demo", DEMO_SCENARIO, &options, Catalog::embedded())
-                .map_err(Failure::bad_input)?,
-            demo_hpas(),
-        ),
-    };
-    Ok(Sim::at_scenario_time(loaded.snapshot, config, hpas))
+    match scenario {
+        Some(path) => {
+            let loaded = scenario::load_file(path, &options, Catalog::embedded())
+                .map_err(Failure::bad_input)?;
+            Ok(Sim::at_scenario_time(loaded.snapshot, config, Vec::new()))
+        }
+        None => crate::sim::demo(config, &options).map_err(Failure::bad_input),
+    }
 }
 
 /// A supervised simulation's journal — `explicit`, else apart from real clusters' journal (its

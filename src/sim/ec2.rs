@@ -323,32 +323,53 @@ impl Sim {
     /// Karpenter answers as the engine says (unavailable offering, cordon, drain, delete).
     fn spot_warning(&mut self, node: &str) {
         self.count_signal(node, |c| &mut c.interruptions);
+        self.give_notice(
+            node,
+            Interruption::SpotInterruption,
+            SPOT_NOTICE,
+            |n, id, _| {
+                format!(
+                    "spot interruption warning for {id} ({}, {} {}); instance terminates at +{}s",
+                    n.name,
+                    n.instance_type().unwrap_or("-"),
+                    n.zone().unwrap_or("-"),
+                    SPOT_NOTICE.num_seconds()
+                )
+            },
+        );
+    }
+
+    /// EC2 will take `node` after `notice`: the notice is kept (EC2 acts at its deadline), the
+    /// event reported in `describe`'s words, and in autopilot Karpenter answers.
+    pub(super) fn give_notice(
+        &mut self,
+        node: &str,
+        kind: Interruption,
+        notice: chrono::Duration,
+        describe: impl FnOnce(&crate::model::Node, &str, DateTime<Utc>) -> String,
+    ) {
         let Some(n) = self.snapshot.nodes.iter().find(|n| n.name == node) else {
             return;
         };
         let id = n.instance_id().unwrap_or("-").to_string();
-        let deadline = self.now + SPOT_NOTICE;
+        let deadline = self.now + notice;
+        let message = describe(n, &id, deadline);
+        let event = match kind {
+            Interruption::ScheduledChange => EventKind::ScheduledChange,
+            _ => EventKind::SpotInterruption,
+        };
         self.notices.push(Notice {
             node: node.to_string(),
             deadline,
-            kind: Interruption::SpotInterruption,
+            kind: kind.clone(),
         });
-        self.emit(
-            EventKind::SpotInterruption,
-            format!(
-                "spot interruption warning for {id} ({node}, {} {}); instance terminates at +{}s",
-                n.instance_type().unwrap_or("-"),
-                n.zone().unwrap_or("-"),
-                SPOT_NOTICE.num_seconds()
-            ),
-            vec![node.to_string()],
-        );
-        self.karpenter_answers(node, id, Interruption::SpotInterruption);
+        self.emit(event, message, vec![node.to_string()]);
+        self.karpenter_answers(node, id, kind);
     }
 
     /// In autopilot, Karpenter's answer to an interruption message about `node` (instance
     /// `id`): as the engine says — unavailable offering for Spot, cordon, drain, delete.
-    pub(super) fn karpenter_answers(&mut self, node: &str, id: String, kind: Interruption) {
+    fn karpenter_answers(&mut self, node: &str, id: String, kind: Interruption) {
         if !self.config.autopilot {
             return;
         }

@@ -5,8 +5,7 @@
 
 use chrono::Duration;
 
-use super::ec2::Notice;
-use super::{EventKind, Sim};
+use super::Sim;
 use crate::engine::interruption::EventKind as Interruption;
 
 /// Scheduled changes per instance per month. AWS publishes no rate; retirements are rare, so
@@ -47,49 +46,37 @@ impl Sim {
     /// An AWS Health scheduled change (instance-retirement) for `node`.
     fn scheduled_change(&mut self, node: &str) {
         self.count_signal(node, |c| &mut c.scheduled);
-        let Some(n) = self.snapshot.nodes.iter().find(|n| n.name == node) else {
-            return;
-        };
-        let id = n.instance_id().unwrap_or("-").to_string();
-        let deadline = self.now + SCHEDULED_NOTICE;
-        let message = format!(
-            "AWS Health scheduled change instance-retirement for {id} ({node}, {} {} {}); starts {}",
-            n.instance_type().unwrap_or("-"),
-            n.zone().unwrap_or("-"),
-            n.capacity_type().as_str(),
-            deadline.format("%Y-%m-%d %H:%M UTC"),
+        self.give_notice(
+            node,
+            Interruption::ScheduledChange,
+            SCHEDULED_NOTICE,
+            |n, id, starts| {
+                format!(
+                    "AWS Health scheduled change instance-retirement for {id} ({}, {} {} {}); starts {}",
+                    n.name,
+                    n.instance_type().unwrap_or("-"),
+                    n.zone().unwrap_or("-"),
+                    n.capacity_type().as_str(),
+                    starts.format("%Y-%m-%d %H:%M UTC"),
+                )
+            },
         );
-        self.notices.push(Notice {
-            node: node.to_string(),
-            deadline,
-            kind: Interruption::ScheduledChange,
-        });
-        self.emit(EventKind::ScheduledChange, message, vec![node.to_string()]);
-        self.karpenter_answers(node, id, Interruption::ScheduledChange);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
-    use crate::scenario::{load_str, LoadOptions};
-    use crate::sim::{demo_hpas, SimConfig, DEMO_SCENARIO};
+    use crate::scenario::LoadOptions;
+    use crate::sim::{demo, EventKind, SimConfig};
 
     /// The demo after its first scale-out (a Karpenter node exists), Karpenter then stopped.
     fn with_karpenter_node() -> (Sim, String) {
-        let loaded = load_str(
-            "demo",
-            DEMO_SCENARIO,
-            &LoadOptions::default(),
-            Catalog::embedded(),
-        )
-        .unwrap();
         let config = SimConfig {
             interruption_multiplier: 0.0,
             ..SimConfig::default()
         };
-        let mut sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
+        let mut sim = demo(config, &LoadOptions::default()).unwrap();
         sim.run_for(Duration::minutes(2));
         sim.config.autopilot = false;
         let node = sim

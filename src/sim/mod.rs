@@ -95,6 +95,20 @@ impl Default for SimConfig {
 /// 2 CPU per replica, a spot-only arm64 Provisioner).
 pub const DEMO_SCENARIO: &str = include_str!("demo.yaml");
 
+/// The compiled-in demo at its scenario's time, with its autoscaler.
+pub fn demo(
+    config: SimConfig,
+    options: &crate::scenario::LoadOptions,
+) -> Result<Sim, crate::scenario::ScenarioError> {
+    let loaded = crate::scenario::load_str(
+        "demo",
+        DEMO_SCENARIO,
+        options,
+        crate::catalog::Catalog::embedded(),
+    )?;
+    Ok(Sim::at_scenario_time(loaded.snapshot, config, demo_hpas()))
+}
+
 /// The demo's autoscaler, replaying the lab's load test: steady at 3 replicas, load rises at
 /// 2 minutes (the HPA goes 3 → 6 → 12 as pods start), falls at 12 minutes (back to 3 after
 /// the 5-minute stabilisation window).
