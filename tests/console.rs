@@ -756,3 +756,41 @@ fn drain_flags_in_the_palette_change_the_plan() {
     assert_eq!(x.state(), karpdeck::exec::State::Done, "{:?}", x.report());
     assert!(x.blocked().is_none());
 }
+
+#[test]
+fn an_approval_on_its_way_is_not_offered_again() {
+    let mut app = console("", quiet(), None);
+    run(&mut app, 5);
+    key(&mut app, KeyCode::Char('6'));
+    let press = |app: &mut App, c: KeyCode| {
+        app.update(Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)));
+    };
+    // A refused proposal whose answer is still on its way when p1 is approved.
+    press(&mut app, KeyCode::Char(':'));
+    for c in "cordon nosuch".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    press(&mut app, KeyCode::Char('a'));
+    press(&mut app, KeyCode::Char('y'));
+    // Take updates up to the first reply only: the refusal, not p1's answer.
+    loop {
+        if let Some(u) = app.link.try_recv() {
+            let reply = matches!(u, karpdeck::ui::driver::Update::Reply(_));
+            app.update(u.into());
+            if reply {
+                break;
+            }
+        }
+    }
+    assert!(app.status.contains("nosuch"), "{}", app.status);
+    press(&mut app, KeyCode::Char('a'));
+    assert_eq!(
+        app.mode,
+        Mode::Normal,
+        "p1 is not offered for approval twice"
+    );
+    app.settle();
+    assert_eq!(app.status, "approved p1");
+}

@@ -181,6 +181,7 @@ fn run_render(args: &BenchArgs) -> Result<String, Failure> {
     out.push_str(
         "a frame draws one view into a 200x50 buffer (text extraction included), one thread\n",
     );
+    app.link.close().map_err(io)?;
     Ok(out)
 }
 

@@ -87,5 +87,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
     };
     app.advance(args.at.num_seconds());
     let text = console::render_text(&mut app, view, args.width, args.height);
+    // A frame from a cluster side that crashed is not printed as if it were good.
+    app.link.close().map_err(io)?;
     out.write_all(text.as_bytes()).map_err(Failure::output)
 }

@@ -325,7 +325,7 @@ impl Sim {
         self.count_signal(node, |c| &mut c.interruptions);
         self.give_notice(
             node,
-            Interruption::SpotInterruption,
+            (Interruption::SpotInterruption, EventKind::SpotInterruption),
             SPOT_NOTICE,
             |n, id, _| {
                 format!(
@@ -340,11 +340,11 @@ impl Sim {
     }
 
     /// EC2 will take `node` after `notice`: the notice is kept (EC2 acts at its deadline), the
-    /// event reported in `describe`'s words, and in autopilot Karpenter answers.
+    /// event reported as `kind`'s event in `describe`'s words, and in autopilot Karpenter answers.
     pub(super) fn give_notice(
         &mut self,
         node: &str,
-        kind: Interruption,
+        (kind, event): (Interruption, EventKind),
         notice: chrono::Duration,
         describe: impl FnOnce(&crate::model::Node, &str, DateTime<Utc>) -> String,
     ) {
@@ -354,10 +354,6 @@ impl Sim {
         let id = n.instance_id().unwrap_or("-").to_string();
         let deadline = self.now + notice;
         let message = describe(n, &id, deadline);
-        let event = match kind {
-            Interruption::ScheduledChange => EventKind::ScheduledChange,
-            _ => EventKind::SpotInterruption,
-        };
         self.notices.push(Notice {
             node: node.to_string(),
             deadline,

@@ -5,7 +5,7 @@
 
 use chrono::Duration;
 
-use super::Sim;
+use super::{EventKind, Sim};
 use crate::engine::interruption::EventKind as Interruption;
 
 /// Scheduled changes per instance per month. AWS publishes no rate; retirements are rare, so
@@ -48,7 +48,7 @@ impl Sim {
         self.count_signal(node, |c| &mut c.scheduled);
         self.give_notice(
             node,
-            Interruption::ScheduledChange,
+            (Interruption::ScheduledChange, EventKind::ScheduledChange),
             SCHEDULED_NOTICE,
             |n, id, starts| {
                 format!(
@@ -68,7 +68,7 @@ impl Sim {
 mod tests {
     use super::*;
     use crate::scenario::LoadOptions;
-    use crate::sim::{demo, EventKind, SimConfig};
+    use crate::sim::{demo, SimConfig};
 
     /// The demo after its first scale-out (a Karpenter node exists), Karpenter then stopped.
     fn with_karpenter_node() -> (Sim, String) {

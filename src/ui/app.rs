@@ -648,6 +648,8 @@ impl App {
     pub fn run_command(&mut self, text: &str) {
         let words: Vec<&str> = text.split_whitespace().collect();
         if super::whatif::parse(&words).is_some() {
+            // A newer what-if replaces one still waiting to be shown.
+            self.whatif = None;
             self.link.send(Command::WhatIf(text.trim().to_string()));
             self.status = format!("working out what-if {}…", text.trim());
             return;
@@ -659,8 +661,8 @@ impl App {
             ["approve", plan] => self.ask_approval(vec![plan.to_string()]),
             ["reject", plan] => self.ask_reject(plan.to_string()),
             ["cancel", plan] => self.cancel(plan),
-            ["drain", node, flags @ ..] => match drain_flags(flags) {
-                Ok(options) => self.propose(Proposal::Drain(options), node),
+            ["drain", args @ ..] => match drain_args(args) {
+                Ok((node, options)) => self.propose(Proposal::Drain(options), node),
                 Err(e) => self.status = e,
             },
             ["cordon", node] => self.propose(Proposal::Cordon, node),
@@ -966,11 +968,12 @@ impl App {
     /// Take in the cluster side's answer.
     fn answer(&mut self, reply: Reply) {
         match reply {
-            Reply::Status(s) => {
-                // Replies come in the order commands went: approvals and rejections sent so
-                // far are answered.
-                self.answering.clear();
-                self.status = s;
+            Reply::Status(s) => self.status = s,
+            Reply::Answered { plans, status } => {
+                for p in &plans {
+                    self.answering.remove(p);
+                }
+                self.status = status;
             }
             Reply::Proposed(id) => {
                 self.switch(View::Plans);
@@ -979,7 +982,10 @@ impl App {
             }
             // Opened once the operator is not typing (see update).
             Reply::WhatIf(Ok(lines)) => self.whatif = Some(lines),
-            Reply::WhatIf(Err(e)) => self.status = e,
+            Reply::WhatIf(Err(e)) => {
+                self.whatif = None;
+                self.status = e;
+            }
             Reply::Synced(_) => {}
         }
     }
@@ -988,30 +994,37 @@ impl App {
 /// The fastest the console's clock runs (virtual seconds per wall second).
 pub const MAX_SPEED: f64 = 240.0;
 
-/// kubectl drain's flags after `:drain NODE`, over the console's defaults.
-fn drain_flags(flags: &[&str]) -> Result<crate::engine::drain::DrainOptions, String> {
+/// `:drain`'s arguments: one node and kubectl drain's flags in any order, over the console's
+/// defaults. Flag values are Go's booleans, as kubectl reads them.
+fn drain_args<'a>(
+    args: &[&'a str],
+) -> Result<(&'a str, crate::engine::drain::DrainOptions), String> {
+    let usage = "usage: :drain NODE [--force] [--delete-emptydir-data] [--disable-eviction] [--ignore-daemonsets=false]";
     let mut options = CONSOLE_DRAIN;
-    for flag in flags {
-        let (name, on) = match flag.split_once('=') {
-            Some((name, "true")) => (name, true),
-            Some((name, "false")) => (name, false),
-            Some(_) => return Err(format!("{flag}: a drain flag takes =true or =false")),
-            None => (*flag, true),
+    let mut node = None;
+    for arg in args {
+        if !arg.starts_with("--") {
+            if node.replace(*arg).is_some() {
+                return Err(format!("one node at a time; {usage}"));
+            }
+            continue;
+        }
+        let (name, value) = arg.split_once('=').unwrap_or((arg, "true"));
+        let on = match value {
+            "1" | "t" | "T" | "true" | "True" | "TRUE" => true,
+            "0" | "f" | "F" | "false" | "False" | "FALSE" => false,
+            _ => return Err(format!("{arg}: a drain flag takes =true or =false")),
         };
         let slot = match name {
             "--ignore-daemonsets" => &mut options.ignore_daemonsets,
             "--delete-emptydir-data" => &mut options.delete_emptydir_data,
             "--force" => &mut options.force,
             "--disable-eviction" => &mut options.disable_eviction,
-            _ => {
-                return Err(format!(
-                    "unknown drain flag {flag} (--force, --delete-emptydir-data, --disable-eviction, --ignore-daemonsets=false)"
-                ))
-            }
+            _ => return Err(format!("unknown drain flag {arg}; {usage}")),
         };
         *slot = on;
     }
-    Ok(options)
+    node.map(|n| (n, options)).ok_or_else(|| usage.to_string())
 }
 
 /// Esc, or ctrl-c while typing: abandon what is being typed (never type a "c").
@@ -1078,23 +1091,35 @@ mod tests {
 
     #[test]
     fn drain_flags_are_kubectls_over_the_console_defaults() {
-        assert_eq!(drain_flags(&[]), Ok(CONSOLE_DRAIN));
-        let o = drain_flags(&[
+        assert_eq!(drain_args(&["n1"]), Ok(("n1", CONSOLE_DRAIN)));
+        let (node, o) = drain_args(&[
             "--force",
+            "n1",
             "--delete-emptydir-data",
             "--ignore-daemonsets=false",
         ])
         .unwrap();
+        assert_eq!(
+            node, "n1",
+            "flags go before or after the node, as with kubectl"
+        );
         assert!(o.force && o.delete_emptydir_data && !o.ignore_daemonsets && !o.disable_eviction);
         assert!(
-            drain_flags(&["--disable-eviction=true"])
+            drain_args(&["n1", "--disable-eviction=T"])
                 .unwrap()
+                .1
                 .disable_eviction
         );
-        assert!(drain_flags(&["--forse"])
+        assert!(drain_args(&["n1", "--forse"])
             .unwrap_err()
-            .contains("unknown drain flag --forse"));
-        assert!(drain_flags(&["--force=yes"]).is_err());
+            .starts_with("unknown drain flag --forse"));
+        assert!(drain_args(&["n1", "--force=yes"]).is_err());
+        assert!(drain_args(&["--force"])
+            .unwrap_err()
+            .starts_with("usage: :drain NODE"));
+        assert!(drain_args(&["n1", "n2"])
+            .unwrap_err()
+            .starts_with("one node at a time"));
     }
 
     #[test]

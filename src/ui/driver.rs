@@ -72,6 +72,13 @@ pub enum Command {
 pub enum Reply {
     /// A line for the status bar.
     Status(String),
+    /// The answer to an approval or rejection of these plans, for the status bar.
+    Answered {
+        /// The plans the command was about.
+        plans: Vec<String>,
+        /// What came of it.
+        status: String,
+    },
     /// A proposal was made: its plan id.
     Proposed(String),
     /// A what-if preview's lines, or why there is none.
@@ -98,7 +105,8 @@ pub struct Link {
 }
 
 impl Link {
-    /// Start the cluster side on its own thread, clock stopped, and wait for its first data.
+    /// Start the cluster side on its own thread, clock stopped, and wait for its first data
+    /// (blocking: call it outside any tokio runtime).
     pub fn spawn(sup: Supervisor) -> std::io::Result<(Link, Arc<World>)> {
         let (commands, inbox) = unbounded_channel();
         let (outbox, updates) = unbounded_channel();
@@ -140,8 +148,8 @@ impl Link {
         self.updates.try_recv().ok()
     }
 
-    /// Every update up to the answer to a new [`Command::Sync`], in order (blocking: not for
-    /// the UI's event loop, which takes updates as they come).
+    /// Every update up to the answer to a new [`Command::Sync`], in order (blocking: outside
+    /// any tokio runtime, and not for the UI's event loop, which takes updates as they come).
     pub fn settle(&mut self) -> Vec<Update> {
         self.sync += 1;
         let mark = self.sync;
@@ -318,14 +326,22 @@ impl Driver {
                 changed = false;
                 Reply::WhatIf(preview)
             }
-            Command::Approve(plans) => self.approve(&plans),
+            Command::Approve(plans) => {
+                let (approved, status) = self.approve(&plans);
+                changed = approved > 0;
+                Reply::Answered { plans, status }
+            }
             Command::Reject(plan) => {
                 changed = self.sup.reject(&plan);
-                Reply::Status(if changed {
+                let status = if changed {
                     format!("rejected {plan}")
                 } else {
                     format!("{plan} is not awaiting approval")
-                })
+                };
+                Reply::Answered {
+                    plans: vec![plan],
+                    status,
+                }
             }
             Command::Cancel(plan) => {
                 changed = self.sup.cancel(&plan);
@@ -338,7 +354,10 @@ impl Driver {
             Command::Propose(kind, node) => {
                 match self.sup.submit(|id, s| propose(id, s, kind, &node)) {
                     Ok(id) => Reply::Proposed(id),
-                    Err(e) => Reply::Status(e.to_string()),
+                    Err(e) => {
+                        changed = false;
+                        Reply::Status(e.to_string())
+                    }
                 }
             }
         };
@@ -346,19 +365,22 @@ impl Driver {
         self.replies.push(reply);
     }
 
-    fn approve(&mut self, plans: &[String]) -> Reply {
+    /// Approve `plans` in order, stopping at the first refusal: how many were approved, and
+    /// the status line.
+    fn approve(&mut self, plans: &[String]) -> (usize, String) {
         let mut done = Vec::new();
         for p in plans {
             if let Err(e) = self.sup.approve(p) {
-                return Reply::Status(if done.is_empty() {
+                let status = if done.is_empty() {
                     e.to_string()
                 } else {
                     format!("approved {}; then {e}", done.join(", "))
-                });
+                };
+                return (done.len(), status);
             }
             done.push(p.clone());
         }
-        Reply::Status(format!("approved {}", done.join(", ")))
+        (done.len(), format!("approved {}", done.join(", ")))
     }
 }
 
