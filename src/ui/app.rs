@@ -446,23 +446,34 @@ impl App {
 
     /// The selected row of the current view.
     pub fn selection(&self) -> usize {
-        let focused = match self.view {
-            View::Plans => self
-                .plan_focus
-                .as_ref()
-                .and_then(|id| self.plan_rows().iter().position(|x| &x.action().id == id)),
-            View::Nodes => return self.node_selection(),
-            _ => None,
-        };
-        focused.unwrap_or(self.selected[self.view.index()])
+        match self.view {
+            View::Plans => self.plan_selection_in(&self.plan_rows()),
+            View::Nodes => self.node_selection(),
+            _ => self.selected[self.view.index()],
+        }
     }
 
     /// The Nodes view's selected row: the followed node's, else the last row number.
     fn node_selection(&self) -> usize {
+        self.node_selection_in(&self.node_rows())
+    }
+
+    /// The Nodes view's selected row within `rows` (its [`App::node_rows`], built once by the
+    /// caller: they are filtered and sorted on every call).
+    pub fn node_selection_in(&self, rows: &[&super::world::NodeRow]) -> usize {
         self.node_focus
             .as_ref()
-            .and_then(|name| self.node_rows().iter().position(|n| &n.name == name))
+            .and_then(|name| rows.iter().position(|n| &n.name == name))
             .unwrap_or(self.selected[View::Nodes.index()])
+    }
+
+    /// The Plans view's selected row within `rows` (its [`App::plan_rows`]): the followed
+    /// plan's, else the last row number.
+    pub fn plan_selection_in(&self, rows: &[&PlanStatus]) -> usize {
+        self.plan_focus
+            .as_ref()
+            .and_then(|id| rows.iter().position(|x| &x.action().id == id))
+            .unwrap_or(self.selected[View::Plans.index()])
     }
 
     fn select(&mut self, row: usize) {
@@ -839,10 +850,11 @@ impl App {
     /// The node selected in the Nodes view (or the tree).
     pub fn selected_node(&self) -> Option<String> {
         match self.view {
-            View::Nodes => self
-                .node_rows()
-                .get(self.selection())
-                .map(|n| n.name.clone()),
+            View::Nodes => {
+                let rows = self.node_rows();
+                rows.get(self.node_selection_in(&rows))
+                    .map(|n| n.name.clone())
+            }
             View::Tree => self.tree.selected().get(1).cloned(),
             _ => None,
         }
@@ -850,13 +862,12 @@ impl App {
 
     /// The plan selected in the Plans view.
     pub fn selected_plan(&self) -> Option<String> {
-        (self.view == View::Plans)
-            .then(|| {
-                self.plan_rows()
-                    .get(self.selection())
-                    .map(|x| x.action().id.clone())
-            })
-            .flatten()
+        if self.view != View::Plans {
+            return None;
+        }
+        let rows = self.plan_rows();
+        rows.get(self.plan_selection_in(&rows))
+            .map(|x| x.action().id.clone())
     }
 
     /// Open the confirmation for approving `plans`: `y` for a scale-out or cordon, the node's

@@ -329,6 +329,7 @@ fn capacity_span(t: &Theme, c: Option<CapacityType>) -> Span<'static> {
 fn draw_nodes(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let rows = app.node_rows();
+    let selected = app.node_selection_in(&rows);
     let detail_height = if area.height > 16 { 8 } else { 0 };
     let [table, detail] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(detail_height)]).areas(area);
@@ -377,7 +378,7 @@ fn draw_nodes(f: &mut Frame, app: &App, area: Rect) {
         &header,
         &widths,
         rows.len(),
-        app.selection(),
+        selected,
         |i| {
             let n = rows[i];
             let marked = if app.marks.contains(&n.name) {
@@ -404,7 +405,7 @@ fn draw_nodes(f: &mut Frame, app: &App, area: Rect) {
     if detail_height == 0 {
         return;
     }
-    let text: Vec<Line> = match rows.get(app.selection()) {
+    let text: Vec<Line> = match rows.get(selected) {
         None => vec![Line::from("no node selected")],
         Some(n) => {
             let mut lines = vec![Line::from(vec![
@@ -780,6 +781,7 @@ fn state_style(t: &Theme, s: State) -> Style {
 fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let rows = app.plan_rows();
+    let selected = app.plan_selection_in(&rows);
     let [table, detail] =
         Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
     windowed_table(
@@ -799,7 +801,7 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
             Constraint::Min(30),
         ],
         rows.len(),
-        app.selection(),
+        selected,
         |i| {
             let x = rows[i];
             let (done, total) = x.progress();
@@ -820,7 +822,7 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
             ])
         },
     );
-    let Some(x) = rows.get(app.selection()) else {
+    let Some(x) = rows.get(selected) else {
         f.render_widget(
             Paragraph::new("no plan yet: karpdeck proposes every 10 s, or press d on a node")
                 .block(block(t, " the plan ".into())),
