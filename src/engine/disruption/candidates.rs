@@ -242,13 +242,14 @@ fn consolidatable_in(
     Some((elapsed < after).then(|| after - elapsed))
 }
 
-/// Split the snapshot's nodes into candidates and blocked nodes (with why).
+/// Split the snapshot's nodes into candidates and blocked nodes (with why); `on_nodes` is the
+/// snapshot's [`Snapshot::pods_per_node`].
 pub fn candidates(
     snapshot: &Snapshot,
+    on_nodes: &[Vec<usize>],
     now: DateTime<Utc>,
 ) -> (Vec<Candidate>, Vec<(usize, Blocker)>) {
     let pdb_allowed = pdb_allowances(snapshot);
-    let on_nodes = snapshot.pods_per_node();
     let pools: HashMap<&str, usize> = snapshot
         .nodepools
         .iter()

@@ -271,10 +271,10 @@ struct Pass<'s> {
 /// the share of the pool's disruption caused (k = 2).
 const BALANCED_K: f64 = 2.0;
 
-/// Per pool index, the hourly cost of its nodes and their disruption cost (1 + Σ pod costs each).
-fn pool_totals(snapshot: &Snapshot) -> HashMap<usize, (f64, f64)> {
+/// Per pool index, the hourly cost of its nodes and their disruption cost (1 + Σ pod costs each);
+/// `on_nodes` is the snapshot's [`Snapshot::pods_per_node`].
+fn pool_totals(snapshot: &Snapshot, on_nodes: &[Vec<usize>]) -> HashMap<usize, (f64, f64)> {
     let mut out: HashMap<usize, (f64, f64)> = HashMap::new();
-    let on_nodes = snapshot.pods_per_node();
     for (ni, node) in snapshot.nodes.iter().enumerate() {
         let Some(pi) = snapshot
             .nodepools
@@ -557,15 +557,17 @@ pub fn disrupt(
     now: DateTime<Utc>,
     options: &DisruptionOptions,
 ) -> DisruptionPlan {
+    // One pass over the pods for every per-node question below.
+    let on_nodes = snapshot.pods_per_node();
     let pass = Pass {
         snapshot,
         prepared: prepare(snapshot),
         options,
         now,
-        pool_totals: pool_totals(snapshot),
+        pool_totals: pool_totals(snapshot, &on_nodes),
     };
     let mut plan = DisruptionPlan::default();
-    let (cands, blocked) = candidates(snapshot, now);
+    let (cands, blocked) = candidates(snapshot, &on_nodes, now);
     for (n, b) in blocked {
         plan.verdicts.insert(n, Verdict::Blocked(b));
     }
@@ -573,7 +575,6 @@ pub fn disrupt(
     // Expiration: forceful, outside budgets and do-not-disrupt (v1). The expired nodes leave
     // together, so none of them is counted as room for another's pods.
     let mut expired: Vec<Candidate> = Vec::new();
-    let on_nodes = snapshot.pods_per_node();
     for (ni, node) in snapshot.nodes.iter().enumerate() {
         let Some((pool_index, pool)) = snapshot
             .nodepools
