@@ -24,6 +24,15 @@ pub struct DrainOptions {
     pub disable_eviction: bool,
 }
 
+/// How Karpenter drains a node it removes (consolidation, drift, expiry, interruption, replace):
+/// every pod but DaemonSet pods goes, whatever its controller or volumes; PDBs still hold.
+pub const KARPENTER_DRAIN: DrainOptions = DrainOptions {
+    ignore_daemonsets: true,
+    delete_emptydir_data: true,
+    force: true,
+    disable_eviction: false,
+};
+
 /// A reason the drain cannot proceed as asked; each names the flag that would override it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Blocker {

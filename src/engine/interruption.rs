@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use super::drain::{drain_plan, DrainOptions, DrainPlan, PodAction};
+use super::drain::{drain_plan, DrainPlan, PodAction, KARPENTER_DRAIN};
 use crate::model::{CapacityType, Snapshot};
 
 /// How long EC2 gives a Spot instance after the interruption warning.
@@ -213,14 +213,7 @@ pub fn respond(snapshot: &Snapshot, event: &InterruptionEvent) -> Vec<Interrupti
                     r.unavailable = Some((key, event.time + UNAVAILABLE_FOR));
                 }
             }
-            // Karpenter evicts everything but DaemonSet pods, whatever their controller or volumes.
-            let options = DrainOptions {
-                ignore_daemonsets: true,
-                delete_emptydir_data: true,
-                force: true,
-                disable_eviction: false,
-            };
-            let plan = drain_plan(&view, &[ni], &options);
+            let plan = drain_plan(&view, &[ni], &KARPENTER_DRAIN);
             r.drain_seconds = drain_seconds(&view, &plan);
             r.blocked_pods = plan
                 .steps

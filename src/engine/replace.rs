@@ -2,7 +2,7 @@
 //! then drain and delete the node — the order Karpenter uses (taint, replace, wait for
 //! initialization, delete), so pods never wait for capacity.
 
-use super::drain::{drain_plan, DrainOptions, DrainPlan, PodAction};
+use super::drain::{drain_plan, DrainPlan, PodAction, KARPENTER_DRAIN};
 use super::launch::node_price;
 use crate::model::Snapshot;
 
@@ -37,13 +37,7 @@ pub struct ReplacementPlan {
 /// Plan replacing `node` (snapshot index) the way Karpenter replaces a drifted or interrupted node:
 /// every pod except DaemonSet pods moves, whatever its controller or volumes.
 pub fn replacement_plan(snapshot: &Snapshot, node: usize) -> ReplacementPlan {
-    let options = DrainOptions {
-        ignore_daemonsets: true,
-        delete_emptydir_data: true,
-        force: true,
-        disable_eviction: false,
-    };
-    let drain = drain_plan(snapshot, &[node], &options);
+    let drain = drain_plan(snapshot, &[node], &KARPENTER_DRAIN);
     let name = snapshot.nodes[node].name.clone();
     let mut steps = vec![Step::Cordon(name.clone())];
     steps.extend((0..drain.new_nodeclaims.len()).map(Step::Launch));

@@ -8,7 +8,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::disruption::{ActionKind as DisruptionKind, DisruptionAction};
-use crate::engine::drain::{drain_plan, Blocker, DrainOptions, DrainPlan, Landing, PodAction};
+use crate::engine::drain::{
+    drain_plan, Blocker, DrainOptions, DrainPlan, Landing, PodAction, KARPENTER_DRAIN,
+};
 use crate::engine::interruption::{EventKind as InterruptionKind, InterruptionResponse};
 use crate::engine::plan::{NodeClaimPlan, Plan};
 use crate::engine::replace::{ReplacementPlan, Step as ReplaceStep};
@@ -242,14 +244,6 @@ fn disruption_preview(action: &DisruptionAction) -> Vec<String> {
     }
     lines
 }
-
-/// How Karpenter drains a node it removes: everything but DaemonSet pods goes.
-const KARPENTER_DRAIN: DrainOptions = DrainOptions {
-    ignore_daemonsets: true,
-    delete_emptydir_data: true,
-    force: true,
-    disable_eviction: false,
-};
 
 impl Action {
     /// Launch the provisioning plan's NodeClaims and wait for them.
