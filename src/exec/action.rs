@@ -51,6 +51,15 @@ impl ActionKind {
     }
 }
 
+impl From<DisruptionKind> for ActionKind {
+    fn from(kind: DisruptionKind) -> Self {
+        match kind {
+            DisruptionKind::Delete => Self::Delete,
+            DisruptionKind::Replace => Self::Replace,
+        }
+    }
+}
+
 /// One step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -298,10 +307,7 @@ impl Action {
                 delete: true,
             },
         );
-        let kind = match action.kind {
-            DisruptionKind::Delete => ActionKind::Delete,
-            DisruptionKind::Replace => ActionKind::Replace,
-        };
+        let kind = ActionKind::from(action.kind);
         Self {
             id,
             kind,

@@ -52,6 +52,11 @@ impl State {
         )
     }
 
+    /// Approved and not over yet: its steps are running (or about to).
+    pub fn is_running(self) -> bool {
+        matches!(self, Self::Approved | Self::Executing)
+    }
+
     /// Lower-case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -502,7 +507,7 @@ impl Executor {
 
     /// Whether launches are still ahead (a planner must not plan their pods twice).
     pub fn launching(&self) -> bool {
-        matches!(self.state, State::Approved | State::Executing)
+        self.state.is_running()
             && self.action.steps[self.next.min(self.action.steps.len())..]
                 .iter()
                 .any(|s| matches!(s, Step::Launch(_)))

@@ -18,8 +18,8 @@ use crate::model::CapacityType;
 /// An offering: (instance type, zone, capacity type), as the unavailable-offerings cache keys it.
 pub(super) type OfferingKey = (String, String, CapacityType);
 
-/// Seconds in the Spot advisor's "trailing month".
-const SECONDS_PER_MONTH: f64 = 30.0 * 86_400.0;
+/// Seconds in the Spot advisor's "trailing month" (and in the month of other monthly rates).
+pub(super) const SECONDS_PER_MONTH: f64 = 30.0 * 86_400.0;
 
 /// Seconds between Spot price updates of the pools in use.
 const PRICE_PERIOD: i64 = 300;

@@ -5,15 +5,13 @@
 
 use chrono::Duration;
 
+use super::ec2::SECONDS_PER_MONTH;
 use super::{EventKind, Sim};
 use crate::engine::interruption::EventKind as Interruption;
 
 /// Scheduled changes per instance per month. AWS publishes no rate; retirements are rare, so
 /// this is a guess that keeps them rarer than the calmest Spot pool's interruptions (2.5 %).
 const SCHEDULED_PER_MONTH: f64 = 0.005;
-
-/// Seconds in a month, as the Spot rates count them.
-const SECONDS_PER_MONTH: f64 = 30.0 * 86_400.0;
 
 /// How far ahead a retirement is announced (AWS gives about two weeks).
 pub const SCHEDULED_NOTICE: Duration = Duration::days(14);

@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{EventKind, Sim};
-use crate::engine::disruption::ActionKind as DisruptionKind;
 use crate::engine::interruption::{respond, EventKind as Interruption, InterruptionEvent};
 use crate::exec::action::Refusal;
 use crate::exec::journal::{Journal, Outcome};
@@ -181,7 +180,7 @@ impl Supervisor {
             });
         };
         let action = self.executors[i].action();
-        let running = |x: &Executor| matches!(x.state(), State::Approved | State::Executing);
+        let running = |x: &Executor| x.state().is_running();
         let conflict = (!action.is_urgent())
             .then(|| self.holder(action, running))
             .flatten()
@@ -288,7 +287,7 @@ impl Supervisor {
         let running: Vec<String> = self
             .executors
             .iter()
-            .filter(|x| matches!(x.state(), State::Approved | State::Executing))
+            .filter(|x| x.state().is_running())
             .map(|x| x.action().id.clone())
             .collect();
         if running.is_empty() {
@@ -442,8 +441,7 @@ impl Supervisor {
             return;
         }
         // Disruption waits until karpdeck's own actions are done changing the cluster.
-        let running =
-            |x: &Executor| mine(x) && matches!(x.state(), State::Approved | State::Executing);
+        let running = |x: &Executor| mine(x) && x.state().is_running();
         if self.executors.iter().any(running) {
             return;
         }
@@ -455,11 +453,8 @@ impl Supervisor {
                 .iter()
                 .map(|&n| snapshot.nodes[n].name.clone())
                 .collect();
-            let kind = match a.kind {
-                DisruptionKind::Delete => ActionKind::Delete,
-                DisruptionKind::Replace => ActionKind::Replace,
-            };
-            names.iter().all(|n| !busy.contains(n)) && !self.recently_rejected(kind, &names)
+            names.iter().all(|n| !busy.contains(n))
+                && !self.recently_rejected(a.kind.into(), &names)
         }) else {
             return;
         };

@@ -756,7 +756,7 @@ fn draw_diversity(f: &mut Frame, app: &App, area: Rect) {
 /// Step `i`'s marker: ✓ done, ↻ passed over after a refusal (retried by the wait step),
 /// ▶ under way, · not yet.
 fn step_marker(t: &Theme, x: &PlanStatus, i: usize) -> Span<'static> {
-    let running = matches!(x.state(), State::Executing | State::Approved);
+    let running = x.state().is_running();
     if x.passed_over(i) {
         Span::styled(" ↻ ", t.fg(t.critical))
     } else if i < x.current() {
@@ -846,7 +846,7 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
     if let (Some(area), Some(pods)) = (pods_area, pods) {
         draw_pod_progress(f, t, pods, area);
     }
-    let running = matches!(x.state(), State::Executing | State::Approved);
+    let running = x.state().is_running();
     let frame = block(t, " the plan: steps ".into());
     let inner = frame.inner(detail);
     f.render_widget(frame, detail);

@@ -11,7 +11,7 @@ use crate::engine::interruption::EventKind as Interruption;
 use crate::engine::launch::node_price;
 use crate::engine::plan::{plan, Strategy};
 use crate::engine::scheduling::Options;
-use crate::exec::{PlanStatus, State, Step};
+use crate::exec::{PlanStatus, Step};
 use crate::model::{CapacityType, Snapshot};
 use crate::sim::Supervisor;
 
@@ -240,7 +240,7 @@ impl World {
         // Nodes an unfinished action is taking away.
         let mut removing: BTreeMap<String, String> = BTreeMap::new();
         for x in sup.executors() {
-            if !matches!(x.state(), State::Approved | State::Executing) {
+            if !x.state().is_running() {
                 continue;
             }
             for step in &x.action().steps {
@@ -624,10 +624,7 @@ fn pod_progress(
     let s = sup.sim().snapshot();
     let watched: Vec<&PlanStatus> = plans
         .iter()
-        .filter(|x| {
-            matches!(x.state(), State::Approved | State::Executing)
-                || x.state().is_final() && x.progress().0 > 0
-        })
+        .filter(|x| x.state().is_running() || x.state().is_final() && x.progress().0 > 0)
         .filter(|x| {
             x.action()
                 .steps
