@@ -13,7 +13,7 @@ use crate::engine::drain::{
 };
 use crate::engine::interruption::{EventKind as InterruptionKind, InterruptionResponse};
 use crate::engine::plan::{NodeClaimPlan, Plan};
-use crate::engine::replace::{ReplacementPlan, Step as ReplaceStep};
+use crate::engine::replace::ReplacementPlan;
 use crate::model::Snapshot;
 
 /// What an action is, as the journal names it.
@@ -382,30 +382,15 @@ impl Action {
     /// the pods to exit, delete.
     pub fn replace(id: String, snapshot: &Snapshot, plan: &ReplacementPlan) -> Self {
         let name = snapshot.nodes[plan.node].name.clone();
-        let mut steps = Vec::new();
-        let mut evicted = Vec::new();
-        for s in &plan.steps {
-            match s {
-                ReplaceStep::Launch(i) => steps.push(Step::Launch(*i)),
-                ReplaceStep::WaitReady(i) => steps.push(Step::WaitReady(*i)),
-                ReplaceStep::Cordon(n) => steps.push(Step::Cordon(n.clone())),
-                ReplaceStep::Evict(p) => {
-                    let pod = snapshot.pods[*p].key();
-                    evicted.push(pod.clone());
-                    steps.push(Step::Evict {
-                        pod,
-                        node: name.clone(),
-                    });
-                }
-                ReplaceStep::Delete(n) => {
-                    steps.push(Step::WaitGone {
-                        node: name.clone(),
-                        pods: std::mem::take(&mut evicted),
-                    });
-                    steps.push(Step::Delete(n.clone()));
-                }
-            }
-        }
+        // The engine's order (cordon, launch, wait Ready, evict, delete) is every removal's.
+        let steps = removal_steps(
+            snapshot,
+            &plan.drain,
+            Removal {
+                wait_ready: true,
+                delete: true,
+            },
+        );
         Self {
             id,
             kind: ActionKind::Replace,
@@ -564,5 +549,54 @@ mod tests {
         let names: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
         assert_eq!(few(&names[..2]), "n1, n2");
         assert_eq!(few(&names), "n1, n2, n3 and 2 more");
+    }
+
+    #[test]
+    fn a_replace_runs_the_engine_plans_steps_in_its_order() {
+        use crate::engine::replace::{replacement_plan, Step as ReplaceStep};
+        let loaded = crate::scenario::load_str(
+            "demo",
+            crate::sim::DEMO_SCENARIO,
+            &Default::default(),
+            crate::catalog::Catalog::embedded(),
+        )
+        .unwrap();
+        let s = &loaded.snapshot;
+        let node = s
+            .nodes
+            .iter()
+            .position(|n| n.name.starts_with("ip-172-31-55"))
+            .unwrap();
+        let plan = replacement_plan(s, node);
+        let name = &s.nodes[node].name;
+        let expected: Vec<Step> = plan
+            .steps
+            .iter()
+            .flat_map(|step| match step {
+                ReplaceStep::Cordon(n) => vec![Step::Cordon(n.clone())],
+                ReplaceStep::Launch(i) => vec![Step::Launch(*i)],
+                ReplaceStep::WaitReady(i) => vec![Step::WaitReady(*i)],
+                ReplaceStep::Evict(p) => vec![Step::Evict {
+                    pod: s.pods[*p].key(),
+                    node: name.clone(),
+                }],
+                ReplaceStep::Delete(n) => vec![
+                    Step::WaitGone {
+                        node: name.clone(),
+                        pods: plan
+                            .steps
+                            .iter()
+                            .filter_map(|st| match st {
+                                ReplaceStep::Evict(p) => Some(s.pods[*p].key()),
+                                _ => None,
+                            })
+                            .collect(),
+                    },
+                    Step::Delete(n.clone()),
+                ],
+            })
+            .collect();
+        assert!(expected.iter().any(|st| matches!(st, Step::Evict { .. })));
+        assert_eq!(Action::replace("p1".into(), s, &plan).steps, expected);
     }
 }
