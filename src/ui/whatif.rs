@@ -2,20 +2,22 @@
 //! `:lose-offering TYPE:ZONE:CAPACITY`): applied to a copy of the cluster, planned by the engine
 //! as Karpenter would, and shown as a before/after preview. Nothing is proposed or changed.
 
-use std::collections::HashSet;
-
 use crate::engine::launch::node_price;
 use crate::engine::plan::{plan, Strategy};
 use crate::engine::scheduling::Options;
 use crate::engine::whatif::WhatIf;
 use crate::model::{CapacityType, Snapshot};
-use crate::scenario::expand::expand_workloads;
+use crate::scenario::expand::{apply_scales, expand_workloads, ScaleSpec};
 
 /// Parse a what-if command's words; `None` when it is not one.
 pub fn parse(words: &[&str]) -> Option<Result<Edit, String>> {
     Some(match words {
         ["scale", target, n] => match (target.split_once('/'), n.parse::<i64>()) {
-            (Some(_), Ok(n)) if n >= 0 => Ok(Edit::Scale(target.to_string(), n)),
+            (Some((namespace, name)), Ok(replicas)) if replicas >= 0 => Ok(Edit::Scale(ScaleSpec {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                replicas,
+            })),
             _ => Err(format!("usage: :scale NAMESPACE/NAME REPLICAS (got {target} {n})")),
         },
         ["lose-zone", zone] => Ok(Edit::Engine(WhatIf::LoseZone(zone.to_string()))),
@@ -31,8 +33,8 @@ pub fn parse(words: &[&str]) -> Option<Result<Edit, String>> {
 /// One what-if edit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
-    /// A workload's replicas.
-    Scale(String, i64),
+    /// A workload's replicas, as `--scale` sets them.
+    Scale(ScaleSpec),
     /// A zone, offering or capacity type lost (the engine's what-ifs).
     Engine(WhatIf),
 }
@@ -50,14 +52,10 @@ fn running_cost(s: &Snapshot) -> f64 {
 pub fn preview(before: &Snapshot, edit: &Edit, title: &str) -> Result<Vec<String>, String> {
     let mut s = before.clone();
     match edit {
-        Edit::Scale(key, n) => {
-            let w = s
-                .workloads
-                .iter_mut()
-                .find(|w| &w.key() == key)
-                .ok_or_else(|| format!("no workload {key}"))?;
-            w.replicas = *n;
-            expand_workloads(&mut s, &HashSet::from([key.clone()])).map_err(|e| e.to_string())?;
+        Edit::Scale(spec) => {
+            let scaled =
+                apply_scales(&mut s, std::slice::from_ref(spec)).map_err(|e| e.to_string())?;
+            expand_workloads(&mut s, &scaled).map_err(|e| e.to_string())?;
             s.link_pdbs();
         }
         Edit::Engine(w) => w.apply(&mut s)?,
