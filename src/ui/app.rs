@@ -315,7 +315,10 @@ impl App {
         let node_row = self.node_selection();
         self.world = world;
         self.tree_items = None;
-        self.reload_journal();
+        // Only the Journal view shows the file: read it while that is on screen.
+        if self.view == View::Journal {
+            self.reload_journal();
+        }
         // Pin the selected node and plan so rows arriving above them do not move the cursor; a
         // node that went leaves the cursor on the row that took its place.
         let rows = self.node_rows();
@@ -541,6 +544,9 @@ impl App {
             self.view = view;
             if view == View::Plans {
                 self.plan_focus = self.plan_rows().first().map(|x| x.action().id.clone());
+            }
+            if view == View::Journal {
+                self.reload_journal();
             }
         }
     }
