@@ -483,6 +483,14 @@ impl Action {
         })
     }
 
+    /// Nodes the action drains or deletes (it takes them away, or at least their pods).
+    pub fn removed_nodes(&self) -> impl Iterator<Item = &str> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Delete(n) | Step::WaitGone { node: n, .. } => Some(n.as_str()),
+            _ => None,
+        })
+    }
+
     /// What step `i` does, for progress lines and the journal: `evict ns/p (2 of 5)`.
     pub fn describe(&self, i: usize) -> String {
         let Some(step) = self.steps.get(i) else {

@@ -645,10 +645,7 @@ impl Executor {
 
     /// Whether the action drains or deletes the node (so its absence is no error).
     fn removes(&self, node: &str) -> bool {
-        self.action.steps.iter().any(|s| match s {
-            Step::Delete(n) | Step::WaitGone { node: n, .. } => n == node,
-            _ => false,
-        })
+        self.action.removed_nodes().any(|n| n == node)
     }
 
     /// Wait until nothing the drain moves is left on the node: evicted pods have exited, and a

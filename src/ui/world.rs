@@ -243,10 +243,8 @@ impl World {
             if !x.state().is_running() {
                 continue;
             }
-            for step in &x.action().steps {
-                if let Step::Delete(n) | Step::WaitGone { node: n, .. } = step {
-                    removing.insert(n.clone(), x.action().id.clone());
-                }
+            for n in x.action().removed_nodes() {
+                removing.insert(n.to_string(), x.action().id.clone());
             }
         }
         let per_node = s.pods_per_node().into_iter().map(|mut on| {
