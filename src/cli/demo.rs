@@ -64,18 +64,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         code: EXIT_FAILURE,
         message: e.to_string(),
     };
-    let unfinished: Vec<String> = earlier
-        .unfinished()
-        .iter()
-        .map(|u| {
-            format!(
-                "{} ({} {})",
-                u.first.plan,
-                u.first.action,
-                u.first.targets.join(", ")
-            )
-        })
-        .collect();
+    let unfinished: Vec<String> = earlier.unfinished().iter().map(|u| u.label()).collect();
     if !unfinished.is_empty() {
         app.status = format!(
             "journal: {} unfinished when karpdeck stopped; not re-run (see karpdeck journal{file})",

@@ -93,10 +93,8 @@ pub fn run(args: &JournalArgs) -> Result<String, Failure> {
     for u in j.unfinished() {
         let _ = writeln!(
             out,
-            "UNFINISHED plan {} ({} {}), approved by {} at {}: {} step(s) done, last {}. It will not be re-run; resume it from the console or `karpdeck journal --abandon {}`.",
-            u.first.plan,
-            u.first.action,
-            u.first.targets.join(", "),
+            "UNFINISHED plan {}, approved by {} at {}: {} step(s) done, last {}. It will not be re-run; resume it from the console or `karpdeck journal --abandon {}`.",
+            u.label(),
             u.first.user,
             u.first.time.format("%Y-%m-%dT%H:%M:%SZ"),
             u.steps_done,

@@ -194,10 +194,8 @@ fn supervisor(args: &SimArgs, sim: Sim) -> Result<Supervisor, Failure> {
     let (path, earlier, file) = sim_journal(args.journal.clone())?;
     for u in earlier.unfinished() {
         eprintln!(
-            "karpdeck: warning: plan {} ({} {}) was {} when karpdeck stopped; it will not be re-run (see `karpdeck journal{file}`)",
-            u.first.plan,
-            u.first.action,
-            u.first.targets.join(", "),
+            "karpdeck: warning: plan {} was {} when karpdeck stopped; it will not be re-run (see `karpdeck journal{file}`)",
+            u.label(),
             u.last.step.as_deref().map_or("approved".to_string(), |s| format!("at \"{s}\""))
         );
     }

@@ -215,6 +215,18 @@ pub struct Unfinished {
     pub steps_done: usize,
 }
 
+impl Unfinished {
+    /// `p3 (drain node-a, node-b)`: the plan, its action and its targets.
+    pub fn label(&self) -> String {
+        format!(
+            "{} ({} {})",
+            self.first.plan,
+            self.first.action,
+            self.first.targets.join(", ")
+        )
+    }
+}
+
 impl Journal {
     /// Plans without an ending, oldest first.
     pub fn unfinished(&self) -> Vec<Unfinished> {
