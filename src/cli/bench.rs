@@ -118,11 +118,8 @@ fn run_render(args: &BenchArgs) -> Result<String, Failure> {
         std::hint::black_box(World::of(&sup, &Interest::default()));
     }
     let data = t.elapsed() / REFRESHES;
-    let io = |e: std::io::Error| Failure {
-        code: super::EXIT_FAILURE,
-        message: format!("cannot start the console: {e}"),
-    };
-    let mut app = App::new(sup, "bench".into(), theme, keymap, warnings).map_err(io)?;
+    let mut app = App::new(sup, "bench".into(), theme, keymap, warnings)
+        .map_err(|e| Failure::failed(format!("cannot start the console: {e}")))?;
     let mut table = Table::new(&["VIEW", "FRAME (mean of 50)", "WORST"]);
     for view in View::ALL {
         let mut worst = std::time::Duration::ZERO;
@@ -181,7 +178,7 @@ fn run_render(args: &BenchArgs) -> Result<String, Failure> {
     out.push_str(
         "a frame draws one view into a 200x50 buffer (text extraction included), one thread\n",
     );
-    app.link.close().map_err(io)?;
+    app.link.close().map_err(Failure::failed)?;
     Ok(out)
 }
 

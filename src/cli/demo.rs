@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use super::sim::{sim_journal, simulation};
-use super::{DemoArgs, Failure, EXIT_FAILURE};
+use super::{DemoArgs, Failure};
 use crate::sim::supervised::first_free_plan;
 use crate::sim::{SimConfig, Supervisor};
 use crate::ui::app::View;
@@ -52,18 +52,11 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         source,
         &options,
     )
-    .map_err(|e| Failure {
-        code: EXIT_FAILURE,
-        message: format!("cannot start the console: {e}"),
-    })?;
+    .map_err(|e| Failure::failed(format!("cannot start the console: {e}")))?;
     if let Some(s) = args.speed {
         // The same ceiling as the + key.
         app.speed = s.min(MAX_SPEED);
     }
-    let io = |e: std::io::Error| Failure {
-        code: EXIT_FAILURE,
-        message: e.to_string(),
-    };
     let unfinished: Vec<String> = earlier.unfinished().iter().map(|u| u.label()).collect();
     if !unfinished.is_empty() {
         app.status = format!(
@@ -72,11 +65,11 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         );
     }
     let Some(view) = view else {
-        return console::run(app).map_err(io);
+        return console::run(app).map_err(Failure::failed);
     };
     app.advance(args.at.num_seconds());
     let text = console::render_text(&mut app, view, args.width, args.height);
     // A frame from a cluster side that crashed is not printed as if it were good.
-    app.link.close().map_err(io)?;
+    app.link.close().map_err(Failure::failed)?;
     out.write_all(text.as_bytes()).map_err(Failure::output)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use super::{Failure, JournalArgs, EXIT_FAILURE};
+use super::{Failure, JournalArgs};
 use crate::exec::journal::{self, Entry, Outcome};
 
 /// Run the command and return its output.
@@ -41,10 +41,7 @@ pub fn run(args: &JournalArgs) -> Result<String, Failure> {
                 describe(&u.last)
             )),
         };
-        journal::append(&path, &entry).map_err(|e| Failure {
-            code: EXIT_FAILURE,
-            message: e.to_string(),
-        })?;
+        journal::append(&path, &entry).map_err(Failure::failed)?;
         return Ok(format!(
             "plan {plan} marked abandoned; nothing was re-run. Check {} by hand: {}\n",
             u.first.targets.join(", "),

@@ -416,6 +416,14 @@ impl Failure {
         }
     }
 
+    /// Anything else that went wrong (exit 1).
+    pub fn failed(message: impl ToString) -> Self {
+        Self {
+            code: EXIT_FAILURE,
+            message: message.to_string(),
+        }
+    }
+
     /// Malformed input.
     pub fn bad_input(message: impl ToString) -> Self {
         Self {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::Duration;
 
-use super::{Failure, SimArgs, EXIT_FAILURE};
+use super::{Failure, SimArgs};
 use crate::catalog::Catalog;
 use crate::engine::drain::{drain_plan, DrainOptions};
 use crate::exec::action::{Action, Refusal};
@@ -96,10 +96,7 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
-        .map_err(|e| Failure {
-            code: EXIT_FAILURE,
-            message: format!("cannot start the runtime: {e}"),
-        })?;
+        .map_err(|e| Failure::failed(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
         let played = play(args, &mut driver, out).await;
         // Whatever happened to the output, running plans are closed in the journal.
