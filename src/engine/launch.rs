@@ -134,13 +134,27 @@ pub fn launch(template: &Template, types: &[usize], reqs: &Requirements) -> Opti
 /// What a running node costs per hour, from the catalog (its type, zone and capacity type);
 /// `None` for types or regions the catalog does not price.
 pub fn node_price(snapshot: &Snapshot, node: &crate::model::Node) -> Option<f64> {
-    let it = node.instance_type()?;
-    let capacity_type = node.capacity_type();
+    offering_price(
+        snapshot,
+        node.instance_type()?,
+        node.zone(),
+        node.capacity_type(),
+    )
+}
+
+/// The catalog's hourly price of an instance type's offering in `zone` (the cheapest zone when
+/// unknown) and capacity type.
+pub fn offering_price(
+    snapshot: &Snapshot,
+    instance_type: &str,
+    zone: Option<&str>,
+    capacity_type: CapacityType,
+) -> Option<f64> {
     snapshot
         .catalog
-        .offerings(&snapshot.region, it)
+        .offerings(&snapshot.region, instance_type)
         .into_iter()
-        .filter(|o| o.capacity_type == capacity_type && node.zone().is_none_or(|z| z == o.zone))
+        .filter(|o| o.capacity_type == capacity_type && zone.is_none_or(|z| z == o.zone))
         .map(|o| o.price)
         .min_by(f64::total_cmp)
 }

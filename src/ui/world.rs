@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::engine::disruption::drift::drift;
 use crate::engine::interruption::EventKind as Interruption;
-use crate::engine::launch::node_price;
+use crate::engine::launch::{node_price, offering_price};
 use crate::engine::plan::{plan, Strategy};
 use crate::engine::scheduling::Options;
 use crate::exec::{PlanStatus, Step};
@@ -259,6 +259,13 @@ impl World {
                 .sum::<i64>();
             (cpu, memory, on)
         });
+        // A node's (or NodeClaim's) $/h: Spot pays the simulated market's price of its pool now.
+        let price_of = |t: &str, z: &str, ct: CapacityType| match ct {
+            CapacityType::Spot => sim
+                .spot_price(t, z)
+                .or_else(|| offering_price(s, t, Some(z), ct)),
+            _ => offering_price(s, t, Some(z), ct),
+        };
         // Prices per (type, zone, capacity type): nodes share a handful of offerings.
         let mut prices: HashMap<(&str, &str, CapacityType), Option<f64>> = HashMap::new();
         let pools: HashMap<&str, &crate::model::NodePool> =
@@ -271,10 +278,9 @@ impl World {
                 n.zone().unwrap_or(""),
                 n.capacity_type(),
             );
-            // Spot nodes pay the simulated market's price of their pool now.
-            let price = *prices.entry(key).or_insert_with(|| match key {
-                (t, z, CapacityType::Spot) => sim.spot_price(t, z).or_else(|| node_price(s, n)),
-                _ => node_price(s, n),
+            let price = *prices.entry(key).or_insert_with(|| match n.zone() {
+                Some(z) => price_of(key.0, z, key.2),
+                None => node_price(s, n),
             });
             per_hour += price.unwrap_or(0.0);
             on_demand += n
@@ -336,19 +342,13 @@ impl World {
             });
         }
         for c in s.nodeclaims.iter().filter(|c| !c.registered) {
-            // Priced like the node it becomes (Spot at the simulated market's price).
+            // Priced like the node it becomes.
             let price = match (
                 c.instance_type.as_deref(),
                 c.zone.as_deref(),
                 c.capacity_type,
             ) {
-                (Some(t), Some(z), Some(CapacityType::Spot)) => sim.spot_price(t, z),
-                (Some(t), Some(z), Some(ct)) => s
-                    .catalog
-                    .offerings(&s.region, t)
-                    .into_iter()
-                    .find(|o| o.capacity_type == ct && o.zone == z)
-                    .map(|o| o.price),
+                (Some(t), Some(z), Some(ct)) => price_of(t, z, ct),
                 _ => None,
             };
             nodes.push(NodeRow {
