@@ -231,8 +231,12 @@ pub fn matches(filter: &str, name: &str) -> bool {
     if filter.is_empty() {
         return true;
     }
-    // The matcher ignores case only for a lowercase needle.
-    let filter = filter.to_lowercase();
+    // The matcher ignores case only for a lowercase needle (lowered only when it is not).
+    let filter = if filter.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(filter.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(filter)
+    };
     let mut buf = Vec::new();
     let haystack = nucleo_matcher::Utf32Str::new(name, &mut buf);
     let mut nbuf = Vec::new();

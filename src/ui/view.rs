@@ -153,12 +153,12 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     } else {
         t.text()
     };
+    let launching = w.launching();
     let second = Line::from(vec![
         Span::styled(
             format!(
-                " nodes {} ({} launching)  pods {}, ",
-                w.nodes.len() - w.launching(),
-                w.launching(),
+                " nodes {} ({launching} launching)  pods {}, ",
+                w.nodes.len() - launching,
                 w.pod_count
             ),
             t.text(),
@@ -612,9 +612,12 @@ fn draw_tree(f: &mut Frame, app: &mut App, area: Rect) {
         }
         app.tree.select_first();
     }
-    let opened = app.tree.opened().clone();
-    let stale = app.tree_items.as_ref().is_none_or(|(o, _)| *o != opened);
+    let stale = app
+        .tree_items
+        .as_ref()
+        .is_none_or(|(o, _)| o != app.tree.opened());
     if stale {
+        let opened = app.tree.opened().clone();
         let items = tree_items(app, &opened);
         app.tree_items = Some((opened, items));
     }
