@@ -60,6 +60,22 @@ impl Blocker {
             Self::Pdb(_) | Self::MultiplePdbs => "--disable-eviction",
         }
     }
+
+    /// A PodDisruptionBudget refusal (the Eviction API's, not a kubectl flag's).
+    pub fn is_pdb(&self) -> bool {
+        matches!(self, Self::Pdb(_) | Self::MultiplePdbs)
+    }
+}
+
+/// Why the Eviction API refuses `pod` now under its PodDisruptionBudgets (`allowances`: what
+/// each still allows, by PDB index), or `None` when it accepts: more than one PDB always
+/// refuses, one refuses while it allows no more disruptions.
+pub fn pdb_blocker(snapshot: &Snapshot, pod: &Pod, allowances: &[i64]) -> Option<Blocker> {
+    if pod.pdbs.len() > 1 {
+        return Some(Blocker::MultiplePdbs);
+    }
+    let b = *pod.pdbs.first().filter(|&&b| allowances[b] <= 0)?;
+    Some(Blocker::Pdb(snapshot.pdbs[b].key()))
 }
 
 impl fmt::Display for Blocker {
@@ -261,10 +277,8 @@ pub fn drain_plan(snapshot: &Snapshot, nodes: &[usize], options: &DrainOptions) 
             let mut warnings = Vec::new();
             let mut action = kubectl_action(snapshot, pod, options, &mut warnings);
             if action == PodAction::Evict {
-                if pod.pdbs.len() > 1 {
-                    action = PodAction::Blocked(Blocker::MultiplePdbs);
-                } else if let Some(&b) = pod.pdbs.first().filter(|&&b| pdb_allowed[b] <= 0) {
-                    action = PodAction::Blocked(Blocker::Pdb(snapshot.pdbs[b].key()));
+                if let Some(b) = pdb_blocker(snapshot, pod, &pdb_allowed) {
+                    action = PodAction::Blocked(b);
                 }
             }
             if pod.do_not_disrupt.is_some() {

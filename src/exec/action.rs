@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::disruption::{ActionKind as DisruptionKind, DisruptionAction};
 use crate::engine::drain::{
-    drain_plan, Blocker, DrainOptions, DrainPlan, Landing, PodAction, KARPENTER_DRAIN,
+    drain_plan, DrainOptions, DrainPlan, Landing, PodAction, KARPENTER_DRAIN,
 };
 use crate::engine::interruption::{EventKind as InterruptionKind, InterruptionResponse};
 use crate::engine::plan::{NodeClaimPlan, Plan};
@@ -340,7 +340,7 @@ impl Action {
     ) -> Result<Self, Refusal> {
         for s in &plan.steps {
             if let PodAction::Blocked(b) = &s.action {
-                if !matches!(b, Blocker::Pdb(_) | Blocker::MultiplePdbs) {
+                if !b.is_pdb() {
                     return Err(Refusal(format!(
                         "cannot drain {}: pod {}: {b}",
                         s.node,

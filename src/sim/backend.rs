@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::Sim;
 use crate::engine::disruption::candidates::pdb_allowances;
-use crate::engine::drain::{pod_action, Blocker, DrainOptions, PodAction};
+use crate::engine::drain::{pod_action, DrainOptions, PodAction};
 use crate::engine::plan::NodeClaimPlan;
 use crate::exec::{Backend, BackendError, BoundPod, ClaimState, Eviction};
 
@@ -66,9 +66,8 @@ impl Backend for Sim {
             .filter_map(|p| {
                 let blocker = match pod_action(&self.snapshot, p, options) {
                     PodAction::Skip => return None,
-                    PodAction::Blocked(Blocker::Pdb(_) | Blocker::MultiplePdbs)
-                    | PodAction::Evict
-                    | PodAction::Delete => None,
+                    PodAction::Blocked(b) if b.is_pdb() => None,
+                    PodAction::Evict | PodAction::Delete => None,
                     PodAction::Blocked(b) => Some(b.to_string()),
                 };
                 Some(BoundPod {
@@ -93,7 +92,8 @@ impl Backend for Sim {
         else {
             return Ok(Eviction::NotFound);
         };
-        if !bypass_pdbs {
+        // Only a pod under a budget needs the budgets' allowances (a pass over every pod).
+        if !bypass_pdbs && !self.snapshot.pods[i].pdbs.is_empty() {
             if let Some(why) = self.eviction_refusal(i, &pdb_allowances(&self.snapshot)) {
                 return Ok(Eviction::Refused(why));
             }

@@ -18,6 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::engine::disruption::candidates::pdb_allowances;
 use crate::engine::disruption::{disrupt, DisruptionAction, DisruptionOptions};
+use crate::engine::drain::{pdb_blocker, Blocker};
 use crate::engine::plan::{plan, NodeClaimPlan, Plan, Strategy};
 use crate::engine::scheduling::{schedule, Options, Target};
 use crate::model::pod::PodPhase;
@@ -820,17 +821,14 @@ impl Sim {
     /// Why the Eviction API refuses pod `i` now (`allowances`: what each PodDisruptionBudget
     /// still allows), or `None` when it accepts.
     fn eviction_refusal(&self, i: usize, allowances: &[i64]) -> Option<String> {
-        let p = &self.snapshot.pods[i];
-        if p.pdbs.len() > 1 {
-            return Some(
-                "the pod is covered by more than one PodDisruptionBudget (HTTP 500)".to_string(),
-            );
-        }
-        let j = *p.pdbs.iter().find(|&&j| allowances[j] <= 0)?;
-        Some(format!(
-            "PodDisruptionBudget {} allows 0 more disruptions (HTTP 429)",
-            self.snapshot.pdbs[j].key()
-        ))
+        let blocker = pdb_blocker(&self.snapshot, &self.snapshot.pods[i], allowances)?;
+        // The API server's answers, as kubectl prints them.
+        Some(match blocker {
+            Blocker::Pdb(pdb) => {
+                format!("PodDisruptionBudget {pdb} allows 0 more disruptions (HTTP 429)")
+            }
+            _ => "the pod is covered by more than one PodDisruptionBudget (HTTP 500)".to_string(),
+        })
     }
 
     /// Evicted pods still exiting within their grace period: (pod key, node).
