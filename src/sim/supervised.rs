@@ -359,7 +359,8 @@ impl Supervisor {
     /// Proposals whose nodes are gone, and scale-outs with no pod pending any more, no longer
     /// apply.
     fn withdraw_stale(&mut self) {
-        let pending = self.sim.pending_pods();
+        // Counted (a pass over every pod) only when a scale-out proposal asks.
+        let mut pending = None;
         for i in 0..self.executors.len() {
             let x = &self.executors[i];
             if x.state() != State::Previewed {
@@ -370,7 +371,8 @@ impl Supervisor {
                 .nodes()
                 .find(|n| !self.sim.snapshot.nodes.iter().any(|m| m.name == *n))
                 .map(|n| format!("node {n} is gone"));
-            let idle = (x.action().kind == ActionKind::ScaleOut && pending == 0)
+            let idle = (x.action().kind == ActionKind::ScaleOut
+                && *pending.get_or_insert_with(|| self.sim.pending_pods()) == 0)
                 .then(|| "no pod is pending any more".to_string());
             if let Some(why) = gone.or(idle) {
                 self.withdraw(i, &why);
