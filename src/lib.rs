@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod cli;
 pub mod engine;
 pub mod exec;
+pub mod k8s;
 pub mod logging;
 pub mod model;
 pub mod rng;

@@ -20,15 +20,8 @@ pub enum ScenarioError {
         message: String,
     },
     /// A known kind is malformed.
-    #[error("{location}: {}{message}", if field.is_empty() { String::new() } else { format!("{field}: ") })]
-    Invalid {
-        /// `file: document N (Kind ns/name)`.
-        location: String,
-        /// The dotted field path.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] crate::k8s::ConvertError),
     /// Expanding replicas would create more pods than karpdeck holds.
     #[error("{workload}: {replicas} replicas would exceed the limit of {limit} pods created per scenario")]
     TooManyReplicas {

@@ -4,10 +4,8 @@
 //! field); unknown kinds are skipped with a warning. Workloads get their missing replicas as
 //! pending pods, after `--scale` is applied.
 
-pub mod convert;
 pub mod error;
 pub mod expand;
-pub mod field;
 pub mod generate;
 
 use std::collections::HashSet;
@@ -15,14 +13,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_json::Value;
 
 use crate::catalog::Catalog;
-use crate::model::{labels, NodePoolApi, Snapshot, WorkloadKind};
+use crate::k8s::{self, Field, Origin};
+use crate::model::{labels, Snapshot};
 
 pub use error::ScenarioError;
 pub use expand::{ReplicaChange, ScaleSpec};
-use field::{Field, Origin};
 
 /// The region assumed when nothing in the scenario names one.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -135,22 +133,6 @@ struct Loader {
     seen: std::collections::HashMap<(String, String, String), String>,
 }
 
-/// How an object is described before it is parsed: `Pod kube-system/coredns`.
-fn describe(kind: &str, value: &Value) -> String {
-    let meta = value.get("metadata");
-    let name = meta
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("<unnamed>");
-    match meta
-        .and_then(|m| m.get("namespace"))
-        .and_then(Value::as_str)
-    {
-        Some(ns) => format!("{kind} {ns}/{name}"),
-        None => format!("{kind} {name}"),
-    }
-}
-
 impl Loader {
     fn document(&mut self, file: &str, position: &str, value: &Value) -> Result<(), ScenarioError> {
         if value.is_null() {
@@ -161,11 +143,13 @@ impl Loader {
             position: position.to_string(),
             object: "object".to_string(),
         };
-        if !value.is_mapping() {
-            return Err(origin.error(
-                "",
-                "expected a Kubernetes object (a mapping with apiVersion and kind)",
-            ));
+        if !value.is_object() {
+            return Err(origin
+                .error(
+                    "",
+                    "expected a Kubernetes object (a mapping with apiVersion and kind)",
+                )
+                .into());
         }
         let root = Field::root(value, &origin);
         let kind = root.req("kind")?.string()?;
@@ -176,120 +160,27 @@ impl Loader {
             return Ok(());
         }
         let origin = Origin {
-            object: describe(&kind, value),
+            object: k8s::describe(&kind, value),
             ..origin
         };
         let root = Field::root(value, &origin);
         let api_version = root.req("apiVersion")?.string()?;
-        let identity = (
-            kind.clone(),
-            value
-                .get("metadata")
-                .and_then(|m| m.get("namespace"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            value
-                .get("metadata")
-                .and_then(|m| m.get("name"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-        );
+        let (namespace, name) = k8s::identity(value);
+        let identity = (kind.clone(), namespace.to_string(), name.to_string());
         if !identity.2.is_empty() {
             if let Some(first) = self.seen.get(&identity) {
-                return Err(origin.error(
-                    "metadata.name",
-                    format!("duplicate {} (first defined in {first})", origin.object),
-                ));
+                return Err(origin
+                    .error(
+                        "metadata.name",
+                        format!("duplicate {} (first defined in {first})", origin.object),
+                    )
+                    .into());
             }
             self.seen.insert(identity, position.to_string());
         }
-        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        let version = api_version.rsplit('/').next().unwrap_or_default();
-        use convert::{apps, core, karpenter, meta::object_meta};
-        let s = &mut self.snapshot;
-        match (group, kind.as_str()) {
-            ("", "Namespace") => {
-                let m = object_meta(&root, false)?;
-                s.namespaces.insert(m.name, m.labels);
-            }
-            ("", "Node") => s.nodes.push(core::node(object_meta(&root, false)?, &root)?),
-            ("", "Pod") => {
-                let pod = core::pod(object_meta(&root, true)?, &root)?;
-                note_karpenter(s, &pod.labels, &root.req("spec")?)?;
-                s.pods.push(pod)
-            }
-            ("", "ConfigMap") => {
-                let m = object_meta(&root, true)?;
-                let data = match root.get("data") {
-                    Some(d) => d.string_map()?,
-                    None => Default::default(),
-                };
-                match m.name.as_str() {
-                    "coredns" => s.settings.coredns_corefile = data.get("Corefile").cloned(),
-                    "karpenter-global-settings" => {
-                        s.settings.karpenter_seen = true;
-                        if let Some(q) = data
-                            .get("aws.interruptionQueueName")
-                            .filter(|q| !q.is_empty())
-                        {
-                            s.settings.interruption_queue = Some(q.clone());
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            ("apps", "Deployment") => {
-                let w = apps::workload(WorkloadKind::Deployment, object_meta(&root, true)?, &root)?;
-                let spec = root.req("spec")?.req("template")?.req("spec")?;
-                note_karpenter(s, &w.template.labels, &spec)?;
-                s.workloads.push(w)
-            }
-            ("apps", "StatefulSet") => s.workloads.push(apps::workload(
-                WorkloadKind::StatefulSet,
-                object_meta(&root, true)?,
-                &root,
-            )?),
-            ("apps", "ReplicaSet") => s.workloads.push(apps::workload(
-                WorkloadKind::ReplicaSet,
-                object_meta(&root, true)?,
-                &root,
-            )?),
-            ("apps", "DaemonSet") => s
-                .daemonsets
-                .push(apps::daemonset(object_meta(&root, true)?, &root)?),
-            ("policy", "PodDisruptionBudget") => s.pdbs.push(apps::pdb(
-                object_meta(&root, true)?,
-                &root,
-                version == "v1",
-            )?),
-            ("karpenter.sh", "NodePool") => {
-                let api = match version {
-                    "v1" => NodePoolApi::V1,
-                    "v1beta1" => NodePoolApi::V1beta1,
-                    _ => {
-                        return self.skip(&origin, &format!("unsupported apiVersion {api_version}"))
-                    }
-                };
-                s.nodepools
-                    .push(karpenter::nodepool(api, object_meta(&root, false)?, &root)?)
-            }
-            ("karpenter.sh", "Provisioner") => s
-                .nodepools
-                .push(karpenter::provisioner(object_meta(&root, false)?, &root)?),
-            ("karpenter.sh", "NodeClaim" | "Machine") => s
-                .nodeclaims
-                .push(core::nodeclaim(object_meta(&root, false)?, &root)?),
-            ("karpenter.k8s.aws", "EC2NodeClass" | "AWSNodeTemplate") => s.nodeclasses.push(
-                karpenter::nodeclass(&kind, object_meta(&root, false)?, &root)?,
-            ),
-            _ => {
-                return self.skip(
-                    &origin,
-                    &format!("kind {api_version} {kind} is not used by karpdeck"),
-                )
-            }
+        match k8s::convert(&api_version, &kind, &root)? {
+            Ok(converted) => converted.add_to(&mut self.snapshot),
+            Err(skip) => return self.skip(&origin, &skip.to_string()),
         }
         Ok(())
     }
@@ -301,22 +192,6 @@ impl Loader {
         });
         Ok(())
     }
-}
-
-/// Remember a Karpenter controller and its interruption queue, if these labels mark one.
-fn note_karpenter(
-    s: &mut Snapshot,
-    labels: &std::collections::BTreeMap<String, String>,
-    spec: &Field,
-) -> Result<(), ScenarioError> {
-    if labels.get("app.kubernetes.io/name").map(String::as_str) != Some("karpenter") {
-        return Ok(());
-    }
-    s.settings.karpenter_seen = true;
-    if let Some(q) = convert::podspec::karpenter_interruption_queue(spec)? {
-        s.settings.interruption_queue = Some(q);
-    }
-    Ok(())
 }
 
 /// The region from node labels, zones or provider IDs, or from NodeClaims.

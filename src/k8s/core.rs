@@ -1,15 +1,15 @@
 //! Core objects: Node, Pod, and Karpenter's NodeClaim / Machine (which describe nodes).
 
+use super::error::ConvertError;
+use super::field::Field;
 use crate::model::labels;
 use crate::model::{CapacityType, Node, NodeClaim, Pod, Resources};
-use crate::scenario::error::ScenarioError;
-use crate::scenario::field::Field;
 
 use super::constraints::{opt_resources, requirements, taints};
 use super::meta::Meta;
 use super::podspec;
 
-fn condition_true(status: Option<&Field>, kind: &str) -> Result<bool, ScenarioError> {
+fn condition_true(status: Option<&Field>, kind: &str) -> Result<bool, ConvertError> {
     let Some(st) = status else { return Ok(false) };
     for c in st.list("conditions")? {
         if c.opt_string("type")?.as_deref() == Some(kind) {
@@ -20,7 +20,7 @@ fn condition_true(status: Option<&Field>, kind: &str) -> Result<bool, ScenarioEr
 }
 
 /// A v1 Node.
-pub fn node(meta: Meta, root: &Field) -> Result<Node, ScenarioError> {
+pub fn node(meta: Meta, root: &Field) -> Result<Node, ConvertError> {
     let spec = root.get("spec");
     let status = root.get("status");
     let capacity = match &status {
@@ -61,13 +61,13 @@ pub fn node(meta: Meta, root: &Field) -> Result<Node, ScenarioError> {
 }
 
 /// A v1 Pod.
-pub fn pod(meta: Meta, root: &Field) -> Result<Pod, ScenarioError> {
+pub fn pod(meta: Meta, root: &Field) -> Result<Pod, ConvertError> {
     let spec = root.req("spec")?;
     podspec::pod(meta, &spec, root.get("status").as_ref())
 }
 
 /// A karpenter.sh NodeClaim (v1, v1beta1) or v1alpha5 Machine.
-pub fn nodeclaim(meta: Meta, root: &Field) -> Result<NodeClaim, ScenarioError> {
+pub fn nodeclaim(meta: Meta, root: &Field) -> Result<NodeClaim, ConvertError> {
     let spec = root.get("spec");
     let status = root.get("status");
     let label = |key: &str| meta.labels.get(key).cloned();

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use super::error::ConvertError;
+use super::field::Field;
 use crate::model::duration::parse_go_duration;
 use crate::model::labels;
 use crate::model::pod::{effective_requests, ContainerRequests, PodPhase, PodVolumes};
 use crate::model::{DoNotDisrupt, HostPort, Pod, Quantity, Resources};
-use crate::scenario::error::ScenarioError;
-use crate::scenario::field::Field;
 
 use super::constraints::{
     node_affinity, node_selector, opt_resources, pod_affinity, tolerations, topology_spread,
@@ -15,7 +15,7 @@ use super::constraints::{
 use super::meta::{timestamp, Meta};
 
 /// A container's requests.
-fn container_requests(c: &Field) -> Result<ContainerRequests, ScenarioError> {
+fn container_requests(c: &Field) -> Result<ContainerRequests, ConvertError> {
     let requests = resource_requirements(c)?;
     let sidecar = c.opt_string("restartPolicy")?.as_deref() == Some("Always");
     Ok(ContainerRequests { requests, sidecar })
@@ -23,11 +23,11 @@ fn container_requests(c: &Field) -> Result<ContainerRequests, ScenarioError> {
 
 /// Whether the container's memory limit is above its memory request (it can grow past what the
 /// scheduler, and consolidation, reserved for it).
-fn memory_limit_above_request(c: &Field) -> Result<bool, ScenarioError> {
+fn memory_limit_above_request(c: &Field) -> Result<bool, ConvertError> {
     let Some(res) = c.get("resources") else {
         return Ok(false);
     };
-    let get = |key: &'static str| -> Result<Option<i64>, ScenarioError> {
+    let get = |key: &'static str| -> Result<Option<i64>, ConvertError> {
         match res.get(key).and_then(|l| l.get("memory")) {
             Some(q) => Ok(Some(q.quantity()?.units_ceil())),
             None => Ok(None),
@@ -37,7 +37,7 @@ fn memory_limit_above_request(c: &Field) -> Result<bool, ScenarioError> {
 }
 
 /// A Karpenter controller's interruption queue, from its containers' environment or arguments.
-pub fn karpenter_interruption_queue(spec: &Field) -> Result<Option<String>, ScenarioError> {
+pub fn karpenter_interruption_queue(spec: &Field) -> Result<Option<String>, ConvertError> {
     for c in spec.list("containers")? {
         for e in c.list("env")? {
             let name = e.opt_string("name")?.unwrap_or_default();
@@ -63,7 +63,7 @@ pub fn karpenter_interruption_queue(spec: &Field) -> Result<Option<String>, Scen
 
 /// The requests of a `resources` block (container or pod level), each resource that has only a
 /// limit defaulting to the limit, as the API server does.
-fn resource_requirements(owner: &Field) -> Result<Resources, ScenarioError> {
+fn resource_requirements(owner: &Field) -> Result<Resources, ConvertError> {
     let mut requests = Resources::default();
     if let Some(res) = owner.get("resources") {
         let mut merged: BTreeMap<String, (Field, Quantity)> = BTreeMap::new();
@@ -97,7 +97,7 @@ fn is_container_resource(name: &str) -> bool {
         || (name.contains('/') && !name.starts_with("kubernetes.io/"))
 }
 
-fn host_ports(containers: &[Field]) -> Result<Vec<HostPort>, ScenarioError> {
+fn host_ports(containers: &[Field]) -> Result<Vec<HostPort>, ConvertError> {
     let mut out = Vec::new();
     for c in containers {
         for p in c.list("ports")? {
@@ -123,7 +123,7 @@ fn host_ports(containers: &[Field]) -> Result<Vec<HostPort>, ScenarioError> {
     Ok(out)
 }
 
-fn volumes(spec: &Field) -> Result<PodVolumes, ScenarioError> {
+fn volumes(spec: &Field) -> Result<PodVolumes, ConvertError> {
     let mut out = PodVolumes::default();
     for v in spec.list("volumes")? {
         out.empty_dir |= v.get("emptyDir").is_some();
@@ -149,7 +149,7 @@ fn do_not_disrupt(meta: &Meta) -> Option<DoNotDisrupt> {
 }
 
 /// Build a pod from its metadata, `spec` and optional `status`.
-pub fn pod(meta: Meta, spec: &Field, status: Option<&Field>) -> Result<Pod, ScenarioError> {
+pub fn pod(meta: Meta, spec: &Field, status: Option<&Field>) -> Result<Pod, ConvertError> {
     let containers = spec.list("containers")?;
     if containers.is_empty() {
         return Err(spec.error("containers: a pod needs at least one container"));

@@ -1,16 +1,16 @@
 //! Shared pieces: resource lists, requirements, selectors, taints, tolerations, affinity.
 
+use super::error::ConvertError;
+use super::field::Field;
 use crate::model::affinity::{InclusionPolicy, PodAffinity, WhenUnsatisfiable};
 use crate::model::{
     LabelSelector, NodeAffinity, Operator, PodAffinityTerm, Requirement, Requirements, Resources,
     SelectorOp, Taint, TaintEffect, Toleration, TolerationOp, TopologySpread,
     WeightedPodAffinityTerm,
 };
-use crate::scenario::error::ScenarioError;
-use crate::scenario::field::Field;
 
 /// A `ResourceList` (`cpu: 500m`, `memory: 1Gi`, `nvidia.com/gpu: 1`); negative amounts are refused.
-pub fn resources(f: &Field) -> Result<Resources, ScenarioError> {
+pub fn resources(f: &Field) -> Result<Resources, ConvertError> {
     let mut r = Resources::default();
     for (name, value) in f.entries()? {
         let q = value.quantity()?;
@@ -23,17 +23,17 @@ pub fn resources(f: &Field) -> Result<Resources, ScenarioError> {
 }
 
 /// An optional child `ResourceList`.
-pub fn opt_resources<'a>(f: &Field<'a>, key: &'a str) -> Result<Option<Resources>, ScenarioError> {
+pub fn opt_resources<'a>(f: &Field<'a>, key: &'a str) -> Result<Option<Resources>, ConvertError> {
     f.get(key).map(|r| resources(&r)).transpose()
 }
 
 /// A string list (`values: [a, b]`).
-pub fn strings<'a>(f: &Field<'a>, key: &'a str) -> Result<Vec<String>, ScenarioError> {
+pub fn strings<'a>(f: &Field<'a>, key: &'a str) -> Result<Vec<String>, ConvertError> {
     f.list(key)?.iter().map(|v| v.string()).collect()
 }
 
 /// One `{key, operator, values[, minValues]}` requirement.
-pub fn requirement(f: &Field) -> Result<(String, Requirement), ScenarioError> {
+pub fn requirement(f: &Field) -> Result<(String, Requirement), ConvertError> {
     let key = f.req("key")?.string()?;
     let op_field = f.req("operator")?;
     let op_raw = op_field.string()?;
@@ -57,7 +57,7 @@ pub fn requirement(f: &Field) -> Result<(String, Requirement), ScenarioError> {
 }
 
 /// A list of requirements ANDed together.
-pub fn requirements<'a>(f: &Field<'a>, key: &'a str) -> Result<Requirements, ScenarioError> {
+pub fn requirements<'a>(f: &Field<'a>, key: &'a str) -> Result<Requirements, ConvertError> {
     let mut out = Requirements::new();
     for item in f.list(key)? {
         let (k, r) = requirement(&item)?;
@@ -67,7 +67,7 @@ pub fn requirements<'a>(f: &Field<'a>, key: &'a str) -> Result<Requirements, Sce
 }
 
 /// `nodeSelector` as `In` requirements.
-pub fn node_selector(spec: &Field) -> Result<Requirements, ScenarioError> {
+pub fn node_selector(spec: &Field) -> Result<Requirements, ConvertError> {
     Ok(Requirements::from_labels(
         spec.opt_string_map("nodeSelector")?.iter(),
     ))
@@ -75,7 +75,7 @@ pub fn node_selector(spec: &Field) -> Result<Requirements, ScenarioError> {
 
 /// A node-selector term's expressions, and whether it also has `matchFields` (validated, kept as
 /// a flag: only `metadata.name` exists, and Karpenter does not provision for such pods).
-fn node_selector_term(term: &Field) -> Result<(Requirements, bool), ScenarioError> {
+fn node_selector_term(term: &Field) -> Result<(Requirements, bool), ConvertError> {
     let fields = term.list("matchFields")?;
     for f in &fields {
         requirement(f)?;
@@ -84,7 +84,7 @@ fn node_selector_term(term: &Field) -> Result<(Requirements, bool), ScenarioErro
 }
 
 /// `affinity.nodeAffinity`.
-pub fn node_affinity(affinity: &Field) -> Result<NodeAffinity, ScenarioError> {
+pub fn node_affinity(affinity: &Field) -> Result<NodeAffinity, ConvertError> {
     let mut out = NodeAffinity::default();
     let Some(na) = affinity.get("nodeAffinity") else {
         return Ok(out);
@@ -104,7 +104,7 @@ pub fn node_affinity(affinity: &Field) -> Result<NodeAffinity, ScenarioError> {
     Ok(out)
 }
 
-fn weight(f: &Field) -> Result<i32, ScenarioError> {
+fn weight(f: &Field) -> Result<i32, ConvertError> {
     let w = f.req("weight")?;
     let n = w.int()?;
     if !(1..=100).contains(&n) {
@@ -114,7 +114,7 @@ fn weight(f: &Field) -> Result<i32, ScenarioError> {
 }
 
 /// A `metav1.LabelSelector`.
-pub fn label_selector(f: &Field) -> Result<LabelSelector, ScenarioError> {
+pub fn label_selector(f: &Field) -> Result<LabelSelector, ConvertError> {
     let mut out = LabelSelector {
         match_labels: f.opt_string_map("matchLabels")?,
         match_expressions: Vec::new(),
@@ -148,7 +148,7 @@ pub fn label_selector(f: &Field) -> Result<LabelSelector, ScenarioError> {
     Ok(out)
 }
 
-fn pod_affinity_term(f: &Field) -> Result<PodAffinityTerm, ScenarioError> {
+fn pod_affinity_term(f: &Field) -> Result<PodAffinityTerm, ConvertError> {
     Ok(PodAffinityTerm {
         selector: f
             .get("labelSelector")
@@ -165,7 +165,7 @@ fn pod_affinity_term(f: &Field) -> Result<PodAffinityTerm, ScenarioError> {
     })
 }
 
-fn weighted_terms(f: &Field) -> Result<Vec<WeightedPodAffinityTerm>, ScenarioError> {
+fn weighted_terms(f: &Field) -> Result<Vec<WeightedPodAffinityTerm>, ConvertError> {
     f.list("preferredDuringSchedulingIgnoredDuringExecution")?
         .iter()
         .map(|p| {
@@ -177,7 +177,7 @@ fn weighted_terms(f: &Field) -> Result<Vec<WeightedPodAffinityTerm>, ScenarioErr
         .collect()
 }
 
-fn required_terms(f: &Field) -> Result<Vec<PodAffinityTerm>, ScenarioError> {
+fn required_terms(f: &Field) -> Result<Vec<PodAffinityTerm>, ConvertError> {
     f.list("requiredDuringSchedulingIgnoredDuringExecution")?
         .iter()
         .map(pod_affinity_term)
@@ -185,7 +185,7 @@ fn required_terms(f: &Field) -> Result<Vec<PodAffinityTerm>, ScenarioError> {
 }
 
 /// `affinity.podAffinity` and `affinity.podAntiAffinity`.
-pub fn pod_affinity(affinity: &Field) -> Result<PodAffinity, ScenarioError> {
+pub fn pod_affinity(affinity: &Field) -> Result<PodAffinity, ConvertError> {
     let mut out = PodAffinity::default();
     if let Some(a) = affinity.get("podAffinity") {
         out.required = required_terms(&a)?;
@@ -198,7 +198,7 @@ pub fn pod_affinity(affinity: &Field) -> Result<PodAffinity, ScenarioError> {
     Ok(out)
 }
 
-fn effect(f: &Field) -> Result<TaintEffect, ScenarioError> {
+fn effect(f: &Field) -> Result<TaintEffect, ConvertError> {
     let raw = f.string()?;
     TaintEffect::parse(&raw).ok_or_else(|| {
         f.error(format!(
@@ -208,7 +208,7 @@ fn effect(f: &Field) -> Result<TaintEffect, ScenarioError> {
 }
 
 /// A list of taints.
-pub fn taints<'a>(f: &Field<'a>, key: &'a str) -> Result<Vec<Taint>, ScenarioError> {
+pub fn taints<'a>(f: &Field<'a>, key: &'a str) -> Result<Vec<Taint>, ConvertError> {
     f.list(key)?
         .iter()
         .map(|t| {
@@ -222,7 +222,7 @@ pub fn taints<'a>(f: &Field<'a>, key: &'a str) -> Result<Vec<Taint>, ScenarioErr
 }
 
 /// `spec.tolerations`.
-pub fn tolerations(spec: &Field) -> Result<Vec<Toleration>, ScenarioError> {
+pub fn tolerations(spec: &Field) -> Result<Vec<Toleration>, ConvertError> {
     spec.list("tolerations")?
         .iter()
         .map(|t| {
@@ -257,7 +257,7 @@ fn inclusion(
     f: &Field,
     key: &'static str,
     default: InclusionPolicy,
-) -> Result<InclusionPolicy, ScenarioError> {
+) -> Result<InclusionPolicy, ConvertError> {
     match f.opt_string(key)?.as_deref() {
         None => Ok(default),
         Some("Honor") => Ok(InclusionPolicy::Honor),
@@ -269,7 +269,7 @@ fn inclusion(
 }
 
 /// `spec.topologySpreadConstraints`.
-pub fn topology_spread(spec: &Field) -> Result<Vec<TopologySpread>, ScenarioError> {
+pub fn topology_spread(spec: &Field) -> Result<Vec<TopologySpread>, ConvertError> {
     spec.list("topologySpreadConstraints")?
         .iter()
         .map(|c| {

@@ -1,16 +1,16 @@
 //! Workloads, DaemonSets and PodDisruptionBudgets.
 
+use super::error::ConvertError;
+use super::field::Field;
 use crate::model::pdb::{IntOrPercent, UnhealthyPodEvictionPolicy};
 use crate::model::{DaemonSet, OwnerKind, Pdb, Pod, Workload, WorkloadKind};
-use crate::scenario::error::ScenarioError;
-use crate::scenario::field::Field;
 
 use super::constraints::label_selector;
 use super::meta::{template_meta, Meta};
 use super::podspec;
 
 /// `spec.template` as a pod in `namespace` (no name, no node).
-fn template(spec: &Field, namespace: &str) -> Result<Pod, ScenarioError> {
+fn template(spec: &Field, namespace: &str) -> Result<Pod, ConvertError> {
     let t = spec.req("template")?;
     let mut meta = match t.get("metadata") {
         Some(m) => template_meta(&m)?,
@@ -22,7 +22,7 @@ fn template(spec: &Field, namespace: &str) -> Result<Pod, ScenarioError> {
 }
 
 /// A Deployment, StatefulSet or ReplicaSet.
-pub fn workload(kind: WorkloadKind, meta: Meta, root: &Field) -> Result<Workload, ScenarioError> {
+pub fn workload(kind: WorkloadKind, meta: Meta, root: &Field) -> Result<Workload, ConvertError> {
     let spec = root.req("spec")?;
     let replicas = match spec.get("replicas") {
         Some(r) => {
@@ -55,7 +55,7 @@ pub fn workload(kind: WorkloadKind, meta: Meta, root: &Field) -> Result<Workload
 }
 
 /// A DaemonSet.
-pub fn daemonset(meta: Meta, root: &Field) -> Result<DaemonSet, ScenarioError> {
+pub fn daemonset(meta: Meta, root: &Field) -> Result<DaemonSet, ConvertError> {
     let spec = root.req("spec")?;
     let mut template = template(&spec, &meta.namespace)?;
     template.owner = Some(crate::model::OwnerRef {
@@ -70,14 +70,14 @@ pub fn daemonset(meta: Meta, root: &Field) -> Result<DaemonSet, ScenarioError> {
     })
 }
 
-fn int_or_percent(f: &Field) -> Result<IntOrPercent, ScenarioError> {
+fn int_or_percent(f: &Field) -> Result<IntOrPercent, ConvertError> {
     let raw = f.string()?;
     IntOrPercent::parse(&raw)
         .ok_or_else(|| f.error(format!("{raw:?} is neither an integer nor a percentage")))
 }
 
 /// A PodDisruptionBudget (policy/v1, or v1beta1 where an empty selector selects nothing).
-pub fn pdb(meta: Meta, root: &Field, v1: bool) -> Result<Pdb, ScenarioError> {
+pub fn pdb(meta: Meta, root: &Field, v1: bool) -> Result<Pdb, ConvertError> {
     let spec = root.req("spec")?;
     let min_available = spec
         .get("minAvailable")

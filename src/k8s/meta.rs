@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use super::error::ConvertError;
+use super::field::Field;
 use crate::model::{OwnerKind, OwnerRef};
-use crate::scenario::error::ScenarioError;
-use crate::scenario::field::Field;
 
 /// The metadata fields karpdeck uses.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +28,7 @@ pub struct Meta {
 }
 
 /// Parse an RFC 3339 timestamp field.
-pub fn timestamp(f: &Field) -> Result<DateTime<Utc>, ScenarioError> {
+pub fn timestamp(f: &Field) -> Result<DateTime<Utc>, ConvertError> {
     let raw = f.string()?;
     DateTime::parse_from_rfc3339(&raw)
         .map(|t| t.with_timezone(&Utc))
@@ -36,7 +36,7 @@ pub fn timestamp(f: &Field) -> Result<DateTime<Utc>, ScenarioError> {
 }
 
 /// `metadata` of a top-level object; `name` is required.
-pub fn object_meta(root: &Field, namespaced: bool) -> Result<Meta, ScenarioError> {
+pub fn object_meta(root: &Field, namespaced: bool) -> Result<Meta, ConvertError> {
     let m = root.req("metadata")?;
     let mut meta = template_meta(&m)?;
     meta.name = m.req("name")?.string()?;
@@ -50,7 +50,7 @@ pub fn object_meta(root: &Field, namespaced: bool) -> Result<Meta, ScenarioError
 }
 
 /// Metadata where the name may be absent (pod templates).
-pub fn template_meta(m: &Field) -> Result<Meta, ScenarioError> {
+pub fn template_meta(m: &Field) -> Result<Meta, ConvertError> {
     let mut owner = None;
     for r in m.list("ownerReferences")? {
         let controller = r.get("controller").map(|c| c.bool()).transpose()?;

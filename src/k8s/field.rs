@@ -1,14 +1,13 @@
-//! Path-aware access to a YAML document, so every conversion error names the object and the field
+//! Path-aware access to a Kubernetes object (a JSON value, from a scenario file or the API), so every conversion error names the object and the field
 //! (`spec.containers[0].resources.requests.cpu`).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::rc::Rc;
 
-use serde_yaml::Value;
+use serde_json::Value;
 
-use super::error::ScenarioError;
+use super::error::ConvertError;
 use crate::model::Quantity;
 
 /// Where an object sits: file, document and object name, for error messages.
@@ -24,8 +23,8 @@ pub struct Origin {
 
 impl Origin {
     /// An error about the whole object.
-    pub fn error(&self, field: &str, message: impl Into<String>) -> ScenarioError {
-        ScenarioError::Invalid {
+    pub fn error(&self, field: &str, message: impl Into<String>) -> ConvertError {
+        ConvertError {
             location: format!("{}: {} ({})", self.file, self.position, self.object),
             field: field.to_string(),
             message: message.into(),
@@ -35,7 +34,7 @@ impl Origin {
 
 #[derive(Debug)]
 enum Segment<'a> {
-    Key(Cow<'a, str>),
+    Key(&'a str),
     Index(usize),
 }
 
@@ -101,12 +100,12 @@ impl<'a> Field<'a> {
     }
 
     /// An error about another field of the same object, by path.
-    pub fn error_at(&self, path: &str, message: impl Into<String>) -> ScenarioError {
+    pub fn error_at(&self, path: &str, message: impl Into<String>) -> ConvertError {
         self.origin.error(path, message)
     }
 
     /// An error about this field.
-    pub fn error(&self, message: impl Into<String>) -> ScenarioError {
+    pub fn error(&self, message: impl Into<String>) -> ConvertError {
         self.origin.error(&self.path(), message)
     }
 
@@ -117,15 +116,15 @@ impl<'a> Field<'a> {
 
     /// A child by key; `None` when absent or null.
     pub fn get(&self, key: &'a str) -> Option<Field<'a>> {
-        let child = self.value.as_mapping()?.get(key)?;
+        let child = self.value.as_object()?.get(key)?;
         if child.is_null() {
             return None;
         }
-        Some(self.child(child, Segment::Key(Cow::Borrowed(key))))
+        Some(self.child(child, Segment::Key(key)))
     }
 
     /// A child that must be present.
-    pub fn req(&self, key: &'a str) -> Result<Field<'a>, ScenarioError> {
+    pub fn req(&self, key: &'a str) -> Result<Field<'a>, ConvertError> {
         self.get(key).ok_or_else(|| {
             let path = match self.path() {
                 p if p.is_empty() => key.to_string(),
@@ -136,9 +135,9 @@ impl<'a> Field<'a> {
     }
 
     /// The elements of a sequence (null gives none).
-    pub fn items(&self) -> Result<Vec<Field<'a>>, ScenarioError> {
+    pub fn items(&self) -> Result<Vec<Field<'a>>, ConvertError> {
         match self.value {
-            Value::Sequence(seq) => Ok(seq
+            Value::Array(seq) => Ok(seq
                 .iter()
                 .enumerate()
                 .map(|(i, v)| self.child(v, Segment::Index(i)))
@@ -149,7 +148,7 @@ impl<'a> Field<'a> {
     }
 
     /// Elements of an optional child sequence.
-    pub fn list(&self, key: &'a str) -> Result<Vec<Field<'a>>, ScenarioError> {
+    pub fn list(&self, key: &'a str) -> Result<Vec<Field<'a>>, ConvertError> {
         match self.get(key) {
             Some(f) => f.items(),
             None => Ok(Vec::new()),
@@ -157,7 +156,7 @@ impl<'a> Field<'a> {
     }
 
     /// A scalar as a string (numbers and booleans are accepted, as kubectl would have quoted them).
-    pub fn string(&self) -> Result<String, ScenarioError> {
+    pub fn string(&self) -> Result<String, ConvertError> {
         match self.value {
             Value::String(s) => Ok(s.clone()),
             Value::Number(n) => Ok(n.to_string()),
@@ -167,12 +166,12 @@ impl<'a> Field<'a> {
     }
 
     /// An optional child string.
-    pub fn opt_string(&self, key: &'a str) -> Result<Option<String>, ScenarioError> {
+    pub fn opt_string(&self, key: &'a str) -> Result<Option<String>, ConvertError> {
         self.get(key).map(|f| f.string()).transpose()
     }
 
     /// An integer.
-    pub fn int(&self) -> Result<i64, ScenarioError> {
+    pub fn int(&self) -> Result<i64, ConvertError> {
         match self.value {
             Value::Number(n) => n.as_i64().ok_or_else(|| self.error("expected an integer")),
             Value::String(s) => s
@@ -183,12 +182,12 @@ impl<'a> Field<'a> {
     }
 
     /// An optional child integer.
-    pub fn opt_int(&self, key: &'a str) -> Result<Option<i64>, ScenarioError> {
+    pub fn opt_int(&self, key: &'a str) -> Result<Option<i64>, ConvertError> {
         self.get(key).map(|f| f.int()).transpose()
     }
 
     /// A boolean (`true`/`false`, or the strings kubectl writes for annotations).
-    pub fn bool(&self) -> Result<bool, ScenarioError> {
+    pub fn bool(&self) -> Result<bool, ConvertError> {
         match self.value {
             Value::Bool(b) => Ok(*b),
             Value::String(s) if s == "true" => Ok(true),
@@ -197,8 +196,8 @@ impl<'a> Field<'a> {
         }
     }
 
-    /// A Kubernetes quantity, written as a string or a YAML number.
-    pub fn quantity(&self) -> Result<Quantity, ScenarioError> {
+    /// A Kubernetes quantity, written as a string or a number.
+    pub fn quantity(&self) -> Result<Quantity, ConvertError> {
         let raw = match self.value {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
@@ -208,27 +207,19 @@ impl<'a> Field<'a> {
     }
 
     /// A mapping's entries in document order.
-    pub fn entries(&self) -> Result<Vec<(String, Field<'a>)>, ScenarioError> {
+    pub fn entries(&self) -> Result<Vec<(String, Field<'a>)>, ConvertError> {
         match self.value {
-            Value::Mapping(m) => m
+            Value::Object(m) => Ok(m
                 .iter()
-                .map(|(k, v)| {
-                    let key: Cow<'a, str> = match k {
-                        Value::String(s) => Cow::Borrowed(s.as_str()),
-                        Value::Number(n) => Cow::Owned(n.to_string()),
-                        Value::Bool(b) => Cow::Owned(b.to_string()),
-                        _ => return Err(self.error("mapping keys must be strings")),
-                    };
-                    Ok((key.to_string(), self.child(v, Segment::Key(key))))
-                })
-                .collect(),
+                .map(|(k, v)| (k.clone(), self.child(v, Segment::Key(k))))
+                .collect()),
             Value::Null => Ok(Vec::new()),
             _ => Err(self.error("expected a mapping")),
         }
     }
 
     /// A `string → string` mapping (labels, annotations, nodeSelector).
-    pub fn string_map(&self) -> Result<BTreeMap<String, String>, ScenarioError> {
+    pub fn string_map(&self) -> Result<BTreeMap<String, String>, ConvertError> {
         self.entries()?
             .into_iter()
             .map(|(k, v)| Ok((k, v.string()?)))
@@ -236,7 +227,7 @@ impl<'a> Field<'a> {
     }
 
     /// An optional child `string → string` mapping.
-    pub fn opt_string_map(&self, key: &'a str) -> Result<BTreeMap<String, String>, ScenarioError> {
+    pub fn opt_string_map(&self, key: &'a str) -> Result<BTreeMap<String, String>, ConvertError> {
         self.get(key)
             .map(|f| f.string_map())
             .transpose()

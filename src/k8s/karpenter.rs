@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::error::ConvertError;
+use super::field::Field;
 use crate::model::duration::parse_go_duration;
 use crate::model::pdb::IntOrPercent;
 use crate::model::Limits;
@@ -11,8 +13,6 @@ use crate::model::{
     Budget, ConsolidationPolicy, DisruptionReason, KubeletConfig, NodeClass, NodePool, NodePoolApi,
     Resources,
 };
-use crate::scenario::error::ScenarioError;
-use crate::scenario::field::Field;
 
 use super::constraints::{opt_resources, requirements, taints};
 use super::meta::Meta;
@@ -21,7 +21,7 @@ use super::meta::Meta;
 const DEFAULT_EXPIRE_AFTER: Duration = Duration::from_secs(720 * 3600);
 
 /// A duration that may be `Never` (→ `None`).
-fn duration_or_never(f: &Field) -> Result<Option<Duration>, ScenarioError> {
+fn duration_or_never(f: &Field) -> Result<Option<Duration>, ConvertError> {
     let raw = f.string()?;
     if raw == "Never" {
         return Ok(None);
@@ -38,7 +38,7 @@ fn opt_duration<'a>(
     f: &Field<'a>,
     key: &'a str,
     default: Option<Duration>,
-) -> Result<Option<Duration>, ScenarioError> {
+) -> Result<Option<Duration>, ConvertError> {
     match f.get(key) {
         Some(d) => duration_or_never(&d),
         None => Ok(default),
@@ -46,7 +46,7 @@ fn opt_duration<'a>(
 }
 
 /// `kubelet` / `kubeletConfiguration`.
-pub fn kubelet(f: &Field) -> Result<KubeletConfig, ScenarioError> {
+pub fn kubelet(f: &Field) -> Result<KubeletConfig, ConvertError> {
     Ok(KubeletConfig {
         max_pods: f.opt_int("maxPods")?,
         pods_per_core: f.opt_int("podsPerCore")?,
@@ -56,7 +56,7 @@ pub fn kubelet(f: &Field) -> Result<KubeletConfig, ScenarioError> {
     })
 }
 
-fn budgets(disruption: &Field) -> Result<Vec<Budget>, ScenarioError> {
+fn budgets(disruption: &Field) -> Result<Vec<Budget>, ConvertError> {
     let items = disruption.list("budgets")?;
     if items.is_empty() {
         return Ok(vec![Budget::default_budget()]);
@@ -101,7 +101,7 @@ fn budgets(disruption: &Field) -> Result<Vec<Budget>, ScenarioError> {
 }
 
 /// `spec.limits`: resources and an optional `nodes` count, each in its unit.
-fn limits(f: Option<Field>) -> Result<Limits, ScenarioError> {
+fn limits(f: Option<Field>) -> Result<Limits, ConvertError> {
     let mut out = Limits::default();
     let Some(f) = f else { return Ok(out) };
     for (name, value) in f.entries()? {
@@ -116,7 +116,7 @@ fn limits(f: Option<Field>) -> Result<Limits, ScenarioError> {
     Ok(out)
 }
 
-fn weight(spec: &Field) -> Result<i32, ScenarioError> {
+fn weight(spec: &Field) -> Result<i32, ConvertError> {
     match spec.get("weight") {
         Some(w) => {
             let n = w.int()?;
@@ -129,7 +129,7 @@ fn weight(spec: &Field) -> Result<i32, ScenarioError> {
     }
 }
 
-fn consolidation_policy(f: &Field) -> Result<ConsolidationPolicy, ScenarioError> {
+fn consolidation_policy(f: &Field) -> Result<ConsolidationPolicy, ConvertError> {
     let raw = f.string()?;
     ConsolidationPolicy::parse(&raw).ok_or_else(|| {
         f.error(format!(
@@ -139,7 +139,7 @@ fn consolidation_policy(f: &Field) -> Result<ConsolidationPolicy, ScenarioError>
 }
 
 /// A karpenter.sh/v1 or v1beta1 NodePool.
-pub fn nodepool(api: NodePoolApi, meta: Meta, root: &Field) -> Result<NodePool, ScenarioError> {
+pub fn nodepool(api: NodePoolApi, meta: Meta, root: &Field) -> Result<NodePool, ConvertError> {
     let spec = root.req("spec")?;
     let template = spec.req("template")?;
     let tspec = template.req("spec")?;
@@ -201,7 +201,7 @@ pub fn nodepool(api: NodePoolApi, meta: Meta, root: &Field) -> Result<NodePool, 
 /// A karpenter.sh/v1alpha5 Provisioner, read as the NodePool Karpenter's migration would produce:
 /// `consolidation.enabled` → WhenEmptyOrUnderutilized after 0s; `ttlSecondsAfterEmpty` → WhenEmpty
 /// after that many seconds; `ttlSecondsUntilExpired` → expireAfter (default Never).
-pub fn provisioner(meta: Meta, root: &Field) -> Result<NodePool, ScenarioError> {
+pub fn provisioner(meta: Meta, root: &Field) -> Result<NodePool, ConvertError> {
     let spec = root.req("spec")?;
     let consolidation_enabled = match spec.get("consolidation") {
         Some(c) => c
@@ -265,7 +265,7 @@ fn selector_terms<'a>(
     spec: &Field<'a>,
     terms_key: &'a str,
     legacy_key: &'a str,
-) -> Result<Vec<BTreeMap<String, String>>, ScenarioError> {
+) -> Result<Vec<BTreeMap<String, String>>, ConvertError> {
     let mut out = Vec::new();
     for term in spec.list(terms_key)? {
         let mut m = term.opt_string_map("tags")?;
@@ -283,7 +283,7 @@ fn selector_terms<'a>(
 }
 
 /// An EC2NodeClass (v1, v1beta1) or AWSNodeTemplate (v1alpha1).
-pub fn nodeclass(kind: &str, meta: Meta, root: &Field) -> Result<NodeClass, ScenarioError> {
+pub fn nodeclass(kind: &str, meta: Meta, root: &Field) -> Result<NodeClass, ConvertError> {
     let spec = root.req("spec")?;
     let mut ami_family = spec.opt_string("amiFamily")?;
     let mut ami_pinned = false;
