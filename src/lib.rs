@@ -6,6 +6,7 @@ pub mod cli;
 pub mod engine;
 pub mod exec;
 pub mod k8s;
+pub mod kube;
 pub mod logging;
 pub mod model;
 pub mod rng;

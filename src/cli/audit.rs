@@ -3,9 +3,8 @@
 use std::fmt::Write;
 
 use super::{AuditArgs, Failure};
-use crate::catalog::Catalog;
 use crate::engine::advisor::{audit, Severity};
-use crate::scenario::{self, LoadOptions};
+use crate::scenario::LoadOptions;
 
 /// Run the command and return its output.
 pub fn run(args: &AuditArgs) -> Result<String, Failure> {
@@ -13,8 +12,7 @@ pub fn run(args: &AuditArgs) -> Result<String, Failure> {
         scales: Vec::new(),
         region: args.region.clone(),
     };
-    let loaded = scenario::load_file(&args.scenario, &options, Catalog::embedded())
-        .map_err(Failure::bad_input)?;
+    let loaded = args.cluster.load(&options)?;
     let findings = audit(&loaded.snapshot);
     if args.json {
         let mut s = serde_json::to_string_pretty(&findings).map_err(Failure::bad_input)?;

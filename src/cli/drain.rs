@@ -6,10 +6,9 @@ use serde::Serialize;
 
 use super::table::Table;
 use super::{DrainArgs, Failure};
-use crate::catalog::Catalog;
 use crate::engine::drain::{drain_plan, DrainOptions, DrainPlan, Landing, PodAction};
 use crate::model::Snapshot;
-use crate::scenario::{self, LoadOptions};
+use crate::scenario::LoadOptions;
 
 #[derive(Debug, Serialize)]
 struct StepJson {
@@ -156,8 +155,7 @@ pub fn run(args: &DrainArgs) -> Result<String, Failure> {
         scales: args.scales.clone(),
         region: args.region.clone(),
     };
-    let loaded = scenario::load_file(&args.scenario, &options, Catalog::embedded())
-        .map_err(Failure::bad_input)?;
+    let loaded = args.cluster.load(&options)?;
     let s = &loaded.snapshot;
     let mut nodes = Vec::new();
     for name in &args.nodes {
@@ -166,10 +164,7 @@ pub fn run(args: &DrainArgs) -> Result<String, Failure> {
             .iter()
             .position(|n| &n.name == name)
             .ok_or_else(|| {
-                Failure::bad_input(format!(
-                    "node {name:?} is not in {}",
-                    args.scenario.display()
-                ))
+                Failure::bad_input(format!("node {name:?} is not in {}", loaded.source))
             })?;
         nodes.push(i);
     }

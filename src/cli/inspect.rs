@@ -7,13 +7,12 @@ use serde::Serialize;
 
 use super::table::Table;
 use super::{Failure, InspectArgs};
-use crate::catalog::Catalog;
 use crate::model::duration::format_duration;
 use crate::model::pod::PodPhase;
 use crate::model::quantity::{format_bytes_short, format_millis};
 use crate::model::resources::names;
 use crate::model::{NodePool, Pod, Resources, Snapshot};
-use crate::scenario::{self, LoadOptions, Loaded, ReplicaChange, Warning};
+use crate::scenario::{LoadOptions, Loaded, ReplicaChange, Warning};
 
 #[derive(Debug, Serialize)]
 struct NodeJson {
@@ -197,14 +196,23 @@ fn build_json<'a>(file: &str, loaded: &'a Loaded) -> InspectJson<'a> {
     }
 }
 
-fn render_text(file: &str, loaded: &Loaded) -> String {
+/// `Scenario FILE` for a file, `Cluster of context NAME` for a live one.
+fn heading(source: &str) -> String {
+    match source.strip_prefix("context ") {
+        Some(context) => format!("Cluster of context {context}"),
+        None => format!("Scenario {source}"),
+    }
+}
+
+fn render_text(loaded: &Loaded) -> String {
     let s = &loaded.snapshot;
     let pending: Vec<&Pod> = s.pending_pods().collect();
     let bound = s.pods.iter().filter(|p| p.is_active_on_node()).count();
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Scenario {file} — region {}\n{} nodes, {} pods running or bound, {} pending, {} NodePools, {} NodeClaims, {} DaemonSets, {} PDBs\n",
+        "{} — region {}\n{} nodes, {} pods running or bound, {} pending, {} NodePools, {} NodeClaims, {} DaemonSets, {} PDBs\n",
+        heading(&loaded.source),
         s.region,
         s.nodes.len(),
         bound,
@@ -467,21 +475,19 @@ pub fn run(args: &InspectArgs) -> Result<String, Failure> {
         scales: args.scales.clone(),
         region: args.region.clone(),
     };
-    let loaded = scenario::load_file(&args.scenario, &options, Catalog::embedded())
-        .map_err(Failure::bad_input)?;
+    let loaded = args.cluster.load(&options)?;
     tracing::info!(
-        scenario = %args.scenario.display(),
+        source = %loaded.source,
         nodes = loaded.snapshot.nodes.len(),
         pods = loaded.snapshot.pods.len(),
-        "scenario loaded"
+        "cluster loaded"
     );
-    let file = args.scenario.display().to_string();
     if args.json {
-        let mut s = serde_json::to_string_pretty(&build_json(&file, &loaded))
+        let mut s = serde_json::to_string_pretty(&build_json(&loaded.source, &loaded))
             .map_err(Failure::bad_input)?;
         s.push('\n');
         Ok(s)
     } else {
-        Ok(render_text(&file, &loaded))
+        Ok(render_text(&loaded))
     }
 }

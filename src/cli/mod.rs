@@ -3,8 +3,10 @@
 mod audit;
 mod bench;
 mod catalog;
+mod cluster;
 mod demo;
 mod drain;
+mod dump;
 mod inspect;
 mod journal;
 mod plan;
@@ -23,6 +25,7 @@ use crate::engine::plan::Strategy;
 use crate::engine::whatif::WhatIf;
 use crate::model::Quantity;
 use crate::scenario::ScaleSpec;
+pub use cluster::ClusterArgs;
 
 /// Exit status for malformed input (files, flags).
 pub const EXIT_BAD_INPUT: i32 = 2;
@@ -65,6 +68,19 @@ pub enum Command {
     Journal(JournalArgs),
     /// Open the console on the simulated lab cluster: karpdeck proposes, you approve.
     Demo(DemoArgs),
+    /// Write the live cluster as a scenario file (what `--scenario` reads back).
+    Dump(DumpArgs),
+}
+
+/// `karpdeck dump` options.
+#[derive(Debug, clap::Args)]
+pub struct DumpArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 /// `karpdeck journal` options.
@@ -177,9 +193,9 @@ pub struct DemoArgs {
 /// `karpdeck drain` options.
 #[derive(Debug, clap::Args)]
 pub struct DrainArgs {
-    /// Scenario file.
-    #[arg(long, value_name = "FILE")]
-    pub scenario: PathBuf,
+    /// The cluster: a scenario file or a live one.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Nodes to drain, in order.
     #[arg(required = true, value_name = "NODE")]
     pub nodes: Vec<String>,
@@ -201,7 +217,7 @@ pub struct DrainArgs {
     /// Delete instead of evict, bypassing PodDisruptionBudgets.
     #[arg(long)]
     pub disable_eviction: bool,
-    /// Accepted for kubectl parity: a scenario drain never changes anything.
+    /// Accepted for kubectl parity: `karpdeck drain` only previews, on a file or a live cluster.
     #[arg(long)]
     pub dry_run: bool,
     /// Print JSON.
@@ -212,9 +228,9 @@ pub struct DrainArgs {
 /// `karpdeck audit` options.
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
-    /// Scenario file.
-    #[arg(long, value_name = "FILE")]
-    pub scenario: PathBuf,
+    /// The cluster: a scenario file or a live one.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Region, when the scenario's nodes do not say.
     #[arg(long)]
     pub region: Option<String>,
@@ -303,9 +319,9 @@ pub struct CatalogArgs {
 /// `karpdeck inspect` options.
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    /// Scenario file: kubectl `-o yaml` List output or multi-document YAML.
-    #[arg(long, value_name = "FILE")]
-    pub scenario: PathBuf,
+    /// The cluster: a scenario file or a live one.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Change a workload's replicas before inspecting (NAMESPACE/NAME=N); repeatable.
     #[arg(long = "scale", value_name = "NS/NAME=N", value_parser = parse_scale)]
     pub scales: Vec<ScaleSpec>,
@@ -320,9 +336,9 @@ pub struct InspectArgs {
 /// `karpdeck plan` options.
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
-    /// Scenario file: kubectl `-o yaml` List output or multi-document YAML.
-    #[arg(long, value_name = "FILE")]
-    pub scenario: PathBuf,
+    /// The cluster: a scenario file or a live one.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Change a workload's replicas before planning (NAMESPACE/NAME=N); repeatable.
     #[arg(long = "scale", value_name = "NS/NAME=N", value_parser = parse_scale)]
     pub scales: Vec<ScaleSpec>,
@@ -466,6 +482,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Sim(args) => return sim::run(&args, out),
         Command::Demo(args) => return demo::run(&args, out),
         Command::Journal(args) => journal::run(&args)?,
+        Command::Dump(args) => dump::run(&args)?,
     };
     out.write_all(text.as_bytes()).map_err(Failure::output)
 }

@@ -4,7 +4,6 @@ use std::fmt::Write;
 
 use super::table::Table;
 use super::{Failure, PlanArgs};
-use crate::catalog::Catalog;
 use chrono::Utc;
 
 use crate::engine::disruption::DisruptionOptions;
@@ -16,7 +15,7 @@ use crate::engine::scheduling::{provisionable, Options};
 use crate::engine::whatif::WhatIf;
 use crate::model::quantity::{format_bytes_short, format_millis};
 use crate::model::Snapshot;
-use crate::scenario::{self, LoadOptions};
+use crate::scenario::LoadOptions;
 
 /// Up to five names, then `and N other(s)`, as Karpenter logs lists.
 fn short_list(items: &[String]) -> String {
@@ -276,8 +275,7 @@ pub fn run(args: &PlanArgs) -> Result<String, Failure> {
         scales: args.scales.clone(),
         region: args.region.clone(),
     };
-    let mut loaded = scenario::load_file(&args.scenario, &options, Catalog::embedded())
-        .map_err(Failure::bad_input)?;
+    let mut loaded = args.cluster.load(&options)?;
     let what_ifs = args
         .lose_zone
         .iter()
@@ -325,7 +323,7 @@ pub fn run(args: &PlanArgs) -> Result<String, Failure> {
     let plan =
         plan(snapshot, args.strategy, &options.scheduling).with_disruption(snapshot, now, &options);
     tracing::info!(
-        scenario = %args.scenario.display(),
+        source = %loaded.source,
         nodeclaims = plan.nodeclaims.len(),
         unschedulable = plan.unschedulable.len(),
         "plan computed"

@@ -13,9 +13,9 @@ use crate::model::Quantity;
 /// Where an object sits: file, document and object name, for error messages.
 #[derive(Debug, Clone)]
 pub struct Origin {
-    /// File name as given.
+    /// File name as given, or `context NAME` for a live object.
     pub file: String,
-    /// `document 3` or `document 1, items[4]`.
+    /// `document 3` or `document 1, items[4]`; empty for a live object.
     pub position: String,
     /// `Pod kube-system/coredns-1` (filled in once the name is known).
     pub object: String,
@@ -24,8 +24,13 @@ pub struct Origin {
 impl Origin {
     /// An error about the whole object.
     pub fn error(&self, field: &str, message: impl Into<String>) -> ConvertError {
+        let location = if self.position.is_empty() {
+            format!("{} ({})", self.file, self.object)
+        } else {
+            format!("{}: {} ({})", self.file, self.position, self.object)
+        };
         ConvertError {
-            location: format!("{}: {} ({})", self.file, self.position, self.object),
+            location,
             field: field.to_string(),
             message: message.into(),
         }

@@ -46,6 +46,8 @@ pub struct Warning {
 /// A loaded scenario.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// Where it came from: the file as given, or `context NAME` for a live cluster.
+    pub source: String,
     /// The cluster.
     pub snapshot: Snapshot,
     /// Skipped objects and assumptions.
@@ -86,38 +88,46 @@ pub fn load_str(
         })?;
         loader.document(file, &format!("document {}", i + 1), &value)?;
     }
-    let scaled = expand::apply_scales(&mut loader.snapshot, &options.scales)?;
-    let replica_changes = expand::expand_workloads(&mut loader.snapshot, &scaled)?;
-    loader.snapshot.link_pdbs();
-    loader.snapshot.region = match &options.region {
+    finish(loader.snapshot, loader.warnings, options, file)
+}
+
+/// What every source of a cluster goes through once its objects are read (a scenario file, or
+/// a live cluster's store): `--scale`, workloads' missing replicas as pending pods, PDBs linked
+/// to their pods, and the region inferred. `source` names it in warnings.
+pub fn finish(
+    mut snapshot: Snapshot,
+    mut warnings: Vec<Warning>,
+    options: &LoadOptions,
+    source: &str,
+) -> Result<Loaded, ScenarioError> {
+    let scaled = expand::apply_scales(&mut snapshot, &options.scales)?;
+    let replica_changes = expand::expand_workloads(&mut snapshot, &scaled)?;
+    snapshot.link_pdbs();
+    snapshot.region = match &options.region {
         Some(r) => r.clone(),
-        None => infer_region(&loader.snapshot).unwrap_or_else(|| {
-            loader.warnings.push(Warning {
-                location: file.to_string(),
+        None => infer_region(&snapshot).unwrap_or_else(|| {
+            warnings.push(Warning {
+                location: source.to_string(),
                 message: format!(
-                    "no region in the scenario; assuming {DEFAULT_REGION} (use --region)"
+                    "no region in the cluster's nodes; assuming {DEFAULT_REGION} (use --region)"
                 ),
             });
             DEFAULT_REGION.to_string()
         }),
     };
-    if loader
-        .snapshot
-        .catalog
-        .region(&loader.snapshot.region)
-        .is_none()
-    {
-        loader.warnings.push(Warning {
-            location: file.to_string(),
+    if snapshot.catalog.region(&snapshot.region).is_none() {
+        warnings.push(Warning {
+            location: source.to_string(),
             message: format!(
                 "region {} is not in the embedded catalog: instance types have no offerings or prices there",
-                loader.snapshot.region
+                snapshot.region
             ),
         });
     }
     Ok(Loaded {
-        snapshot: loader.snapshot,
-        warnings: loader.warnings,
+        source: source.to_string(),
+        snapshot,
+        warnings,
         replica_changes,
     })
 }

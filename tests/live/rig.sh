@@ -17,7 +17,7 @@ CRDS="$HERE/fixtures/crds"
 CACHE=${KARPDECK_RIG_CACHE:-$HOME/.cache/karpdeck/k8s-1.20.2}
 BIN="$CACHE/bin"
 COMPONENTS=(kube-apiserver kube-scheduler kube-controller-manager)
-APT_PACKAGES=(golang-go etcd-server rsync openssl golang-github-modern-go-reflect2-dev curl python3)
+APT_PACKAGES=(golang-go etcd-server rsync make openssl golang-github-modern-go-reflect2-dev curl python3)
 READY_TIMEOUT=${KARPDECK_RIG_READY_TIMEOUT:-90}
 
 die() { echo "rig: $*" >&2; exit 1; }
@@ -29,7 +29,7 @@ log() { echo "rig: $*" >&2; }
 cmd_install() {
   local need_update=0 missing=() p
   local src_list=/etc/apt/sources.list.d/karpdeck-deb-src.sources
-  if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  if ! grep -qsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
     # Same archive, key and component as the existing bookworm `deb` entry, for source packages.
     awk 'BEGIN { RS = ""; ORS = "\n" }
          /Types: deb/ && /Suites:.*bookworm( |$|\n)/ && /Components:.*main/ {
@@ -98,7 +98,7 @@ EOF
 # ---------------------------------------------------------------------------
 # Helpers shared by start / stop / restart-apiserver.
 
-# pid of a component started in DIR, if it is still running that component's binary.
+# pid of a component started in DIR, if it is still running that component's binary (a zombie's cmdline is empty).
 running_pid() {
   local dir=$1 name=$2 pid
   [[ -f "$dir/run/$name.pid" ]] || return 1
@@ -111,19 +111,22 @@ launch() {
   local dir=$1 name=$2; shift 2
   setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$dir/run/$name.pid"
+  disown
 }
 
-# Send SIG to a component and wait (up to 30 s, then SIGKILL) until it is gone.
+# Send SIG to a component and wait (up to 30 s, SIGKILL after 15 s) until it has exited. An exited process
+# can stay a zombie for a while (init reaps it), so "exited" is judged by running_pid, not kill -0.
 kill_component() {
   local dir=$1 name=$2 sig=$3 pid i
-  pid=$(running_pid "$dir" "$name") || { rm -f "$dir/run/$name.pid"; return 0; }
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    ((i == 150)) && { kill -KILL "$pid" 2>/dev/null || true; }
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && die "$name (pid $pid) did not exit"
+  if pid=$(running_pid "$dir" "$name"); then
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for ((i = 0; i < 300; i++)); do
+      running_pid "$dir" "$name" >/dev/null || break
+      ((i == 150)) && { kill -KILL "$pid" 2>/dev/null || true; }
+      sleep 0.1
+    done
+    running_pid "$dir" "$name" >/dev/null && die "$name (pid $pid) did not exit"
+  fi
   rm -f "$dir/run/$name.pid"
 }
 
@@ -312,6 +315,8 @@ cmd_start() {
   for name in "${COMPONENTS[@]}"; do [[ -x "$BIN/$name" ]] || die "$BIN/$name missing: run '$0 build'"; done
   command -v etcd >/dev/null || die "etcd missing: run '$0 install'"
   mkdir -p "$dir/run" "$dir/logs" "$dir/etcd"
+  # A start that fails half-way stops what it had started (the logs stay).
+  trap '[[ $? -eq 0 ]] || cmd_stop "$dir"' EXIT
 
   local ports
   read -r -a ports <<<"$(free_ports 3)"

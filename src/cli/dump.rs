@@ -1,0 +1,21 @@
+//! `karpdeck dump`: the live cluster as a scenario file on stdout.
+
+use chrono::Utc;
+
+use super::cluster::live_failure;
+use super::{DumpArgs, Failure};
+use crate::kube::{self, Target};
+
+/// Run the command and return the scenario text.
+pub fn run(args: &DumpArgs) -> Result<String, Failure> {
+    let target = Target {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    };
+    let rt = kube::runtime().map_err(Failure::failed)?;
+    rt.block_on(async {
+        let conn = kube::connect(&target).await?;
+        kube::dump::dump(&conn, Utc::now()).await
+    })
+    .map_err(live_failure)
+}

@@ -1,0 +1,172 @@
+//! A live cluster through the Kubernetes API: kubeconfig and contexts as kubectl finds them,
+//! discovery of what the server serves, one watcher per source feeding a store of slim objects
+//! (converted by [`crate::k8s`], the scenario loader's converter), and a one-shot read for the
+//! headless commands.
+
+pub mod connect;
+pub mod dump;
+pub mod raw;
+pub mod sources;
+pub mod store;
+pub mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::catalog::Catalog;
+use crate::scenario::{self, LoadOptions, Loaded, ScenarioError, Warning};
+
+pub use connect::{ConnectError, Connection, Contexts, Target};
+pub use sources::{Source, SourceKind};
+pub use store::{SourceState, SourceStatus, Store};
+pub use watch::Watching;
+
+/// How long a one-shot read waits for every source's first list.
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a live cluster could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// No client could be made (kubeconfig, context).
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The API answered with an error, or not at all.
+    #[error("context {context}: {what}: {message}")]
+    Api {
+        /// The context.
+        context: String,
+        /// What was being done.
+        what: String,
+        /// The error, on one line.
+        message: String,
+    },
+    /// Not every source had listed in time.
+    #[error("context {context}: not synced after {seconds} s: still listing {sources}")]
+    Timeout {
+        /// The context.
+        context: String,
+        /// How long it waited.
+        seconds: u64,
+        /// The sources still listing.
+        sources: String,
+    },
+    /// `--scale` named nothing, or similar.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+}
+
+impl LiveError {
+    /// Whether the operator's input is at fault (kubeconfig, context, `--scale`), not the cluster.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, LiveError::Connect(_) | LiveError::Scenario(_))
+    }
+}
+
+/// A tokio runtime for the live side of a command.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("karpdeck-kube")
+        .enable_all()
+        .build()
+}
+
+/// Connect to the cluster `target` names.
+pub async fn connect(target: &Target) -> Result<Connection, LiveError> {
+    let contexts = Contexts::read(target)?;
+    let context = contexts.resolve(target.context.as_deref())?;
+    Ok(contexts.connect(&context).await?)
+}
+
+/// Read the cluster once, through the same watchers the console uses, and finish it as a
+/// scenario file is finished (`--scale`, missing replicas, PDB links, region).
+pub fn load(
+    target: &Target,
+    options: &LoadOptions,
+    catalog: Arc<Catalog>,
+) -> Result<Loaded, LiveError> {
+    let rt = runtime().map_err(|e| LiveError::Api {
+        context: target.context.clone().unwrap_or_default(),
+        what: "cannot start the runtime".into(),
+        message: e.to_string(),
+    })?;
+    rt.block_on(async {
+        let conn = connect(target).await?;
+        let watching = sync(&conn, SYNC_TIMEOUT).await?;
+        let store = watching.store.lock().unwrap_or_else(|p| p.into_inner());
+        let warnings = store
+            .refused()
+            .into_iter()
+            .map(|message| Warning {
+                location: format!("context {}", conn.context),
+                message: format!("skipped: {message}"),
+            })
+            .collect();
+        let snapshot = store.snapshot(catalog);
+        Ok(scenario::finish(
+            snapshot,
+            warnings,
+            options,
+            &format!("context {}", conn.context),
+        )?)
+    })
+}
+
+/// Discover the sources, start their watchers and wait until each has listed once. A source
+/// whose first list fails ends the wait with that error (a one-shot read has nothing to show
+/// meanwhile); later failures are the watchers' to retry.
+pub async fn sync(conn: &Connection, timeout: Duration) -> Result<Watching, LiveError> {
+    let api_error = |what: &str, e: ::kube::Error| LiveError::Api {
+        context: conn.context.clone(),
+        what: what.to_string(),
+        message: connect::error_text(&e),
+    };
+    let sources = sources::discover(&conn.client)
+        .await
+        .map_err(|e| api_error(&format!("cannot reach {}", conn.server), e))?;
+    let mut watching = Watching::start(conn, sources);
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        {
+            let store = watching.store.lock().unwrap_or_else(|p| p.into_inner());
+            if store.synced() {
+                break;
+            }
+            let failed = store.statuses().find_map(|s| match &s.state {
+                SourceState::Reconnecting { error, .. } if !s.synced_once => {
+                    Some((s.kind, error.clone()))
+                }
+                _ => None,
+            });
+            if let Some((kind, error)) = failed {
+                return Err(LiveError::Api {
+                    context: conn.context.clone(),
+                    what: format!("cannot list {}", kind.plural()),
+                    message: error,
+                });
+            }
+        }
+        let waited = tokio::time::timeout_at(deadline, watching.changed.changed()).await;
+        if let Ok(Err(_)) = waited {
+            return Err(LiveError::Api {
+                context: conn.context.clone(),
+                what: "watching".into(),
+                message: "every watcher stopped".into(),
+            });
+        }
+        if waited.is_err() {
+            let store = watching.store.lock().unwrap_or_else(|p| p.into_inner());
+            let sources: Vec<&str> = store
+                .statuses()
+                .filter(|s| !s.synced_once)
+                .map(|s| s.kind.plural())
+                .collect();
+            return Err(LiveError::Timeout {
+                context: conn.context.clone(),
+                seconds: timeout.as_secs(),
+                sources: sources.join(", "),
+            });
+        }
+    }
+    Ok(watching)
+}
