@@ -182,7 +182,7 @@ pub fn generate(options: &GenOptions, catalog: &Catalog) -> String {
         let kind = KINDS[w % KINDS.len()];
         let (cpu, mem) = *rng.pick(&SIZES);
         let app = format!("app-{w:05}");
-        let tolerate = if rng.next_u64() % 4 == 0 {
+        let tolerate = if rng.next_u64().is_multiple_of(4) {
             "      tolerations: [{key: batch, operator: Exists}]\n"
         } else {
             ""
