@@ -24,6 +24,9 @@ pub use watch::Watching;
 /// How long a one-shot read waits for every source's first list.
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// What a cluster without Karpenter's CRDs is told: normal, not an error.
+pub const NO_KARPENTER: &str = "no Karpenter: the server has no karpenter.sh NodePools or Provisioners (plans show what Karpenter would do were it installed)";
+
 /// Why a live cluster could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
@@ -94,21 +97,23 @@ pub fn load(
         let conn = connect(target).await?;
         let watching = sync(&conn, SYNC_TIMEOUT).await?;
         let store = watching.store.lock().unwrap_or_else(|p| p.into_inner());
-        let warnings = store
+        let location = format!("context {}", conn.context);
+        let mut warnings: Vec<Warning> = store
             .refused()
             .into_iter()
             .map(|message| Warning {
-                location: format!("context {}", conn.context),
+                location: location.clone(),
                 message: format!("skipped: {message}"),
             })
             .collect();
+        if !store.has_karpenter() {
+            warnings.push(Warning {
+                location: location.clone(),
+                message: NO_KARPENTER.to_string(),
+            });
+        }
         let snapshot = store.snapshot(catalog);
-        Ok(scenario::finish(
-            snapshot,
-            warnings,
-            options,
-            &format!("context {}", conn.context),
-        )?)
+        Ok(scenario::finish(snapshot, warnings, options, &location)?)
     })
 }
 

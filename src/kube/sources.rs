@@ -203,11 +203,6 @@ impl SourceKind {
     pub fn field_selector(self) -> Option<&'static str> {
         self.wanted().field_selector
     }
-
-    /// Whether the source is one of Karpenter's resources (absent where Karpenter is not installed).
-    pub fn is_karpenter(self) -> bool {
-        self.wanted().group.starts_with("karpenter")
-    }
 }
 
 /// A source the server serves, at the version discovery chose.

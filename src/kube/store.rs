@@ -114,6 +114,11 @@ impl Store {
         self.entries.iter().any(|e| e.status.kind == kind)
     }
 
+    /// Whether Karpenter is installed: its NodePool or Provisioner resource is served.
+    pub fn has_karpenter(&self) -> bool {
+        self.serves(SourceKind::NodePools) || self.serves(SourceKind::Provisioners)
+    }
+
     /// Whether every source has completed a list.
     pub fn synced(&self) -> bool {
         self.entries.iter().all(|e| e.status.synced_once)

@@ -1,0 +1,157 @@
+//! Stands in for the kubelets of the nodes it registers, which cannot run here: it registers
+//! each Node with its capacity, keeps its Ready condition's heartbeat fresh (so the real node
+//! lifecycle controller leaves it Ready), reports pods bound to it Running and Ready, and
+//! finishes pods being deleted once their grace period has passed. It decides nothing else.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{json, Value};
+
+/// How often the kubelets report.
+const TICK: Duration = Duration::from_millis(500);
+/// How often a node's heartbeat is renewed (the lifecycle controller's grace is 40 s).
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// The kubelets of the registered nodes, running until dropped.
+pub struct Kubelets {
+    client: Client,
+    nodes: Arc<Mutex<BTreeSet<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Kubelets {
+    /// Start playing the kubelets (of no node yet).
+    pub fn start(client: Client) -> Self {
+        let nodes: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let task = tokio::spawn(run(client.clone(), nodes.clone()));
+        Self {
+            client,
+            nodes,
+            task,
+        }
+    }
+
+    /// Register a node as its kubelet would on boot: the Node object with the given metadata,
+    /// spec and capacity, then a Ready status.
+    pub async fn register(&self, node: &Value) {
+        let name = node["metadata"]["name"]
+            .as_str()
+            .expect("node name")
+            .to_string();
+        let api: Api<Node> = Api::all(self.client.clone());
+        let body = json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {
+                "name": name,
+                "labels": node["metadata"]["labels"],
+                "annotations": node["metadata"]["annotations"],
+            },
+            "spec": node["spec"],
+        });
+        let object: Node = serde_json::from_value(body).expect("a Node");
+        api.create(&PostParams::default(), &object)
+            .await
+            .unwrap_or_else(|e| panic!("register node {name}: {e}"));
+        let status = json!({
+            "status": {
+                "capacity": node["status"]["capacity"],
+                "allocatable": node["status"]["allocatable"],
+                "conditions": conditions(Utc::now()),
+            }
+        });
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .unwrap_or_else(|e| panic!("node {name} status: {e}"));
+        self.nodes.lock().unwrap().insert(name);
+    }
+}
+
+impl Drop for Kubelets {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn conditions(now: DateTime<Utc>) -> Value {
+    let t = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let condition = |kind: &str, status: &str, reason: &str| {
+        json!({"type": kind, "status": status, "reason": reason,
+               "lastHeartbeatTime": t, "lastTransitionTime": t})
+    };
+    json!([
+        condition("Ready", "True", "KubeletReady"),
+        condition("MemoryPressure", "False", "KubeletHasSufficientMemory"),
+        condition("DiskPressure", "False", "KubeletHasNoDiskPressure"),
+        condition("PIDPressure", "False", "KubeletHasSufficientPID"),
+    ])
+}
+
+async fn run(client: Client, nodes: Arc<Mutex<BTreeSet<String>>>) {
+    let node_api: Api<Node> = Api::all(client.clone());
+    let pods_all: Api<Pod> = Api::all(client.clone());
+    let mut last_heartbeat = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(TICK).await;
+        let mine = nodes.lock().unwrap().clone();
+        if last_heartbeat.elapsed() >= HEARTBEAT {
+            last_heartbeat = tokio::time::Instant::now();
+            for name in &mine {
+                let status = json!({"status": {"conditions": conditions(Utc::now())}});
+                // A node deleted meanwhile simply has no kubelet any more.
+                let _ = node_api
+                    .patch_status(name, &PatchParams::default(), &Patch::Strategic(&status))
+                    .await;
+            }
+        }
+        let Ok(pods) = pods_all.list(&ListParams::default()).await else {
+            continue;
+        };
+        for pod in pods.items {
+            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+                continue;
+            };
+            if !mine.contains(&node) {
+                continue;
+            }
+            let ns = pod.metadata.namespace.clone().unwrap_or_default();
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+            if let Some(deleting) = &pod.metadata.deletion_timestamp {
+                if deleting.0 <= api_now() {
+                    let _ = api
+                        .delete(&name, &DeleteParams::default().grace_period(0))
+                        .await;
+                }
+                continue;
+            }
+            let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+            if phase != Some("Running") {
+                let t = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+                let status = json!({"status": {
+                    "phase": "Running",
+                    "startTime": t,
+                    "conditions": [
+                        {"type": "PodScheduled", "status": "True", "lastTransitionTime": t},
+                        {"type": "Initialized", "status": "True", "lastTransitionTime": t},
+                        {"type": "ContainersReady", "status": "True", "lastTransitionTime": t},
+                        {"type": "Ready", "status": "True", "lastTransitionTime": t},
+                    ],
+                }});
+                let _ = api
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                    .await;
+            }
+        }
+    }
+}
+
+/// The current time in the type k8s-openapi's timestamps use.
+fn api_now() -> k8s_openapi::jiff::Timestamp {
+    k8s_openapi::jiff::Timestamp::now()
+}

@@ -1,0 +1,398 @@
+//! karpdeck against a real Kubernetes control plane (kube-apiserver, kube-scheduler,
+//! kube-controller-manager and etcd, started by `tests/live/rig.sh`). The tests share one
+//! cluster and build on each other's state, so they run in order, one at a time.
+//!
+//! Without a rig (`KARPDECK_RIG_KUBECONFIG` unset) they are skipped with one line.
+
+mod apply;
+mod kubelet;
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use serde_json::{json, Value};
+
+use kubelet::Kubelets;
+
+/// The moment every plan here is made at, so node ages do not depend on when the test runs.
+const NOW: &str = "2026-12-01T00:00:00Z";
+
+/// The shared state of a run: the rig's kubeconfig, an admin client, the kubelets.
+struct Rig {
+    kubeconfig: PathBuf,
+    client: Client,
+    kubelets: Kubelets,
+    scratch: PathBuf,
+}
+
+type Case = fn(&Rig, &tokio::runtime::Runtime);
+
+fn main() {
+    let cases: &[(&str, Case)] = &[
+        (
+            "lab_plan_matches_the_scenario_file",
+            lab_plan_matches_the_scenario_file,
+        ),
+        (
+            "scaled_nginx_gives_the_labs_two_nodeclaims",
+            scaled_nginx_gives_the_labs_two_nodeclaims,
+        ),
+        (
+            "dump_replays_with_the_same_plan",
+            dump_replays_with_the_same_plan,
+        ),
+        (
+            "errors_name_the_context_and_the_refusal",
+            errors_name_the_context_and_the_refusal,
+        ),
+        (
+            "without_karpenter_the_cluster_still_opens",
+            without_karpenter_the_cluster_still_opens,
+        ),
+    ];
+    let Some(kubeconfig) = std::env::var_os("KARPDECK_RIG_KUBECONFIG").map(PathBuf::from) else {
+        println!(
+            "live: {} tests skipped: no control plane (run .ci/run, or tests/live/rig.sh start DIR and export DIR/env)",
+            cases.len()
+        );
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = rt.block_on(admin_client(&kubeconfig));
+    let _guard = rt.enter();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let existing = rt
+        .block_on(nodes.list(&ListParams::default()))
+        .expect("list nodes");
+    assert!(
+        existing.items.is_empty(),
+        "live: the control plane already has nodes: the tests need a fresh one (tests/live/rig.sh start NEWDIR)"
+    );
+    let scratch = std::env::temp_dir().join(format!("karpdeck-live-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let rig = Rig {
+        kubeconfig,
+        kubelets: Kubelets::start(client.clone()),
+        client,
+        scratch,
+    };
+    println!("\nrunning {} tests", cases.len());
+    let (mut passed, mut failed) = (0, 0);
+    for (name, case) in cases {
+        let started = Instant::now();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| case(&rig, &rt))) {
+            Ok(()) => {
+                passed += 1;
+                println!(
+                    "test {name} ... ok ({:.1} s)",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Err(_) => {
+                failed += 1;
+                println!("test {name} ... FAILED");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&rig.scratch);
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out\n",
+        if failed == 0 { "ok" } else { "FAILED" }
+    );
+    if failed > 0 {
+        std::process::exit(101);
+    }
+}
+
+async fn admin_client(kubeconfig: &Path) -> Client {
+    let kc = Kubeconfig::read_from(kubeconfig).expect("rig kubeconfig");
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("rig config");
+    Client::try_from(config).expect("rig client")
+}
+
+fn karpdeck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_karpdeck"))
+        .args(args)
+        .env(
+            "XDG_STATE_HOME",
+            std::env::temp_dir().join("karpdeck-live-state"),
+        )
+        .output()
+        .expect("run karpdeck")
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "status {:?}, stderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn lab() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/scenarios/seed-lab.yaml")
+}
+
+impl Rig {
+    fn k(&self) -> &str {
+        self.kubeconfig.to_str().unwrap()
+    }
+
+    /// `karpdeck plan --json` of the live cluster.
+    fn live_plan(&self) -> Value {
+        let out = karpdeck(&["plan", "--kubeconfig", self.k(), "--json", "--now", NOW]);
+        serde_json::from_str(&stdout(&out)).unwrap()
+    }
+}
+
+fn file_plan(file: &Path, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "plan",
+        "--scenario",
+        file.to_str().unwrap(),
+        "--json",
+        "--now",
+        NOW,
+    ];
+    args.extend_from_slice(extra);
+    serde_json::from_str(&stdout(&karpdeck(&args))).unwrap()
+}
+
+/// Poll `check` until it holds, or fail after `limit` with what it last saw.
+fn wait_until<T: std::fmt::Debug>(
+    rt: &tokio::runtime::Runtime,
+    limit: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let started = Instant::now();
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(last) if started.elapsed() > limit => {
+                panic!("{what}: not after {limit:?}; last seen: {last}")
+            }
+            Err(_) => rt.block_on(tokio::time::sleep(Duration::from_millis(250))),
+        }
+    }
+}
+
+/// Pods by phase and whether the scheduler found them unschedulable.
+fn pod_states(rig: &Rig, rt: &tokio::runtime::Runtime) -> Vec<(String, String, bool)> {
+    let api: Api<Pod> = Api::all(rig.client.clone());
+    let pods = rt.block_on(api.list(&ListParams::default())).unwrap();
+    pods.items
+        .into_iter()
+        .map(|p| {
+            let status = p.status.unwrap_or_default();
+            let unschedulable =
+                status.conditions.unwrap_or_default().iter().any(|c| {
+                    c.type_ == "PodScheduled" && c.reason.as_deref() == Some("Unschedulable")
+                });
+            (
+                format!(
+                    "{}/{}",
+                    p.metadata.namespace.unwrap_or_default(),
+                    p.metadata.name.unwrap_or_default()
+                ),
+                status.phase.unwrap_or_default(),
+                unschedulable,
+            )
+        })
+        .collect()
+}
+
+fn lab_plan_matches_the_scenario_file(rig: &Rig, rt: &tokio::runtime::Runtime) {
+    let text = std::fs::read_to_string(lab()).unwrap();
+    let docs = apply::documents(&text);
+    let expected_pods = docs.iter().filter(|d| d["kind"] == "Pod").count();
+    rt.block_on(apply::apply(&rig.client, &rig.kubelets, &docs));
+    // Settled: every pod of the file Running on its node, and the Deployment has adopted its
+    // ReplicaSet without rolling anything.
+    wait_until(rt, Duration::from_secs(60), "lab pods running", || {
+        let states = pod_states(rig, rt);
+        let running = states.iter().filter(|s| s.1 == "Running").count();
+        if running == expected_pods && states.len() == expected_pods {
+            Ok(())
+        } else {
+            Err(format!("{states:?}"))
+        }
+    });
+    let deployments: Api<Deployment> = Api::namespaced(rig.client.clone(), "nlb-app-karpenter");
+    wait_until(
+        rt,
+        Duration::from_secs(30),
+        "nginx deployment settled",
+        || {
+            let d = rt.block_on(deployments.get("nginx-deployment")).unwrap();
+            let s = d.status.unwrap_or_default();
+            if s.observed_generation == d.metadata.generation && s.updated_replicas == Some(1) {
+                Ok(())
+            } else {
+                Err(format!("{s:?}"))
+            }
+        },
+    );
+    assert_eq!(rig.live_plan(), file_plan(&lab(), &[]));
+}
+
+fn scaled_nginx_gives_the_labs_two_nodeclaims(rig: &Rig, rt: &tokio::runtime::Runtime) {
+    let deployments: Api<Deployment> = Api::namespaced(rig.client.clone(), "nlb-app-karpenter");
+    rt.block_on(deployments.patch(
+        "nginx-deployment",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 6}})),
+    ))
+    .unwrap();
+    // The real ReplicaSet controller makes five pods; the real scheduler binds the one that
+    // fits (on ip-172-31-75-60) and marks four Unschedulable: Karpenter's cue.
+    wait_until(
+        rt,
+        Duration::from_secs(30),
+        "four nginx pods unschedulable",
+        || {
+            let states = pod_states(rig, rt);
+            let nginx: Vec<_> = states.iter().filter(|s| s.0.contains("/nginx-")).collect();
+            let unschedulable = nginx.iter().filter(|s| s.2).count();
+            let running = nginx.iter().filter(|s| s.1 == "Running").count();
+            if nginx.len() == 6 && unschedulable == 4 && running == 2 {
+                Ok(())
+            } else {
+                Err(format!("{nginx:?}"))
+            }
+        },
+    );
+    let plan = rig.live_plan();
+    let mut requests: Vec<String> = plan["provisioning"]["nodeclaims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let r = &c["requests"];
+            format!(
+                "{}/{}/{}",
+                r["cpu"].as_str().unwrap(),
+                r["memory"].as_str().unwrap(),
+                r["pods"].as_str().unwrap()
+            )
+        })
+        .collect();
+    requests.sort();
+    assert_eq!(
+        requests,
+        ["2825m/4213450Ki/5", "6825m/12025950Ki/7"],
+        "{plan:#}"
+    );
+    assert_eq!(plan["provisioning"]["unschedulable"], json!([]), "{plan:#}");
+    // The same cluster from the file with the same scale: the same NodeClaims.
+    let file = file_plan(&lab(), &["--scale", "nlb-app-karpenter/nginx-deployment=6"]);
+    assert_eq!(
+        plan["provisioning"]["nodeclaims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (&c["requests"], &c["instance_types"], &c["zones"]))
+            .collect::<Vec<_>>(),
+        file["provisioning"]["nodeclaims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (&c["requests"], &c["instance_types"], &c["zones"]))
+            .collect::<Vec<_>>()
+    );
+}
+
+fn dump_replays_with_the_same_plan(rig: &Rig, _rt: &tokio::runtime::Runtime) {
+    let out = karpdeck(&["dump", "--kubeconfig", rig.k()]);
+    let dump = rig.scratch.join("dump.yaml");
+    std::fs::write(&dump, stdout(&out)).unwrap();
+    assert_eq!(file_plan(&dump, &[]), rig.live_plan());
+}
+
+fn errors_name_the_context_and_the_refusal(rig: &Rig, _rt: &tokio::runtime::Runtime) {
+    let denied = karpdeck(&["plan", "--kubeconfig", rig.k(), "--context", "rig-viewer"]);
+    assert_eq!(denied.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        err.starts_with("karpdeck: error: context rig-viewer: cannot list "),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("(HTTP 403)"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let missing = karpdeck(&["inspect", "--kubeconfig", rig.k(), "--context", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("no context \"nope\" (contexts: rig, rig-viewer, rig-b)"),
+        "{err}"
+    );
+    // The second context reads the same cluster.
+    let other = karpdeck(&[
+        "inspect",
+        "--kubeconfig",
+        rig.k(),
+        "--context",
+        "rig-b",
+        "--json",
+    ]);
+    let other: Value = serde_json::from_str(&stdout(&other)).unwrap();
+    assert_eq!(other["scenario"], "context rig-b");
+    assert_eq!(other["nodes"].as_array().unwrap().len(), 3);
+}
+
+fn without_karpenter_the_cluster_still_opens(rig: &Rig, rt: &tokio::runtime::Runtime) {
+    let crds: Api<CustomResourceDefinition> = Api::all(rig.client.clone());
+    let all = rt.block_on(crds.list(&ListParams::default())).unwrap();
+    for crd in all.items {
+        let name = crd.metadata.name.unwrap();
+        if name.contains("karpenter") {
+            rt.block_on(crds.delete(&name, &DeleteParams::default()))
+                .unwrap();
+        }
+    }
+    wait_until(rt, Duration::from_secs(30), "Karpenter's CRDs gone", || {
+        let left = rt
+            .block_on(crds.list(&ListParams::default()))
+            .unwrap()
+            .items
+            .len();
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} CRDs left"))
+        }
+    });
+    let out = karpdeck(&["inspect", "--kubeconfig", rig.k()]);
+    let text = stdout(&out);
+    assert!(text.contains("3 nodes"), "{text}");
+    assert!(text.contains("no Karpenter"), "{text}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let nodes: Api<Node> = Api::all(rig.client.clone());
+    assert_eq!(
+        rt.block_on(nodes.list(&ListParams::default()))
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
+}
