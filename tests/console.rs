@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use karpdeck::catalog::Catalog;
+use karpdeck::control::Supervisor;
 use karpdeck::exec::Settings;
 use karpdeck::scenario::{load_str, LoadOptions};
-use karpdeck::sim::{demo_hpas, Sim, SimConfig, Supervisor, DEMO_SCENARIO};
+use karpdeck::sim::{demo_hpas, Sim, SimConfig, DEMO_SCENARIO};
 use karpdeck::ui::app::{App, Mode, Msg, View};
 use karpdeck::ui::console::render_text;
 use karpdeck::ui::driver::Command;

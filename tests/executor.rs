@@ -8,12 +8,13 @@ use std::process::Command;
 
 use chrono::Duration;
 use karpdeck::catalog::Catalog;
+use karpdeck::control::{Cluster, ClusterEvent, EventKind, Supervisor};
 use karpdeck::engine::drain::{drain_plan, DrainOptions};
 use karpdeck::engine::replace::replacement_plan;
 use karpdeck::exec::journal::{self, Outcome};
 use karpdeck::exec::{Action, ApprovalError, Executor, Settings, State, Step};
 use karpdeck::scenario::{load_str, LoadOptions};
-use karpdeck::sim::{demo_hpas, EventKind, Sim, SimConfig, SimEvent, Supervisor, DEMO_SCENARIO};
+use karpdeck::sim::{demo_hpas, Sim, SimConfig, DEMO_SCENARIO};
 
 /// A PodDisruptionBudget over the demo's nginx pods.
 fn nginx_pdb(max_unavailable: u32) -> String {
@@ -29,7 +30,12 @@ fn settings(journal: Option<PathBuf>) -> Settings {
 }
 
 /// The lab demo plus `extra` YAML under `config`, supervised.
-fn supervised(extra: &str, config: SimConfig, approve_all: bool, settings: Settings) -> Supervisor {
+fn supervised(
+    extra: &str,
+    config: SimConfig,
+    approve_all: bool,
+    settings: Settings,
+) -> Supervisor<Sim> {
     let text = format!("{DEMO_SCENARIO}{extra}");
     let loaded = load_str("demo", &text, &LoadOptions::default(), Catalog::embedded()).unwrap();
     let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
@@ -46,7 +52,7 @@ fn stormy(seed: u64) -> SimConfig {
 }
 
 /// The lab demo (no interruptions) plus `extra` YAML, supervised.
-fn demo(extra: &str, approve_all: bool, settings: Settings) -> Supervisor {
+fn demo(extra: &str, approve_all: bool, settings: Settings) -> Supervisor<Sim> {
     let config = SimConfig {
         interruption_multiplier: 0.0,
         ..SimConfig::default()
@@ -61,12 +67,12 @@ fn journal_path(test: &str) -> PathBuf {
     dir.join("journal.jsonl")
 }
 
-fn count(events: &[SimEvent], kind: EventKind) -> usize {
+fn count(events: &[ClusterEvent], kind: EventKind) -> usize {
     events.iter().filter(|e| e.kind == kind).count()
 }
 
 /// Propose draining `node` as an operator would (kubectl flags for Karpenter-style drains).
-fn submit_drain(sup: &mut Supervisor, node: &str, disable_eviction: bool) -> String {
+fn submit_drain(sup: &mut Supervisor<Sim>, node: &str, disable_eviction: bool) -> String {
     let options = DrainOptions {
         ignore_daemonsets: true,
         delete_emptydir_data: true,
@@ -82,10 +88,10 @@ fn submit_drain(sup: &mut Supervisor, node: &str, disable_eviction: bool) -> Str
 
 /// The demo after the HPA reached 12 replicas and the new nodes took them: the busiest
 /// karpdeck-launched node and how many nginx pods it runs.
-async fn scaled_demo(extra: &str, journal: Option<PathBuf>) -> (Supervisor, String) {
+async fn scaled_demo(extra: &str, journal: Option<PathBuf>) -> (Supervisor<Sim>, String) {
     let mut sup = demo(extra, true, settings(journal));
     sup.run_for(Duration::minutes(5)).await;
-    let s = sup.sim().snapshot();
+    let s = sup.cluster().snapshot();
     assert_eq!(s.pods.iter().filter(|p| p.is_pending()).count(), 0);
     let node = s
         .nodes
@@ -104,7 +110,7 @@ async fn scaled_demo(extra: &str, journal: Option<PathBuf>) -> (Supervisor, Stri
 }
 
 /// Step until the action is over (at most five virtual minutes).
-async fn run_to_end<'a>(sup: &'a mut Supervisor, id: &str) -> &'a Executor {
+async fn run_to_end<'a>(sup: &'a mut Supervisor<Sim>, id: &str) -> &'a Executor {
     for _ in 0..300 {
         if sup.executor(id).unwrap().state().is_final() {
             break;
@@ -115,8 +121,8 @@ async fn run_to_end<'a>(sup: &'a mut Supervisor, id: &str) -> &'a Executor {
 }
 
 /// `namespace/name` of the pods on the node, DaemonSet pods aside.
-fn pods_on(sup: &Supervisor, node: &str) -> Vec<String> {
-    sup.sim()
+fn pods_on(sup: &Supervisor<Sim>, node: &str) -> Vec<String> {
+    sup.cluster()
         .snapshot()
         .pods
         .iter()
@@ -125,8 +131,8 @@ fn pods_on(sup: &Supervisor, node: &str) -> Vec<String> {
         .collect()
 }
 
-fn nginx_on(sup: &Supervisor, node: &str) -> usize {
-    sup.sim()
+fn nginx_on(sup: &Supervisor<Sim>, node: &str) -> usize {
+    sup.cluster()
         .snapshot()
         .pods
         .iter()
@@ -139,10 +145,10 @@ async fn nothing_is_launched_or_deleted_until_approved() {
     let path = journal_path("approval");
     let mut sup = demo("", false, settings(Some(path.clone())));
     sup.run_for(Duration::minutes(30)).await;
-    let events = sup.sim().events();
+    let events = sup.cluster().events();
     assert_eq!(count(events, EventKind::NodeClaimCreated), 0);
     assert_eq!(count(events, EventKind::NodeDeleted), 0);
-    assert!(sup.sim().snapshot().nodeclaims.is_empty());
+    assert!(sup.cluster().snapshot().nodeclaims.is_empty());
     // One proposal waits; Karpenter's passes do not pile more on top of it.
     assert_eq!(count(events, EventKind::PlanProposed), 1);
     let x = &sup.executors()[0];
@@ -156,7 +162,7 @@ async fn nothing_is_launched_or_deleted_until_approved() {
         Err(ApprovalError::NotPreviewed { .. })
     ));
     sup.run_for(Duration::minutes(1)).await;
-    let events = sup.sim().events();
+    let events = sup.cluster().events();
     assert_eq!(count(events, EventKind::NodeClaimCreated), 1);
     let p1 = sup.executor("p1").unwrap();
     assert_eq!(p1.state(), State::Done, "{:?}", p1.report());
@@ -192,7 +198,7 @@ async fn read_only_refuses_approval_and_journals_nothing() {
     s.read_only = true;
     let mut sup = demo("", true, s);
     sup.run_for(Duration::minutes(3)).await;
-    let events = sup.sim().events();
+    let events = sup.cluster().events();
     assert_eq!(count(events, EventKind::NodeClaimCreated), 0);
     assert!(events
         .iter()
@@ -221,9 +227,9 @@ async fn approve_all_replays_the_lab_through_the_executor() {
         );
     }
     // The lab's shape: 1 + 1 + 2 NodeClaims launched, the three now-empty spot nodes deleted.
-    let events = sup.sim().events();
+    let events = sup.cluster().events();
     assert_eq!(count(events, EventKind::NodeClaimCreated), 4);
-    let deleted: Vec<&SimEvent> = events
+    let deleted: Vec<&ClusterEvent> = events
         .iter()
         .filter(|e| e.kind == EventKind::NodeDeleted)
         .collect();
@@ -269,7 +275,7 @@ async fn a_drain_cordons_launches_then_evicts_and_waits_for_grace_periods() {
     );
     assert!(done.last().unwrap().starts_with("wait for"), "{done:?}");
     let n = sup
-        .sim()
+        .cluster()
         .snapshot()
         .nodes
         .iter()
@@ -277,9 +283,9 @@ async fn a_drain_cordons_launches_then_evicts_and_waits_for_grace_periods() {
         .unwrap();
     assert!(n.unschedulable, "a drain leaves the node cordoned");
     assert_eq!(nginx_on(&sup, &node), 0);
-    assert_eq!(sup.sim().pending_pods(), 0);
+    assert_eq!(sup.cluster().pending_pods(), 0);
     let exited = sup
-        .sim()
+        .cluster()
         .events()
         .iter()
         .find(|e| {
@@ -288,7 +294,7 @@ async fn a_drain_cordons_launches_then_evicts_and_waits_for_grace_periods() {
         })
         .unwrap();
     let first = sup
-        .sim()
+        .cluster()
         .events()
         .iter()
         .find(|e| e.message.starts_with(&format!("plan {id} step-done evict")))
@@ -359,8 +365,8 @@ async fn a_pdb_refusal_is_retried_and_reported_once_and_never_bypassed_unasked()
     );
     assert!(attempts > 200, "retried every second: {attempts}");
     assert_eq!(nginx_on(&sup, &node), before, "nothing evicted");
-    let blocked: Vec<&SimEvent> = sup
-        .sim()
+    let blocked: Vec<&ClusterEvent> = sup
+        .cluster()
         .events()
         .iter()
         .filter(|e| e.kind == EventKind::EvictionBlocked)
@@ -397,7 +403,7 @@ async fn a_pdb_that_allows_one_at_a_time_lets_the_drain_finish() {
     sup.run_for(Duration::minutes(5)).await;
     let x = sup.executor(&id).unwrap();
     assert_eq!(x.state(), State::Done, "{:?}", x.report());
-    let events = sup.sim().events();
+    let events = sup.cluster().events();
     assert!(
         count(events, EventKind::EvictionBlocked) >= 1,
         "the second eviction waits for the first pod's replacement"
@@ -517,10 +523,10 @@ async fn a_driver_killed_mid_drain_leaves_the_plan_unfinished_in_the_journal() {
 
 #[tokio::test]
 async fn supervised_runs_are_deterministic() {
-    async fn run(seed: u64) -> Vec<SimEvent> {
+    async fn run(seed: u64) -> Vec<ClusterEvent> {
         let mut sup = supervised("", stormy(seed), true, settings(None));
         sup.run_for(Duration::minutes(20)).await;
-        sup.sim().events().to_vec()
+        sup.cluster().events().to_vec()
     }
     let a = run(3).await;
     assert_eq!(a, run(3).await);
@@ -545,7 +551,7 @@ async fn interruption_notices_are_answered_before_ec2_reclaims_the_node() {
         );
         assert_eq!(x.state(), State::Done, "{:?}", x.report());
     }
-    let events = sup.sim().events();
+    let events = sup.cluster().events();
     assert!(
         !events
             .iter()
@@ -553,7 +559,7 @@ async fn interruption_notices_are_answered_before_ec2_reclaims_the_node() {
                 && e.message.contains("killed without a drain")),
         "every interrupted node was drained in time"
     );
-    assert_eq!(sup.sim().pending_pods(), 0);
+    assert_eq!(sup.cluster().pending_pods(), 0);
 }
 
 #[tokio::test]
@@ -575,17 +581,22 @@ async fn replace_launches_waits_cordons_drains_and_deletes_in_that_order() {
     assert!(at("evict") < at("delete"));
     assert_eq!(done.last().unwrap(), &format!("delete {node}"));
     assert_eq!(x.created_claims().count(), x.action().launches.len());
-    assert!(!sup.sim().snapshot().nodes.iter().any(|n| n.name == node));
-    assert_eq!(sup.sim().pending_pods(), 0);
+    assert!(!sup
+        .cluster()
+        .snapshot()
+        .nodes
+        .iter()
+        .any(|n| n.name == node));
+    assert_eq!(sup.cluster().pending_pods(), 0);
 }
 
 #[tokio::test]
 async fn cordon_and_uncordon_are_actions_too() {
     let path = journal_path("cordon");
     let mut sup = demo("", false, settings(Some(path.clone())));
-    let node = sup.sim().snapshot().nodes[0].name.clone();
-    let unschedulable = |sup: &Supervisor| {
-        sup.sim()
+    let node = sup.cluster().snapshot().nodes[0].name.clone();
+    let unschedulable = |sup: &Supervisor<Sim>| {
+        sup.cluster()
             .snapshot()
             .nodes
             .iter()
@@ -652,7 +663,10 @@ async fn an_approval_that_cannot_be_journaled_does_not_happen() {
         "the plan is kept"
     );
     sup.run_for(Duration::minutes(1)).await;
-    assert_eq!(count(sup.sim().events(), EventKind::NodeClaimCreated), 0);
+    assert_eq!(
+        count(sup.cluster().events(), EventKind::NodeClaimCreated),
+        0
+    );
     let _ = std::fs::remove_file(&blocker);
 }
 
@@ -684,7 +698,7 @@ async fn a_pod_that_lands_between_preview_and_approval_is_evicted_too() {
     let on_node = pods_on(&sup, node);
     assert!(on_node.is_empty(), "{on_node:?}");
     let swept = sup
-        .sim()
+        .cluster()
         .events()
         .iter()
         .find(|e| e.message.contains("landed after the preview"))
@@ -699,9 +713,9 @@ async fn a_rejected_proposal_is_not_proposed_again_for_five_minutes() {
     assert!(sup.reject("p1"));
     assert!(!sup.reject("p1"), "only once");
     sup.run_for(Duration::minutes(4)).await;
-    assert_eq!(count(sup.sim().events(), EventKind::PlanProposed), 1);
+    assert_eq!(count(sup.cluster().events(), EventKind::PlanProposed), 1);
     sup.run_for(Duration::minutes(2)).await;
-    assert_eq!(count(sup.sim().events(), EventKind::PlanProposed), 2);
+    assert_eq!(count(sup.cluster().events(), EventKind::PlanProposed), 2);
     assert_eq!(
         sup.executor("p2").unwrap().action().kind.as_str(),
         "scale-out"
@@ -722,7 +736,7 @@ async fn an_interruption_response_left_unapproved_is_withdrawn_when_ec2_takes_th
             break x.action().id.clone();
         }
         assert!(
-            sup.sim().events().last().unwrap().seconds < 3600.0,
+            sup.cluster().events().last().unwrap().seconds < 3600.0,
             "no interruption within the hour"
         );
     };
@@ -730,7 +744,7 @@ async fn an_interruption_response_left_unapproved_is_withdrawn_when_ec2_takes_th
     let x = sup.executor(&response).unwrap();
     assert_eq!(x.state(), State::Withdrawn);
     assert!(sup
-        .sim()
+        .cluster()
         .events()
         .iter()
         .any(|e| e.kind == EventKind::PlanWithdrawn
@@ -789,7 +803,7 @@ fn the_headless_runner_closes_what_is_still_running_when_it_ends() {
 #[tokio::test]
 async fn an_operator_action_on_a_node_another_action_holds_is_refused() {
     let mut sup = demo("", false, settings(None));
-    let node = sup.sim().snapshot().nodes[0].name.clone();
+    let node = sup.cluster().snapshot().nodes[0].name.clone();
     let cordon = sup
         .submit(|id, _| Ok(Action::cordon(id, &node, true)))
         .unwrap();

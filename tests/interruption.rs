@@ -3,7 +3,7 @@
 use chrono::{TimeZone, Utc};
 use karpdeck::catalog::Catalog;
 use karpdeck::engine::interruption::{
-    parse_event, respond, EventKind, InterruptionEvent, Response,
+    parse_event, respond, InterruptionEvent, MessageKind, Response,
 };
 use karpdeck::engine::plan::{plan, Strategy};
 use karpdeck::engine::scheduling::Options;
@@ -91,7 +91,7 @@ fn a_short_grace_period_completes_and_rebalance_does_nothing() {
     let r = &respond(&l.snapshot, &spot_warning("i-0123456789abcdef0"))[0];
     assert_eq!(r.completes_in_time(), Some(true));
     let rebalance = InterruptionEvent {
-        kind: EventKind::RebalanceRecommendation,
+        kind: MessageKind::RebalanceRecommendation,
         ..spot_warning("i-0123456789abcdef0")
     };
     let r = &respond(&l.snapshot, &rebalance)[0];

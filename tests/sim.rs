@@ -7,8 +7,9 @@ use std::process::Command;
 
 use chrono::Duration;
 use karpdeck::catalog::Catalog;
+use karpdeck::control::{ClusterEvent, EventKind};
 use karpdeck::scenario::{load_str, LoadOptions};
-use karpdeck::sim::{demo_hpas, EventKind, Hpa, Sim, SimConfig, SimEvent, DEMO_SCENARIO};
+use karpdeck::sim::{demo_hpas, Hpa, Sim, SimConfig, DEMO_SCENARIO};
 use serde_json::Value;
 
 fn run_cli(args: &[&str]) -> std::process::Output {
@@ -154,7 +155,7 @@ fn demo_sim(minutes: i64, config: SimConfig) -> Sim {
     sim
 }
 
-fn demo_run(minutes: i64) -> Vec<SimEvent> {
+fn demo_run(minutes: i64) -> Vec<ClusterEvent> {
     demo_sim(minutes, SimConfig::default()).events().to_vec()
 }
 
@@ -167,7 +168,7 @@ fn stormy(seed: u64) -> SimConfig {
     }
 }
 
-fn seconds(e: &SimEvent) -> i64 {
+fn seconds(e: &ClusterEvent) -> i64 {
     e.seconds as i64
 }
 
@@ -176,7 +177,7 @@ fn spot_interruptions_are_drained_before_ec2_reclaims_the_node() {
     let config = stormy(3);
     let sim = demo_sim(20, config.clone());
     let events = sim.events();
-    let warnings: Vec<&SimEvent> = events
+    let warnings: Vec<&ClusterEvent> = events
         .iter()
         .filter(|e| e.kind == EventKind::SpotInterruption)
         .collect();
@@ -329,7 +330,7 @@ fn launched_nodes_match_their_pool_so_nothing_drifts() {
     assert_eq!(s.pods.iter().filter(|p| p.is_pending()).count(), 0);
 }
 
-fn pdb_demo(max_unavailable: u32, minutes: i64) -> Vec<SimEvent> {
+fn pdb_demo(max_unavailable: u32, minutes: i64) -> Vec<ClusterEvent> {
     let pdb = format!("\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: nginx\n  namespace: nlb-app-karpenter\nspec:\n  maxUnavailable: {max_unavailable}\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: nginx\n");
     let text = format!("{DEMO_SCENARIO}{pdb}");
     let config = SimConfig {
@@ -345,7 +346,7 @@ fn pdb_demo(max_unavailable: u32, minutes: i64) -> Vec<SimEvent> {
 #[test]
 fn a_pdb_refusal_is_retried_and_reported_never_bypassed() {
     let events = pdb_demo(0, 15);
-    let blocked: Vec<&SimEvent> = events
+    let blocked: Vec<&ClusterEvent> = events
         .iter()
         .filter(|e| e.kind == EventKind::EvictionBlocked)
         .collect();
@@ -597,7 +598,7 @@ fn scheduled_changes_are_answered_at_once_and_the_node_drained_long_before_it_re
     };
     let sim = demo_sim(20, config);
     let events = sim.events();
-    let changes: Vec<&SimEvent> = events
+    let changes: Vec<&ClusterEvent> = events
         .iter()
         .filter(|e| e.kind == EventKind::ScheduledChange)
         .collect();

@@ -5,9 +5,8 @@ use std::io::Write;
 
 use super::sim::{sim_journal, simulation};
 use super::{DemoArgs, Failure};
-use crate::sim::supervised::first_free_plan;
-use crate::sim::{SimConfig, Supervisor};
-use crate::ui::app::View;
+use crate::control::{first_free_plan, Supervisor};
+use crate::sim::SimConfig;
 use crate::ui::app::MAX_SPEED;
 use crate::ui::console::{self, ConsoleOptions};
 
@@ -22,16 +21,11 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
     };
     let sim = simulation(args.scenario.as_deref(), None, config)?;
     let (journal_path, earlier, file) = sim_journal(args.journal.clone())?;
-    let view = match &args.snapshot {
-        Some(name) => Some(View::parse(name).ok_or_else(|| {
-            let names: Vec<&str> = View::ALL.iter().map(|v| v.name()).collect();
-            Failure::bad_input(format!(
-                "--snapshot {name}: not a view (one of {})",
-                names.join(", ")
-            ))
-        })?),
-        None => None,
-    };
+    let view = args
+        .snapshot
+        .as_deref()
+        .map(super::console::snapshot_view)
+        .transpose()?;
     let options = ConsoleOptions {
         theme: args.theme.clone(),
         keymap: args.keymap.clone(),

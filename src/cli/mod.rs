@@ -4,6 +4,7 @@ mod audit;
 mod bench;
 mod catalog;
 mod cluster;
+mod console;
 mod demo;
 mod drain;
 mod dump;
@@ -39,9 +40,16 @@ pub struct Cli {
     /// Log file (default: $XDG_STATE_HOME/karpdeck/karpdeck.log); level from KARPDECK_LOG.
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-    /// What to do.
+    /// Kubeconfig file, for the console on a live cluster when no command is given (default:
+    /// $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context, for the console on a live cluster when no command is given.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// What to do (none: the console on the live cluster).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Subcommands.
@@ -70,6 +78,36 @@ pub enum Command {
     Demo(DemoArgs),
     /// Write the live cluster as a scenario file (what `--scenario` reads back).
     Dump(DumpArgs),
+    /// Open the console on a live cluster (the kubeconfig's current context, or --context):
+    /// karpdeck observes, showing what Karpenter will do next.
+    Console(ConsoleArgs),
+}
+
+/// `karpdeck console` options.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConsoleArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Theme: default, light, high-contrast (default: config.toml's, else default).
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Keymap: default, emacs (default: config.toml's, else default).
+    #[arg(long)]
+    pub keymap: Option<String>,
+    /// Render one frame of VIEW to stdout once every source has synced, and exit (nodes,
+    /// pending, nodepools, tree, spot, plans, journal).
+    #[arg(long, value_name = "VIEW")]
+    pub snapshot: Option<String>,
+    /// With --snapshot: columns.
+    #[arg(long, default_value_t = 120)]
+    pub width: u16,
+    /// With --snapshot: rows.
+    #[arg(long, default_value_t = 36)]
+    pub height: u16,
 }
 
 /// `karpdeck dump` options.
@@ -285,6 +323,16 @@ pub struct BenchArgs {
     /// --nodes × --running-per-node pods.
     #[arg(long, conflicts_with = "consolidation")]
     pub render: bool,
+    /// Time reading a live cluster instead: connect, list and watch every source until synced;
+    /// sync time, resident memory, bytes per pod (with --kubeconfig/--context).
+    #[arg(long, conflicts_with_all = ["consolidation", "render"])]
+    pub sync: bool,
+    /// With --sync: kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE", requires = "sync")]
+    pub kubeconfig: Option<PathBuf>,
+    /// With --sync: kubeconfig context (default: its current context).
+    #[arg(long, value_name = "NAME", requires = "sync")]
+    pub context: Option<String>,
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -452,7 +500,15 @@ impl Failure {
 /// Run a parsed command line, writing results to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
     crate::logging::init(cli.log_file.as_deref());
-    let text = match cli.command {
+    let Some(command) = cli.command else {
+        let args = ConsoleArgs {
+            kubeconfig: cli.kubeconfig,
+            context: cli.context,
+            ..ConsoleArgs::default()
+        };
+        return console::run(&args, out);
+    };
+    let text = match command {
         Command::Catalog(args) => catalog::run(&args)?,
         Command::Inspect(args) => inspect::run(&args)?,
         Command::Plan(args) => plan::run(&args)?,
@@ -481,6 +537,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Bench(args) => bench::run(&args)?,
         Command::Sim(args) => return sim::run(&args, out),
         Command::Demo(args) => return demo::run(&args, out),
+        Command::Console(args) => return console::run(&args, out),
         Command::Journal(args) => journal::run(&args)?,
         Command::Dump(args) => dump::run(&args)?,
     };

@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use crate::engine::disruption::DisruptionOptions;
 use crate::engine::interruption::{
-    parse_event, respond, EventKind, InterruptionEvent, InterruptionResponse,
+    parse_event, respond, InterruptionEvent, InterruptionResponse, MessageKind,
 };
 use crate::engine::plan::{plan, requests_json, Plan};
 use crate::engine::scheduling::{provisionable, Options};
@@ -301,7 +301,7 @@ pub fn run(args: &PlanArgs) -> Result<String, Failure> {
             ))
         })?;
         events.push(InterruptionEvent {
-            kind: EventKind::SpotInterruption,
+            kind: MessageKind::SpotInterruption,
             instance_ids: vec![id.to_string()],
             time: now,
         });

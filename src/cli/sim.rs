@@ -8,13 +8,13 @@ use chrono::Duration;
 
 use super::{Failure, SimArgs};
 use crate::catalog::Catalog;
+use crate::control::{first_free_plan, ClusterEvent, Supervisor};
 use crate::engine::drain::{drain_plan, DrainOptions};
 use crate::exec::action::{Action, Refusal};
 use crate::exec::journal;
 use crate::exec::Settings;
 use crate::scenario::{self, LoadOptions};
-use crate::sim::supervised::first_free_plan;
-use crate::sim::{Sim, SimConfig, SimEvent, Supervisor};
+use crate::sim::{Sim, SimConfig};
 
 /// The supervised simulation's journal, in the state directory.
 pub const SIM_JOURNAL: &str = "sim-journal.jsonl";
@@ -22,14 +22,14 @@ pub const SIM_JOURNAL: &str = "sim-journal.jsonl";
 /// The simulation and who acts in it.
 enum Driver {
     Autopilot(Box<Sim>),
-    Supervised(Box<Supervisor>),
+    Supervised(Box<Supervisor<Sim>>),
 }
 
 impl Driver {
     fn sim(&self) -> &Sim {
         match self {
             Self::Autopilot(sim) => sim,
-            Self::Supervised(s) => s.sim(),
+            Self::Supervised(s) => s.cluster(),
         }
     }
 
@@ -101,10 +101,10 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), Failure> {
         let played = play(args, &mut driver, out).await;
         // Whatever happened to the output, running plans are closed in the journal.
         if let Driver::Supervised(sup) = &mut driver {
-            let printed = sup.sim().events().len();
+            let printed = sup.cluster().events().len();
             sup.end().await;
             if played.is_ok() {
-                print_events(args, &sup.sim().events()[printed..], out)?;
+                print_events(args, &sup.cluster().events()[printed..], out)?;
             }
         }
         played
@@ -172,7 +172,11 @@ async fn play(args: &SimArgs, driver: &mut Driver, out: &mut dyn Write) -> Resul
 }
 
 /// Print events as lines (or JSON lines).
-fn print_events(args: &SimArgs, events: &[SimEvent], out: &mut dyn Write) -> Result<(), Failure> {
+fn print_events(
+    args: &SimArgs,
+    events: &[ClusterEvent],
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
     let mut text = String::new();
     for e in events {
         if args.events_json {
@@ -187,7 +191,7 @@ fn print_events(args: &SimArgs, events: &[SimEvent], out: &mut dyn Write) -> Res
 
 /// The supervised driver: its journal (plans left unfinished by an earlier run are reported,
 /// never re-run) and the operator's drains from `--drain`.
-fn supervisor(args: &SimArgs, sim: Sim) -> Result<Supervisor, Failure> {
+fn supervisor(args: &SimArgs, sim: Sim) -> Result<Supervisor<Sim>, Failure> {
     let (path, earlier, file) = sim_journal(args.journal.clone())?;
     for u in earlier.unfinished() {
         eprintln!(

@@ -16,7 +16,7 @@ pub const UNAVAILABLE_FOR: Duration = Duration::seconds(180);
 
 /// The kinds of event Karpenter's interruption controller reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventKind {
+pub enum MessageKind {
     /// `EC2 Spot Instance Interruption Warning`.
     SpotInterruption,
     /// `EC2 Instance Rebalance Recommendation`.
@@ -35,7 +35,7 @@ pub enum EventKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterruptionEvent {
     /// Kind.
-    pub kind: EventKind,
+    pub kind: MessageKind,
     /// EC2 instance IDs it concerns.
     pub instance_ids: Vec<String>,
     /// When EventBridge sent it.
@@ -65,10 +65,10 @@ pub fn parse_event(json: &str) -> Result<InterruptionEvent, String> {
     };
     let (kind, ids) = match (e.source.as_str(), e.detail_type.as_str()) {
         ("aws.ec2", "EC2 Spot Instance Interruption Warning") => {
-            (EventKind::SpotInterruption, id(&e.detail))
+            (MessageKind::SpotInterruption, id(&e.detail))
         }
         ("aws.ec2", "EC2 Instance Rebalance Recommendation") => {
-            (EventKind::RebalanceRecommendation, id(&e.detail))
+            (MessageKind::RebalanceRecommendation, id(&e.detail))
         }
         ("aws.ec2", "EC2 Instance State-change Notification") => {
             let state = e
@@ -77,10 +77,10 @@ pub fn parse_event(json: &str) -> Result<InterruptionEvent, String> {
                 .and_then(|s| s.as_str())
                 .unwrap_or_default()
                 .to_string();
-            (EventKind::StateChange(state), id(&e.detail))
+            (MessageKind::StateChange(state), id(&e.detail))
         }
         ("aws.ec2", "EC2 Capacity Reservation Instance Interruption Warning") => {
-            (EventKind::CapacityReservationInterruption, id(&e.detail))
+            (MessageKind::CapacityReservationInterruption, id(&e.detail))
         }
         ("aws.health", "AWS Health Event") => {
             let d = &e.detail;
@@ -97,12 +97,12 @@ pub fn parse_event(json: &str) -> Result<InterruptionEvent, String> {
                 })
                 .unwrap_or_default();
             if is_ec2_change {
-                (EventKind::ScheduledChange, ids)
+                (MessageKind::ScheduledChange, ids)
             } else {
-                (EventKind::Other(e.detail_type.clone()), ids)
+                (MessageKind::Other(e.detail_type.clone()), ids)
             }
         }
-        _ => (EventKind::Other(e.detail_type.clone()), id(&e.detail)),
+        _ => (MessageKind::Other(e.detail_type.clone()), id(&e.detail)),
     };
     Ok(InterruptionEvent {
         kind,
@@ -164,10 +164,10 @@ impl fmt::Display for Response {
 /// Karpenter's response to `event`.
 pub fn respond(snapshot: &Snapshot, event: &InterruptionEvent) -> Vec<InterruptionResponse> {
     let response = match &event.kind {
-        EventKind::SpotInterruption
-        | EventKind::ScheduledChange
-        | EventKind::CapacityReservationInterruption => Response::CordonAndDrain,
-        EventKind::StateChange(s)
+        MessageKind::SpotInterruption
+        | MessageKind::ScheduledChange
+        | MessageKind::CapacityReservationInterruption => Response::CordonAndDrain,
+        MessageKind::StateChange(s)
             if matches!(
                 s.as_str(),
                 "stopping" | "stopped" | "shutting-down" | "terminated"
@@ -191,7 +191,7 @@ pub fn respond(snapshot: &Snapshot, event: &InterruptionEvent) -> Vec<Interrupti
                 response,
                 unavailable: None,
                 drain: None,
-                deadline: (event.kind == EventKind::SpotInterruption)
+                deadline: (event.kind == MessageKind::SpotInterruption)
                     .then(|| event.time + SPOT_NOTICE),
                 drain_seconds: 0,
                 blocked_pods: Vec::new(),
@@ -206,7 +206,7 @@ pub fn respond(snapshot: &Snapshot, event: &InterruptionEvent) -> Vec<Interrupti
             };
             let n = &snapshot.nodes[ni];
             let mut view = snapshot.clone();
-            if event.kind == EventKind::SpotInterruption {
+            if event.kind == MessageKind::SpotInterruption {
                 if let (Some(t), Some(z)) = (n.instance_type(), n.zone()) {
                     let key = (t.to_string(), z.to_string(), n.capacity_type());
                     view.unavailable_offerings.insert(key.clone());
@@ -250,17 +250,17 @@ mod tests {
     fn parses_the_event_shapes() {
         let spot = r#"{"version":"0","id":"1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2","time":"2023-07-12T15:00:00Z","region":"ap-southeast-1","resources":[],"detail":{"instance-id":"i-0abc","instance-action":"terminate"}}"#;
         let e = parse_event(spot).unwrap();
-        assert_eq!(e.kind, EventKind::SpotInterruption);
+        assert_eq!(e.kind, MessageKind::SpotInterruption);
         assert_eq!(e.instance_ids, ["i-0abc"]);
         let health = r#"{"version":"0","detail-type":"AWS Health Event","source":"aws.health","time":"2023-07-12T15:00:00Z","detail":{"service":"EC2","eventTypeCategory":"scheduledChange","affectedEntities":[{"entityValue":"i-1"},{"entityValue":"i-2"}]}}"#;
         let e = parse_event(health).unwrap();
-        assert_eq!(e.kind, EventKind::ScheduledChange);
+        assert_eq!(e.kind, MessageKind::ScheduledChange);
         assert_eq!(e.instance_ids, ["i-1", "i-2"]);
         let other =
             r#"{"detail-type":"Something New","source":"aws.ec2","time":"2023-07-12T15:00:00Z"}"#;
         assert!(matches!(
             parse_event(other).unwrap().kind,
-            EventKind::Other(_)
+            MessageKind::Other(_)
         ));
         assert!(parse_event("{}").is_err());
         assert!(parse_event("not json").is_err());

@@ -11,7 +11,7 @@ use crate::engine::disruption::{ActionKind as DisruptionKind, DisruptionAction};
 use crate::engine::drain::{
     drain_plan, DrainOptions, DrainPlan, Landing, PodAction, KARPENTER_DRAIN,
 };
-use crate::engine::interruption::{EventKind as InterruptionKind, InterruptionResponse};
+use crate::engine::interruption::{InterruptionResponse, MessageKind};
 use crate::engine::plan::{NodeClaimPlan, Plan};
 use crate::engine::replace::ReplacementPlan;
 use crate::model::Snapshot;
@@ -456,7 +456,7 @@ impl Action {
             summary: format!(
                 "{} of {name}: cordon, drain ({}s of grace periods){deadline}, delete",
                 match response.event.kind {
-                    InterruptionKind::ScheduledChange => "scheduled retirement",
+                    MessageKind::ScheduledChange => "scheduled retirement",
                     _ => "interruption",
                 },
                 response.drain_seconds

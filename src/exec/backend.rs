@@ -9,8 +9,9 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::drain::DrainOptions;
+use crate::engine::drain::{pod_action, DrainOptions, PodAction};
 use crate::engine::plan::NodeClaimPlan;
+use crate::model::Snapshot;
 
 /// A backend call that failed: the API's error, in one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,4 +115,28 @@ pub trait Backend {
 
     /// Whether the node is gone.
     fn node_gone(&mut self, node: &str) -> impl Future<Output = Result<bool, BackendError>> + Send;
+}
+
+/// The pods a drain with these options must move off `node` in `snapshot`: bound and still
+/// running, with what would block each (PodDisruptionBudgets are the Eviction API's to
+/// answer, so not blockers here). Backends that hold a snapshot answer
+/// [`Backend::pods_to_move`] with it.
+pub fn pods_to_move(snapshot: &Snapshot, node: &str, options: &DrainOptions) -> Vec<BoundPod> {
+    snapshot
+        .pods
+        .iter()
+        .filter(|p| p.node_name.as_deref() == Some(node) && p.is_active_on_node())
+        .filter_map(|p| {
+            let blocker = match pod_action(snapshot, p, options) {
+                PodAction::Skip => return None,
+                PodAction::Blocked(b) if b.is_pdb() => None,
+                PodAction::Evict | PodAction::Delete => None,
+                PodAction::Blocked(b) => Some(b.to_string()),
+            };
+            Some(BoundPod {
+                key: p.key(),
+                blocker,
+            })
+        })
+        .collect()
 }

@@ -3,6 +3,8 @@
 //! (converted by [`crate::k8s`], the scenario loader's converter), and a one-shot read for the
 //! headless commands.
 
+pub mod backoff;
+pub mod cluster;
 pub mod connect;
 pub mod dump;
 pub mod raw;
@@ -14,11 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::Catalog;
+use crate::control::SourceState;
 use crate::scenario::{self, LoadOptions, Loaded, ScenarioError, Warning};
 
 pub use connect::{ConnectError, Connection, Contexts, Target};
 pub use sources::{Source, SourceKind};
-pub use store::{SourceState, SourceStatus, Store};
+pub use store::{SourceStatus, Store};
 pub use watch::Watching;
 
 /// How long a one-shot read waits for every source's first list.

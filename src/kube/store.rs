@@ -11,24 +11,9 @@ use chrono::{DateTime, Utc};
 use super::raw::Raw;
 use super::sources::{Source, SourceKind};
 use crate::catalog::Catalog;
+use crate::control::SourceState;
 use crate::k8s::{self, Converted, Field, Origin};
 use crate::model::Snapshot;
-
-/// Where a source's watch stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceState {
-    /// Listing, before its first complete list.
-    Syncing,
-    /// Listed, and watching.
-    Live,
-    /// The list or watch failed; the watcher retries with back-off.
-    Reconnecting {
-        /// When the first failure of this run of failures happened.
-        since: DateTime<Utc>,
-        /// The latest error, on one line.
-        error: String,
-    },
-}
 
 /// One source: what it holds and how it stands.
 #[derive(Debug, Clone)]

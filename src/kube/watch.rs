@@ -1,15 +1,16 @@
-//! One kube-runtime watcher per source (list+watch with the default back-off, never periodic
-//! re-lists), each feeding the [`Store`]; readers are told of every change.
+//! One kube-runtime watcher per source (list, then watch; listed again only after an error, with
+//! back-off, never periodically), each feeding the [`Store`]; readers are told of every change.
 
 use std::sync::{Arc, Mutex};
 
-use ::kube::runtime::{watcher, WatchStreamExt};
+use ::kube::runtime::watcher;
 use ::kube::Api;
 use chrono::Utc;
 use futures::StreamExt;
 use tokio::sync::watch as signal;
 use tokio::task::JoinHandle;
 
+use super::backoff::Reconnect;
 use super::connect::{watch_error_text, Connection};
 use super::raw::Raw;
 use super::sources::Source;
@@ -42,18 +43,34 @@ impl Watching {
                 let store = store.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    let mut events = Box::pin(watcher(api, config).default_backoff());
-                    while let Some(event) = events.next().await {
-                        let now = Utc::now();
-                        let generation = {
-                            let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-                            match event {
-                                Ok(e) => s.apply(index, e, now),
-                                Err(e) => s.failed(index, watch_error_text(&e), now),
+                    let mut delays = Reconnect::new(index);
+                    loop {
+                        // A fresh list+watch each time: after any error the source is listed
+                        // again, so it is whole when it says Live (a resumed watch would say
+                        // nothing until its next change).
+                        let mut events = Box::pin(watcher(api.clone(), config.clone()));
+                        while let Some(event) = events.next().await {
+                            let failed = event.is_err();
+                            let generation = {
+                                let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+                                match event {
+                                    Ok(e) => {
+                                        if matches!(e, watcher::Event::InitDone) {
+                                            delays.reset();
+                                        }
+                                        s.apply(index, e, Utc::now());
+                                    }
+                                    Err(e) => s.failed(index, watch_error_text(&e), Utc::now()),
+                                }
+                                s.generation()
+                            };
+                            tx.send_replace(generation);
+                            if failed {
+                                break;
                             }
-                            s.generation()
-                        };
-                        tx.send_replace(generation);
+                        }
+                        let delay = delays.next().unwrap_or_default();
+                        tokio::time::sleep(delay).await;
                     }
                 })
             })

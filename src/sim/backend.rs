@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::Sim;
 use crate::engine::disruption::candidates::pdb_allowances;
-use crate::engine::drain::{pod_action, DrainOptions, PodAction};
+use crate::engine::drain::DrainOptions;
 use crate::engine::plan::NodeClaimPlan;
+use crate::exec::backend::pods_to_move;
 use crate::exec::{Backend, BackendError, BoundPod, ClaimState, Eviction};
 
 impl Backend for Sim {
@@ -58,24 +59,7 @@ impl Backend for Sim {
     ) -> Result<Vec<BoundPod>, BackendError> {
         // The simulation recreates an evicted pod pending at once, so a bound pod is never one
         // that is terminating.
-        Ok(self
-            .snapshot
-            .pods
-            .iter()
-            .filter(|p| p.node_name.as_deref() == Some(node) && p.is_active_on_node())
-            .filter_map(|p| {
-                let blocker = match pod_action(&self.snapshot, p, options) {
-                    PodAction::Skip => return None,
-                    PodAction::Blocked(b) if b.is_pdb() => None,
-                    PodAction::Evict | PodAction::Delete => None,
-                    PodAction::Blocked(b) => Some(b.to_string()),
-                };
-                Some(BoundPod {
-                    key: p.key(),
-                    blocker,
-                })
-            })
-            .collect())
+        Ok(pods_to_move(&self.snapshot, node, options))
     }
 
     async fn evict(

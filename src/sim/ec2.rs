@@ -9,14 +9,12 @@ use chrono::{DateTime, Utc};
 
 use super::{EventKind, Removal, Sim};
 use crate::catalog::InterruptionBucket;
+use crate::control::{Cluster, Notice, OfferingKey, Pool, PoolSignals};
 use crate::engine::interruption::{
-    respond, EventKind as Interruption, InterruptionEvent, Response, SPOT_NOTICE, UNAVAILABLE_FOR,
+    respond, InterruptionEvent, MessageKind, Response, SPOT_NOTICE, UNAVAILABLE_FOR,
 };
 use crate::engine::launch::Launch;
 use crate::model::CapacityType;
-
-/// An offering: (instance type, zone, capacity type), as the unavailable-offerings cache keys it.
-pub(super) type OfferingKey = (String, String, CapacityType);
 
 /// Seconds in the Spot advisor's "trailing month" (and in the month of other monthly rates).
 pub(super) const SECONDS_PER_MONTH: f64 = 30.0 * 86_400.0;
@@ -34,9 +32,6 @@ const PRICE_RANGE: (f64, f64) = (0.6, 1.6);
 /// preceded by one when EC2 can, and many are never followed by one).
 const REBALANCE_PER_INTERRUPTION: f64 = 2.0;
 
-/// A (type, zone) Spot pool.
-pub(super) type Pool = (String, String);
-
 /// The middle of an advisor bucket as a monthly interruption fraction; types the advisor does not
 /// list are taken as the lowest bucket.
 fn monthly_rate(bucket: Option<InterruptionBucket>) -> f64 {
@@ -47,29 +42,6 @@ fn monthly_rate(bucket: Option<InterruptionBucket>) -> f64 {
         InterruptionBucket::From15To20 => 0.175,
         InterruptionBucket::Over20 => 0.25,
     }
-}
-
-/// An instance EC2 has said it will take: a Spot interruption warning (two minutes) or an AWS
-/// Health scheduled change (days). EC2 takes it at the deadline, drained or not.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Notice {
-    /// The node.
-    pub node: String,
-    /// When the instance goes.
-    pub deadline: DateTime<Utc>,
-    /// Which signal it was (Karpenter's interruption message kind).
-    pub kind: Interruption,
-}
-
-/// Signals seen per Spot pool.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PoolSignals {
-    /// Spot interruption warnings.
-    pub interruptions: usize,
-    /// Rebalance recommendations.
-    pub rebalances: usize,
-    /// AWS Health scheduled changes.
-    pub scheduled: usize,
 }
 
 impl Sim {
@@ -325,7 +297,7 @@ impl Sim {
         self.count_signal(node, |c| &mut c.interruptions);
         self.give_notice(
             node,
-            (Interruption::SpotInterruption, EventKind::SpotInterruption),
+            (MessageKind::SpotInterruption, EventKind::SpotInterruption),
             SPOT_NOTICE,
             |n, id, _| {
                 format!(
@@ -344,7 +316,7 @@ impl Sim {
     pub(super) fn give_notice(
         &mut self,
         node: &str,
-        (kind, event): (Interruption, EventKind),
+        (kind, event): (MessageKind, EventKind),
         notice: chrono::Duration,
         describe: impl FnOnce(&crate::model::Node, &str, DateTime<Utc>) -> String,
     ) {
@@ -365,7 +337,7 @@ impl Sim {
 
     /// In autopilot, Karpenter's answer to an interruption message about `node` (instance
     /// `id`): as the engine says — unavailable offering for Spot, cordon, drain, delete.
-    fn karpenter_answers(&mut self, node: &str, id: String, kind: Interruption) {
+    fn karpenter_answers(&mut self, node: &str, id: String, kind: MessageKind) {
         if !self.config.autopilot {
             return;
         }
@@ -423,7 +395,7 @@ impl Sim {
             if self.snapshot.nodes.iter().any(|n| n.name == node) {
                 self.removals.retain(|r| r.node != node);
                 let why = match notice.kind {
-                    Interruption::ScheduledChange => {
+                    MessageKind::ScheduledChange => {
                         "instance retired by EC2 (AWS Health scheduled change)"
                     }
                     _ => "instance reclaimed by EC2 (spot interruption)",

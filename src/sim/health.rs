@@ -7,7 +7,7 @@ use chrono::Duration;
 
 use super::ec2::SECONDS_PER_MONTH;
 use super::{EventKind, Sim};
-use crate::engine::interruption::EventKind as Interruption;
+use crate::engine::interruption::MessageKind;
 
 /// Scheduled changes per instance per month. AWS publishes no rate; retirements are rare, so
 /// this is a guess that keeps them rarer than the calmest Spot pool's interruptions (2.5 %).
@@ -46,7 +46,7 @@ impl Sim {
         self.count_signal(node, |c| &mut c.scheduled);
         self.give_notice(
             node,
-            (Interruption::ScheduledChange, EventKind::ScheduledChange),
+            (MessageKind::ScheduledChange, EventKind::ScheduledChange),
             SCHEDULED_NOTICE,
             |n, id, starts| {
                 format!(
@@ -93,7 +93,7 @@ mod tests {
         let (mut sim, node) = with_karpenter_node();
         sim.scheduled_change(&node);
         let notice = sim.interruption_notices()[0].clone();
-        assert_eq!(notice.kind, Interruption::ScheduledChange);
+        assert_eq!(notice.kind, MessageKind::ScheduledChange);
         assert_eq!(notice.deadline, sim.now + SCHEDULED_NOTICE);
         // Bring the start near rather than simulating two weeks.
         sim.notices[0].deadline = sim.now + Duration::seconds(2);

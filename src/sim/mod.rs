@@ -6,20 +6,20 @@
 //! scenario and seed give the same event stream.
 
 mod backend;
+mod cluster;
 mod ec2;
-pub mod events;
 mod health;
 pub mod hpa;
-pub mod supervised;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::control::{Cluster, ClusterEvent, EventKind, Notice, OfferingKey, Pool, PoolSignals};
 use crate::engine::disruption::candidates::pdb_allowances;
-use crate::engine::disruption::{disrupt, DisruptionAction, DisruptionOptions};
+
 use crate::engine::drain::{pdb_blocker, Blocker};
-use crate::engine::plan::{plan, NodeClaimPlan, Plan, Strategy};
+use crate::engine::plan::NodeClaimPlan;
 use crate::engine::scheduling::{schedule, Options, Target};
 use crate::model::pod::PodPhase;
 use crate::model::taints::first_untolerated;
@@ -27,10 +27,7 @@ use crate::model::{labels, Node, NodeClaim, Pod, Snapshot};
 use crate::rng::Rng;
 use crate::scenario::expand::expand_workloads;
 
-pub use ec2::{Notice, PoolSignals};
-pub use events::{EventKind, SimEvent};
 pub use hpa::{Hpa, LoadCurve};
-pub use supervised::Supervisor;
 
 /// EC2 and kubelet timings, from the lab: a NodeClaim is launched ~2 s after it is created, its
 /// node registers at ~20 s and is initialized at ~45 s.
@@ -173,17 +170,17 @@ pub struct Sim {
     hpas: Vec<Hpa>,
     launches: Vec<Launch>,
     removals: Vec<Removal>,
-    events: Vec<SimEvent>,
+    events: Vec<ClusterEvent>,
     serial: usize,
     next_karpenter: DateTime<Utc>,
     /// Something changed that could let a pending pod bind (new pods, a node Ready, capacity
     /// freed); kube-scheduler only runs then, so big idle stretches cost nothing.
     bind_due: bool,
     rng: Rng,
-    unavailable: BTreeMap<ec2::OfferingKey, DateTime<Utc>>,
+    unavailable: BTreeMap<OfferingKey, DateTime<Utc>>,
     /// Offerings the scenario itself lists as unavailable: they never expire.
-    scenario_unavailable: BTreeSet<ec2::OfferingKey>,
-    notices: Vec<ec2::Notice>,
+    scenario_unavailable: BTreeSet<OfferingKey>,
+    notices: Vec<Notice>,
     /// Evicted pods still exiting: (pod key, node, gone at).
     terminating: Vec<(String, String, DateTime<Utc>)>,
     /// Bound pods are starting (not Ready yet).
@@ -191,11 +188,11 @@ pub struct Sim {
     /// The Spot market's own random stream (prices, rebalance recommendations).
     market: Rng,
     /// Spot price moves per pool: (time, factor of the catalog price).
-    spot_prices: BTreeMap<ec2::Pool, Vec<(DateTime<Utc>, f64)>>,
+    spot_prices: BTreeMap<Pool, Vec<(DateTime<Utc>, f64)>>,
     /// Nodes that got a rebalance recommendation.
     rebalanced: BTreeSet<String>,
     /// Interruption warnings, rebalance recommendations and scheduled changes per Spot pool.
-    pool_signals: BTreeMap<ec2::Pool, ec2::PoolSignals>,
+    pool_signals: BTreeMap<Pool, PoolSignals>,
     /// AWS Health's own random stream (scheduled changes).
     health: Rng,
 }
@@ -284,19 +281,8 @@ impl Sim {
     }
 
     /// Everything that happened so far.
-    pub fn events(&self) -> &[SimEvent] {
+    pub fn events(&self) -> &[ClusterEvent] {
         &self.events
-    }
-
-    /// Record an event at the current virtual time.
-    pub fn emit(&mut self, kind: EventKind, message: String, objects: Vec<String>) {
-        self.events.push(SimEvent {
-            seconds: (self.now - self.start).num_milliseconds() as f64 / 1000.0,
-            time: self.now,
-            kind,
-            message,
-            objects,
-        });
     }
 
     /// Advance virtual time by `duration`, one second at a time.
@@ -744,29 +730,6 @@ impl Sim {
                 });
             }
         }
-    }
-
-    /// Pending pods, DaemonSet pods aside.
-    pub fn pending_pods(&self) -> usize {
-        self.snapshot.unplaced_pods().count()
-    }
-
-    /// Karpenter's provisioning plan for the pending pods now, if it creates NodeClaims.
-    pub fn provisioning_plan(&self) -> Option<Plan> {
-        if self.pending_pods() == 0 {
-            return None;
-        }
-        let p = plan(&self.snapshot, Strategy::Karpenter, &Options::default());
-        (!p.nodeclaims.is_empty()).then_some(p)
-    }
-
-    /// Karpenter's disruption actions now; none while NodeClaims are still launching (their
-    /// pods' placement is not settled).
-    pub fn disruption_actions(&self) -> Vec<DisruptionAction> {
-        if !self.launches.is_empty() {
-            return Vec::new();
-        }
-        disrupt(&self.snapshot, self.now, &DisruptionOptions::default()).actions
     }
 
     /// Withdraw a NodeClaim that has not registered yet (its instance is terminated).

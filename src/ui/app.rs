@@ -14,8 +14,8 @@ use super::keymap::{Action, Keymap};
 use super::settings::Warning;
 use super::theme::Theme;
 use super::world::{Interest, World};
+use crate::control::{Cluster, Supervisor};
 use crate::exec::{ActionKind, PlanStatus, State};
-use crate::sim::Supervisor;
 
 /// The views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,8 +247,8 @@ pub fn matches(filter: &str, name: &str) -> bool {
 impl App {
     /// A console over `sup`, which moves to its own thread (its clock stopped until the
     /// console sends [`Command::Clock`]).
-    pub fn new(
-        sup: Supervisor,
+    pub fn new<C: Cluster + 'static>(
+        sup: Supervisor<C>,
         source: String,
         theme: Theme,
         keymap: Keymap,

@@ -12,8 +12,8 @@ use super::app::{App, Msg, View};
 use super::keymap::Keymap;
 use super::settings::{config_dir, parse_table, read_user_file, Warning};
 use super::theme::Theme;
+use crate::control::{Cluster, Supervisor};
 use crate::exec::Settings;
-use crate::sim::Supervisor;
 
 /// What the console is asked for on the command line.
 #[derive(Debug, Clone, Default)]
@@ -87,9 +87,9 @@ pub fn load_settings(dir: Option<&std::path::Path>, options: &ConsoleOptions) ->
     }
 }
 
-/// The console over a supervised simulation, with the user's settings.
-pub fn app(
-    sup_of: impl FnOnce(Settings) -> Supervisor,
+/// The console over a supervised cluster, with the user's settings.
+pub fn app<C: Cluster + 'static>(
+    sup_of: impl FnOnce(Settings) -> Supervisor<C>,
     source: String,
     options: &ConsoleOptions,
 ) -> std::io::Result<App> {

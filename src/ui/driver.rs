@@ -10,12 +10,12 @@ use chrono::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::world::{Interest, World};
+use crate::control::{Cluster, Supervisor};
 use crate::engine::drain::{drain_plan, DrainOptions};
 use crate::engine::replace::replacement_plan;
 use crate::exec::action::Refusal;
 use crate::exec::Action as Plan;
 use crate::model::Snapshot;
-use crate::sim::Supervisor;
 
 /// The console's drain flags unless the operator gives others: DaemonSet pods stay (kubectl's
 /// `--ignore-daemonsets`), everything else a drain cannot safely move needs its own flag.
@@ -107,7 +107,7 @@ pub struct Link {
 impl Link {
     /// Start the cluster side on its own thread, clock stopped, and wait for its first data
     /// (blocking: call it outside any tokio runtime).
-    pub fn spawn(sup: Supervisor) -> std::io::Result<(Link, Arc<World>)> {
+    pub fn spawn<C: Cluster + 'static>(sup: Supervisor<C>) -> std::io::Result<(Link, Arc<World>)> {
         let (commands, inbox) = unbounded_channel();
         let (outbox, updates) = unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -200,8 +200,8 @@ impl Drop for Link {
 const TICK: WallDuration = WallDuration::from_millis(100);
 
 /// The cluster side's state between commands.
-struct Driver {
-    sup: Supervisor,
+struct Driver<C> {
+    sup: Supervisor<C>,
     out: UnboundedSender<Update>,
     interest: Interest,
     speed: f64,
@@ -212,8 +212,8 @@ struct Driver {
     replies: Vec<Reply>,
 }
 
-async fn drive(
-    sup: Supervisor,
+async fn drive<C: Cluster>(
+    sup: Supervisor<C>,
     mut inbox: UnboundedReceiver<Command>,
     out: UnboundedSender<Update>,
 ) {
@@ -232,6 +232,10 @@ async fn drive(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut owed = 0.0f64;
     let mut open = true;
+    let simulated = d.sup.cluster().simulated();
+    // A live cluster's workflow beats once a wall second.
+    let mut beat = tokio::time::interval(WallDuration::from_secs(1));
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     while open {
         tokio::select! {
             c = inbox.recv() => match c {
@@ -241,28 +245,37 @@ async fn drive(
                 }
                 None => open = false,
             },
-            _ = tick.tick(), if !d.paused => {
-                owed += d.speed * TICK.as_secs_f64();
-                let whole = owed.floor();
-                owed -= whole;
-                for _ in 0..whole as i64 {
-                    d.sup.step().await;
-                    d.dirty = true;
-                    // Commands sent meanwhile land between virtual seconds.
-                    open = d.drain(&mut inbox).await;
-                    if !open || d.paused {
-                        break;
+            _ = beat.tick(), if !simulated => {
+                d.sup.tick().await;
+                d.dirty = true;
+            }
+            _ = tick.tick(), if !simulated || !d.paused => {
+                if simulated {
+                    owed += d.speed * TICK.as_secs_f64();
+                    let whole = owed.floor();
+                    owed -= whole;
+                    for _ in 0..whole as i64 {
+                        d.sup.step().await;
+                        d.dirty = true;
+                        // Commands sent meanwhile land between virtual seconds.
+                        open = d.drain(&mut inbox).await;
+                        if !open || d.paused {
+                            break;
+                        }
                     }
+                } else {
+                    // Watch events since the last look.
+                    d.dirty |= d.sup.refresh();
                 }
             }
         }
         d.publish();
     }
-    // The simulated cluster goes with the console: running plans are closed in the journal.
+    // The console is closing: running plans are closed in the journal.
     d.sup.end().await;
 }
 
-impl Driver {
+impl<C: Cluster> Driver<C> {
     /// Handle the commands already waiting; false once the console has gone.
     async fn drain(&mut self, inbox: &mut UnboundedReceiver<Command>) -> bool {
         loop {
@@ -321,7 +334,7 @@ impl Driver {
                 let preview = super::whatif::parse(&words)
                     .unwrap_or_else(|| Err(format!("not a what-if: {text}")))
                     .and_then(|e| {
-                        super::whatif::preview(self.sup.sim().snapshot(), &e, text.trim())
+                        super::whatif::preview(self.sup.cluster().snapshot(), &e, text.trim())
                     });
                 changed = false;
                 Reply::WhatIf(preview)

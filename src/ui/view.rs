@@ -112,33 +112,90 @@ fn sparkline(values: &[f64], width: usize) -> String {
         .collect()
 }
 
+/// How a live cluster's sources stand, in a few words, and whether that is trouble: the first
+/// reconnecting source with since when and why, else those still syncing, else live with the
+/// age of the newest event.
+fn source_health(w: &super::world::World) -> (String, bool) {
+    use crate::control::SourceState;
+    if let Some((s, since, error)) = w.sources.iter().find_map(|s| match &s.state {
+        SourceState::Reconnecting { since, error } => Some((s, since, error)),
+        _ => None,
+    }) {
+        return (
+            format!(
+                "reconnecting since {} ({}): {error}",
+                since.format("%H:%M:%S"),
+                s.name
+            ),
+            true,
+        );
+    }
+    let syncing: Vec<&str> = w
+        .sources
+        .iter()
+        .filter(|s| s.state == SourceState::Syncing)
+        .map(|s| s.name.as_str())
+        .collect();
+    if !syncing.is_empty() {
+        return (format!("syncing {}", syncing.join(", ")), true);
+    }
+    let newest = w.sources.iter().filter_map(|s| s.last_event).max();
+    let age = newest.map_or(String::new(), |t| {
+        format!(", last event {}s ago", (w.now - t).num_seconds().max(0))
+    });
+    (format!("live ({} sources{age})", w.sources.len()), false)
+}
+
 fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let w = &app.world;
     let mut first = vec![
         Span::styled(" karpdeck ", t.title()),
         Span::styled(format!("{} ", app.source), t.text()),
-        Span::styled(" SUPERVISED ", t.badge(t.badge_mode)),
+        Span::styled(
+            if w.simulated {
+                " SUPERVISED "
+            } else {
+                " OBSERVE "
+            },
+            t.badge(t.badge_mode),
+        ),
         Span::raw(" "),
     ];
     if w.read_only {
         first.push(Span::styled(" READ-ONLY ", t.badge(t.badge_read_only)));
         first.push(Span::raw(" "));
     }
-    first.push(Span::styled(
-        format!(
-            "{} {} ×{}{}",
-            w.now.format("%H:%M:%S"),
-            elapsed(w.elapsed),
-            app.speed,
-            if app.paused { " PAUSED" } else { "" }
-        ),
-        t.fg(t.muted),
-    ));
-    first.push(Span::styled(
-        "  prices: catalog + simulated spot",
-        t.fg(t.muted),
-    ));
+    if w.simulated {
+        first.push(Span::styled(
+            format!(
+                "{} {} ×{}{}",
+                w.now.format("%H:%M:%S"),
+                elapsed(w.elapsed),
+                app.speed,
+                if app.paused { " PAUSED" } else { "" }
+            ),
+            t.fg(t.muted),
+        ));
+        first.push(Span::styled(
+            "  prices: catalog + simulated spot",
+            t.fg(t.muted),
+        ));
+    } else {
+        let (health, trouble) = source_health(w);
+        first.push(Span::styled(
+            format!("{} ", w.now.format("%H:%M:%S")),
+            t.fg(t.muted),
+        ));
+        first.push(Span::styled(
+            health,
+            if trouble { t.fg(t.warn) } else { t.fg(t.muted) },
+        ));
+        if w.karpenter == Some(false) {
+            first.push(Span::styled("  no Karpenter", t.fg(t.warn)));
+        }
+        first.push(Span::styled("  prices: embedded catalog", t.fg(t.muted)));
+    }
     let savings = if w.on_demand_per_hour > 0.0 {
         format!(
             "  on-demand ${:.2}/h, saving {:.0}%",

@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
+use crate::control::{Cluster, EventKind, Notice, PoolSignals, SourceHealth, Supervisor};
 use crate::engine::disruption::drift::drift;
-use crate::engine::interruption::EventKind as Interruption;
+use crate::engine::interruption::MessageKind;
 use crate::engine::launch::{node_price, offering_price};
 use crate::engine::plan::{plan, Strategy};
 use crate::engine::scheduling::Options;
 use crate::exec::{PlanStatus, Step};
 use crate::model::{CapacityType, Snapshot};
-use crate::sim::Supervisor;
 
 /// A node's state, worst first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +119,7 @@ pub struct SpotRow {
     /// Nodes in it.
     pub nodes: usize,
     /// Interruption warnings, rebalance recommendations and scheduled changes seen.
-    pub signals: crate::sim::PoolSignals,
+    pub signals: PoolSignals,
     /// The advisor's interruption bucket.
     pub bucket: String,
     /// Current price, $/h.
@@ -179,6 +179,12 @@ pub struct World {
     pub spot_events: Vec<String>,
     /// Journaling and approvals are refused.
     pub read_only: bool,
+    /// Whether the cluster is simulated (its clock can be paused and sped up).
+    pub simulated: bool,
+    /// How each source of a live cluster stands (none for a simulation).
+    pub sources: Vec<SourceHealth>,
+    /// Whether Karpenter is installed, where the cluster can tell.
+    pub karpenter: Option<bool>,
 }
 
 /// Where one pod of a drain is.
@@ -228,15 +234,12 @@ pub fn usage_percent(pair: (i64, i64)) -> i64 {
 impl World {
     /// Derive the views' data from the supervised simulation, with the detail `interest` asks
     /// for.
-    pub fn of(sup: &Supervisor, interest: &Interest) -> Self {
-        let sim = sup.sim();
+    pub fn of<C: Cluster>(sup: &Supervisor<C>, interest: &Interest) -> Self {
+        let sim = sup.cluster();
         let s = sim.snapshot();
         let now = sim.now();
-        let notices: BTreeMap<&str, &crate::sim::Notice> = sim
-            .interruption_notices()
-            .iter()
-            .map(|x| (x.node.as_str(), x))
-            .collect();
+        let notices: BTreeMap<&str, &Notice> =
+            sim.notices().iter().map(|x| (x.node.as_str(), x)).collect();
         // Nodes an unfinished action is taking away.
         let mut removing: BTreeMap<String, String> = BTreeMap::new();
         for x in sup.executors() {
@@ -290,7 +293,7 @@ impl World {
                 .map_or(price.unwrap_or(0.0), |p| p.usd_per_hour);
             let status = if let Some(x) = notices.get(n.name.as_str()) {
                 match x.kind {
-                    Interruption::ScheduledChange => NodeStatus::Retiring(x.deadline),
+                    MessageKind::ScheduledChange => NodeStatus::Retiring(x.deadline),
                     _ => NodeStatus::Interrupted(x.deadline),
                 }
             } else if let Some(plan) = removing.get(&n.name) {
@@ -370,7 +373,7 @@ impl World {
         let plans: Vec<PlanStatus> = sup.executors().iter().map(|x| x.status()).collect();
         Self {
             now,
-            elapsed: (now - sim.start()).num_seconds(),
+            elapsed: (now - sim.started()).num_seconds(),
             pending: pending_rows(s, interest.reasons),
             pending_count: s.unplaced_pods().count(),
             pools: pool_rows(s, now),
@@ -394,6 +397,9 @@ impl World {
                 Vec::new()
             },
             read_only: sup.read_only(),
+            simulated: sim.simulated(),
+            sources: sim.sources(),
+            karpenter: sim.karpenter_present(),
         }
     }
 
@@ -543,8 +549,8 @@ fn pool_rows(s: &Snapshot, now: DateTime<Utc>) -> Vec<PoolRow> {
         .collect()
 }
 
-fn spot_rows(sup: &Supervisor) -> Vec<SpotRow> {
-    let sim = sup.sim();
+fn spot_rows<C: Cluster>(sup: &Supervisor<C>) -> Vec<SpotRow> {
+    let sim = sup.cluster();
     let s = sim.snapshot();
     let mut nodes: BTreeMap<(String, String), usize> = BTreeMap::new();
     for n in s
@@ -558,13 +564,13 @@ fn spot_rows(sup: &Supervisor) -> Vec<SpotRow> {
     }
     // Pools in use, and pools that lost their nodes to an interruption.
     let mut keys: Vec<(String, String)> = nodes.keys().cloned().collect();
-    keys.extend(sim.spot_pool_signals().keys().cloned());
+    keys.extend(sim.pool_signals().keys().cloned());
     keys.sort();
     keys.dedup();
     keys.into_iter()
         .map(|(t, z)| {
             let signals = sim
-                .spot_pool_signals()
+                .pool_signals()
                 .get(&(t.clone(), z.clone()))
                 .copied()
                 .unwrap_or_default();
@@ -593,9 +599,9 @@ fn spot_rows(sup: &Supervisor) -> Vec<SpotRow> {
 /// How many interruption events the Spot view lists.
 const SPOT_EVENTS: usize = 6;
 
-fn spot_events(sup: &Supervisor) -> Vec<String> {
-    use crate::sim::EventKind as K;
-    sup.sim()
+fn spot_events<C: Cluster>(sup: &Supervisor<C>) -> Vec<String> {
+    use EventKind as K;
+    sup.cluster()
         .events()
         .iter()
         .rev()
@@ -615,11 +621,11 @@ fn spot_events(sup: &Supervisor) -> Vec<String> {
 
 /// Each evicted pod of the actions running now (and of those that ended with pods left): what
 /// the executor has done with it and whether the cluster still has it on the node.
-fn pod_progress(
-    sup: &Supervisor,
+fn pod_progress<C: Cluster>(
+    sup: &Supervisor<C>,
     plans: &[PlanStatus],
 ) -> BTreeMap<String, Vec<(String, PodProgress)>> {
-    let s = sup.sim().snapshot();
+    let s = sup.cluster().snapshot();
     let watched: Vec<&PlanStatus> = plans
         .iter()
         .filter(|x| x.state().is_running() || x.state().is_final() && x.progress().0 > 0)
@@ -652,7 +658,8 @@ fn pod_progress(
             }
         }
     }
-    let exiting: std::collections::HashSet<(&str, &str)> = sup.sim().terminating().collect();
+    let exiting: std::collections::HashSet<(String, String)> =
+        sup.cluster().terminating().into_iter().collect();
     watched
         .into_iter()
         .filter_map(|x| {
@@ -669,7 +676,7 @@ fn pod_progress(
                 .map(|(i, pod, node)| {
                     let here = pod.split_once('/').and_then(|key| running.get(&key))
                         == Some(&node.as_str());
-                    let progress = if exiting.contains(&(pod.as_str(), node.as_str())) {
+                    let progress = if exiting.contains(&(pod.clone(), node.clone())) {
                         PodProgress::Terminating
                     } else if !here {
                         PodProgress::Gone

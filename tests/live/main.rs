@@ -3,9 +3,15 @@
 //! cluster and build on each other's state, so they run in order, one at a time.
 //!
 //! Without a rig (`KARPDECK_RIG_KUBECONFIG` unset) they are skipped with one line.
+//!
+//! Two more uses of the same binary (`cargo test --test live -- MODE`): `serve-lab` applies
+//! the lab cluster and plays its kubelets until stopped (`tests/live/rig.sh lab DIR`, to try
+//! karpdeck on a real API server), and `populate NODES PODS_PER_NODE` fills the cluster for
+//! `karpdeck bench --kubeconfig`.
 
 mod apply;
 mod kubelet;
+mod populate;
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -54,6 +60,10 @@ fn main() {
             errors_name_the_context_and_the_refusal,
         ),
         (
+            "watchers_reconnect_after_an_apiserver_outage",
+            watchers_reconnect_after_an_apiserver_outage,
+        ),
+        (
             "without_karpenter_the_cluster_still_opens",
             without_karpenter_the_cluster_still_opens,
         ),
@@ -72,6 +82,23 @@ fn main() {
         .expect("runtime");
     let client = rt.block_on(admin_client(&kubeconfig));
     let _guard = rt.enter();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["serve-lab"] => return serve_lab(&kubeconfig, client, &rt),
+        ["populate", nodes, pods] => {
+            let (nodes, pods) = (
+                nodes.parse().expect("nodes"),
+                pods.parse().expect("pods per node"),
+            );
+            return rt.block_on(populate::populate(&client, nodes, pods));
+        }
+        _ => {}
+    }
     let nodes: Api<Node> = Api::all(client.clone());
     let existing = rt
         .block_on(nodes.list(&ListParams::default()))
@@ -395,4 +422,130 @@ fn without_karpenter_the_cluster_still_opens(rig: &Rig, rt: &tokio::runtime::Run
             .len(),
         3
     );
+}
+
+fn watchers_reconnect_after_an_apiserver_outage(rig: &Rig, rt: &tokio::runtime::Runtime) {
+    use karpdeck::control::SourceState;
+    use karpdeck::kube::{SourceKind, Target};
+    let target = Target {
+        kubeconfig: Some(rig.kubeconfig.clone()),
+        context: None,
+    };
+    let watching = rt.block_on(async {
+        let conn = karpdeck::kube::connect(&target).await.unwrap();
+        karpdeck::kube::sync(&conn, Duration::from_secs(30))
+            .await
+            .unwrap()
+    });
+    let states = || -> Vec<(SourceKind, SourceState)> {
+        let store = watching.store.lock().unwrap();
+        store
+            .statuses()
+            .map(|s| (s.kind, s.state.clone()))
+            .collect()
+    };
+    let pods_before = watching.store.lock().unwrap().len(SourceKind::Pods);
+    let dir = std::env::var("KARPDECK_RIG_DIR").expect("KARPDECK_RIG_DIR");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/live/rig.sh");
+    let outage = std::thread::spawn(move || {
+        let out = Command::new(script)
+            .args(["restart-apiserver", &dir, "20"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    // Every source says it is reconnecting, since when and why.
+    let started = chrono::Utc::now();
+    wait_until(
+        rt,
+        Duration::from_secs(30),
+        "every source reconnecting",
+        || {
+            let s = states();
+            let all = s.iter().all(|(_, state)| match state {
+                SourceState::Reconnecting { since, error } => {
+                    *since >= started - chrono::Duration::seconds(1) && !error.is_empty()
+                }
+                _ => false,
+            });
+            if all {
+                Ok(())
+            } else {
+                Err(format!("{s:?}"))
+            }
+        },
+    );
+    let (_, error) = states()
+        .into_iter()
+        .find_map(|(k, s)| match s {
+            SourceState::Reconnecting { error, .. } => Some((k, error)),
+            _ => None,
+        })
+        .unwrap();
+    assert!(!error.contains('\n'), "{error}");
+    // The data stays while the server is away.
+    assert_eq!(
+        watching.store.lock().unwrap().len(SourceKind::Pods),
+        pods_before
+    );
+    outage.join().unwrap();
+    // Within 10 s of the server answering again, every source is live and a change made
+    // now arrives.
+    wait_until(
+        rt,
+        Duration::from_secs(10),
+        "every source live again",
+        || {
+            let s = states();
+            if s.iter().all(|(_, state)| *state == SourceState::Live) {
+                Ok(())
+            } else {
+                Err(format!("{s:?}"))
+            }
+        },
+    );
+    // Made directly: the controllers have their own reconnecting to do.
+    let pods: Api<Pod> = Api::namespaced(rig.client.clone(), "default");
+    let probe: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "after-the-outage"},
+        "spec": {"containers": [{"name": "c", "image": "example/img"}]},
+    }))
+    .unwrap();
+    rt.block_on(pods.create(&Default::default(), &probe))
+        .unwrap();
+    wait_until(
+        rt,
+        Duration::from_secs(10),
+        "the pod made after the outage seen",
+        || {
+            let n = watching.store.lock().unwrap().len(SourceKind::Pods);
+            if n == pods_before + 1 {
+                Ok(())
+            } else {
+                Err(format!("{n} pods"))
+            }
+        },
+    );
+}
+
+/// Apply the lab and keep its kubelets running until the process is stopped.
+fn serve_lab(kubeconfig: &Path, client: Client, rt: &tokio::runtime::Runtime) {
+    let kubelets = Kubelets::start(client.clone());
+    let text = std::fs::read_to_string(lab()).unwrap();
+    rt.block_on(apply::apply(&client, &kubelets, &apply::documents(&text)));
+    println!("the lab cluster is up; its kubelets run until this stops (ctrl-c). Open it with:");
+    println!(
+        "  cargo run --release -- inspect --kubeconfig {}",
+        kubeconfig.display()
+    );
+    println!(
+        "  cargo run --release -- plan --kubeconfig {}",
+        kubeconfig.display()
+    );
+    rt.block_on(std::future::pending::<()>());
 }

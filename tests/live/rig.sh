@@ -10,6 +10,8 @@
 #   rig.sh stop DIR                     stop everything started in DIR (logs stay)
 #   rig.sh restart-apiserver DIR [SEC]  SIGKILL kube-apiserver, sleep SEC, start it again on the same port
 #   rig.sh env DIR                      print DIR/env
+#   rig.sh lab DIR                      install, build and start in DIR, apply the lab cluster and play
+#                                       its kubelets in the foreground (to try karpdeck on a real API server)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -393,6 +395,23 @@ cmd_env() {
   cat "$1/env"
 }
 
+# ---------------------------------------------------------------------------
+# lab DIR: everything from a fresh machine to the lab cluster on a running control plane. The
+# lab's nodes need their kubelets (tests/live/kubelet.rs) for as long as it is used, so this
+# stays in the foreground; ctrl-c ends them, `rig.sh stop DIR` the control plane.
+cmd_lab() {
+  [[ $# -eq 1 ]] || die "usage: $0 lab DIR"
+  cmd_install
+  cmd_build
+  cmd_start "$1"
+  set -a
+  # shellcheck disable=SC1091
+  . "$1/env"
+  set +a
+  cd "$HERE/../.."
+  exec cargo test --release --test live -- serve-lab
+}
+
 case "${1:-}" in
   install) shift; cmd_install "$@" ;;
   build) shift; cmd_build "$@" ;;
@@ -400,5 +419,6 @@ case "${1:-}" in
   stop) shift; cmd_stop "$@" ;;
   restart-apiserver) shift; cmd_restart_apiserver "$@" ;;
   env) shift; cmd_env "$@" ;;
-  *) sed -n '2,12s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+  lab) shift; cmd_lab "$@" ;;
+  *) sed -n '2,14s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac

@@ -1,15 +1,16 @@
-//! Supervised mode: Karpenter is paused and karpdeck is the actor. Every Karpenter pass, the
-//! engine's next move (a scale-out, a consolidation, an interruption response) is proposed as an
-//! action; nothing is launched, drained or deleted until the operator approves it, and approved
-//! actions run through the executor against the simulator — the same executor the real backends
-//! use. Operator actions (drain, cordon, replace) are submitted the same way.
+//! The operator workflow, the same for every cluster: Karpenter steps aside and karpdeck is the
+//! actor. Every Karpenter pass, the engine's next move (a scale-out, a consolidation, an
+//! interruption response) is proposed as an action; nothing is launched, drained or deleted
+//! until the operator approves it, and approved actions run through the executor against the
+//! cluster's backend. Operator actions (drain, cordon, replace) are submitted the same way.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{EventKind, Sim};
-use crate::engine::interruption::{respond, EventKind as Interruption, InterruptionEvent};
+use super::cluster::Cluster;
+use super::event::EventKind;
+use crate::engine::interruption::{respond, InterruptionEvent, MessageKind};
 use crate::exec::action::Refusal;
 use crate::exec::journal::{Journal, Outcome};
 use crate::exec::{Action, ActionKind, ApprovalError, Executor, Note, Settings, State};
@@ -18,10 +19,10 @@ use crate::model::Snapshot;
 /// How long a rejected proposal is not proposed again.
 pub const REJECTION_BACKOFF: Duration = Duration::minutes(5);
 
-/// The simulation, with karpdeck's executor in Karpenter's place.
+/// A cluster, with karpdeck's executor in Karpenter's place.
 #[derive(Debug)]
-pub struct Supervisor {
-    sim: Sim,
+pub struct Supervisor<C> {
+    cluster: C,
     settings: Settings,
     approve_all: bool,
     executors: Vec<Executor>,
@@ -51,15 +52,15 @@ pub fn first_free_plan(journal: &Journal) -> usize {
         .map_or(1, |n| n as usize + 1)
 }
 
-impl Supervisor {
-    /// Supervise `sim` (its own Karpenter is switched off). With `approve_all` every proposal is
+impl<C: Cluster> Supervisor<C> {
+    /// Supervise `cluster` (its Karpenter steps aside). With `approve_all` every proposal is
     /// approved as it is made — the journal still records each approval. Plan ids start at
     /// `p<first_plan>`.
-    pub fn new(mut sim: Sim, settings: Settings, approve_all: bool, first_plan: usize) -> Self {
-        sim.config.autopilot = false;
-        let next_pass = sim.now;
+    pub fn new(mut cluster: C, settings: Settings, approve_all: bool, first_plan: usize) -> Self {
+        cluster.supervise();
+        let next_pass = cluster.now();
         Self {
-            sim,
+            cluster,
             settings,
             approve_all,
             executors: Vec::new(),
@@ -86,9 +87,9 @@ impl Supervisor {
         self.settings.read_only
     }
 
-    /// The simulation.
-    pub fn sim(&self) -> &Sim {
-        &self.sim
+    /// The cluster.
+    pub fn cluster(&self) -> &C {
+        &self.cluster
     }
 
     /// Every action so far, proposed, running or finished, oldest first.
@@ -117,7 +118,7 @@ impl Supervisor {
         &mut self,
         build: impl FnOnce(String, &Snapshot) -> Result<Action, Refusal>,
     ) -> Result<String, Refusal> {
-        let action = build(format!("p{}", self.next_plan), self.sim.snapshot())?;
+        let action = build(format!("p{}", self.next_plan), self.cluster.snapshot())?;
         if let Some((node, other)) = self.holder(&action, |x| !x.state().is_final()) {
             return Err(Refusal(format!(
                 "{node} is held by plan {} ({} {}); reject or cancel it first",
@@ -148,7 +149,7 @@ impl Supervisor {
     fn propose(&mut self, action: Action) -> String {
         let id = action.id.clone();
         let steps = action.steps.len();
-        self.sim.emit(
+        self.cluster.emit(
             EventKind::PlanProposed,
             format!(
                 "plan {id} {}: {} ({steps} step(s)); awaiting approval",
@@ -172,7 +173,7 @@ impl Supervisor {
     /// Approve a proposed action; refused while an approved action holds one of its nodes
     /// (interruption responses excepted: the deadline does not wait).
     pub fn approve(&mut self, plan: &str) -> Result<(), ApprovalError> {
-        let (now, context) = (self.sim.now, "sim".to_string());
+        let (now, context) = (self.cluster.now(), self.cluster.context());
         let Some(i) = self.executors.iter().position(|x| x.action().id == plan) else {
             return Err(ApprovalError::NotPreviewed {
                 plan: plan.to_string(),
@@ -199,7 +200,7 @@ impl Supervisor {
                 Ok(())
             }
             Err(e) => {
-                self.sim.emit(
+                self.cluster.emit(
                     EventKind::PlanFailed,
                     format!("plan {plan} not approved: {e}"),
                     vec![plan.to_string()],
@@ -212,7 +213,7 @@ impl Supervisor {
     /// Reject a proposed action; false if it was not awaiting approval. karpdeck does not
     /// propose the same thing again for [`REJECTION_BACKOFF`].
     pub fn reject(&mut self, plan: &str) -> bool {
-        let until = self.sim.now + REJECTION_BACKOFF;
+        let until = self.cluster.now() + REJECTION_BACKOFF;
         let Some(x) = self.executor_mut(plan) else {
             return false;
         };
@@ -221,7 +222,7 @@ impl Supervisor {
         }
         let (kind, targets) = (x.action().kind, x.action().targets.clone());
         self.rejected.push((kind, targets, until));
-        self.sim.emit(
+        self.cluster.emit(
             EventKind::PlanRejected,
             format!(
                 "plan {plan} rejected; not proposed again for {} minutes",
@@ -243,20 +244,30 @@ impl Supervisor {
         }
     }
 
-    /// One virtual second: the cluster moves, interruption notices are answered at once,
-    /// karpdeck proposes its next move (every Karpenter interval), and each approved action
-    /// takes its next step.
+    /// Take in the cluster's changes since the last call; true if there were any.
+    pub fn refresh(&mut self) -> bool {
+        self.cluster.refresh()
+    }
+
+    /// One second: a simulated cluster's clock moves on, then [`Self::tick`].
     pub async fn step(&mut self) {
-        self.sim.step();
+        self.cluster.advance_second();
+        self.tick().await;
+    }
+
+    /// The workflow's beat: interruption notices are answered at once, karpdeck proposes its
+    /// next move (every Karpenter interval), and each approved action takes its next step.
+    pub async fn tick(&mut self) {
         self.withdraw_stale();
         self.answer_notices();
-        if self.sim.now >= self.next_pass {
-            self.next_pass = self.sim.now + Duration::seconds(self.sim.config.karpenter_interval);
+        let now = self.cluster.now();
+        if now >= self.next_pass {
+            self.next_pass = now + self.cluster.pass_interval();
             self.pass();
         }
         for i in 0..self.executors.len() {
-            let before = self.sim.events.len();
-            let mut notes = self.executors[i].poll(&mut self.sim).await;
+            let before = self.cluster.events().len();
+            let mut notes = self.executors[i].poll(&mut self.cluster).await;
             // A step's start goes before what the step did to the cluster.
             let started: Vec<Note> = notes
                 .iter()
@@ -264,25 +275,29 @@ impl Supervisor {
                 .cloned()
                 .collect();
             notes.retain(|n| n.outcome != Outcome::StepStarted);
-            let effects = self.sim.events.split_off(before);
+            let effects = self.cluster.events_mut().split_off(before);
             self.report(started);
-            self.sim.events.extend(effects);
+            self.cluster.events_mut().extend(effects);
             self.report(notes);
         }
     }
 
-    /// Run for `duration` of virtual time, yielding to the runtime every second so the task can
+    /// Run a simulated cluster for `duration` of virtual time, yielding to the runtime every second so the task can
     /// be cancelled (or dropped) between steps like a real driver.
     pub async fn run_for(&mut self, duration: Duration) {
-        let end = self.sim.now + duration;
-        while self.sim.now < end {
-            self.step().await;
+        let end = self.cluster.now() + duration;
+        while self.cluster.now() < end {
+            // A live clock does not move on request.
+            if !self.cluster.advance_second() {
+                break;
+            }
+            self.tick().await;
             tokio::task::yield_now().await;
         }
     }
 
-    /// The run is over and the simulated cluster goes with it: actions still running are
-    /// cancelled between steps (with their reports), so the journal keeps no plan hanging.
+    /// The run is over: actions still running are cancelled between steps (with their
+    /// reports), so the journal keeps no plan hanging.
     pub async fn end(&mut self) {
         let running: Vec<String> = self
             .executors
@@ -293,10 +308,10 @@ impl Supervisor {
         if running.is_empty() {
             return;
         }
-        self.sim.emit(
+        self.cluster.emit(
             EventKind::PlanCancelled,
             format!(
-                "the simulation ends: cancelling {} running plan(s)",
+                "karpdeck ends: cancelling {} running plan(s)",
                 running.len()
             ),
             running.clone(),
@@ -311,7 +326,7 @@ impl Supervisor {
                 if self.executors[i].state().is_final() {
                     break;
                 }
-                let notes = self.executors[i].poll(&mut self.sim).await;
+                let notes = self.executors[i].poll(&mut self.cluster).await;
                 self.report(notes);
             }
         }
@@ -339,7 +354,7 @@ impl Supervisor {
                 message.push_str(": ");
                 message.push_str(detail);
             }
-            self.sim.emit(kind, message, vec![n.plan]);
+            self.cluster.emit(kind, message, vec![n.plan]);
         }
     }
 
@@ -349,7 +364,7 @@ impl Supervisor {
             return;
         }
         let plan = self.executors[i].action().id.clone();
-        self.sim.emit(
+        self.cluster.emit(
             EventKind::PlanWithdrawn,
             format!("plan {plan} withdrawn: {why}"),
             vec![plan],
@@ -369,10 +384,10 @@ impl Supervisor {
             let gone = x
                 .action()
                 .nodes()
-                .find(|n| !self.sim.snapshot.nodes.iter().any(|m| m.name == *n))
+                .find(|n| !self.cluster.snapshot().nodes.iter().any(|m| m.name == *n))
                 .map(|n| format!("node {n} is gone"));
             let idle = (x.action().kind == ActionKind::ScaleOut
-                && *pending.get_or_insert_with(|| self.sim.pending_pods()) == 0)
+                && *pending.get_or_insert_with(|| self.cluster.pending_pods()) == 0)
                 .then(|| "no pod is pending any more".to_string());
             if let Some(why) = gone.or(idle) {
                 self.withdraw(i, &why);
@@ -392,9 +407,9 @@ impl Supervisor {
     /// Answer each new interruption notice: the response supersedes proposals for that node
     /// still awaiting approval.
     fn answer_notices(&mut self) {
-        let notices: Vec<(String, Interruption)> = self
-            .sim
-            .notices
+        let notices: Vec<(String, MessageKind)> = self
+            .cluster
+            .notices()
             .iter()
             .filter(|n| !self.answered.contains(&n.node))
             .map(|n| (n.node.clone(), n.kind.clone()))
@@ -419,7 +434,7 @@ impl Supervisor {
     }
 
     fn recently_rejected(&self, kind: ActionKind, targets: &[String]) -> bool {
-        let now = self.sim.now;
+        let now = self.cluster.now();
         self.rejected
             .iter()
             .any(|(k, t, until)| *k == kind && t == targets && *until > now)
@@ -438,7 +453,7 @@ impl Supervisor {
         if self.executors.iter().any(Executor::launching) {
             return;
         }
-        if let Some(plan) = self.sim.provisioning_plan() {
+        if let Some(plan) = self.cluster.provisioning_plan() {
             self.propose_engine_move(Action::scale_out(String::new(), &plan));
             return;
         }
@@ -448,8 +463,8 @@ impl Supervisor {
             return;
         }
         let busy = self.busy_nodes();
-        let snapshot = self.sim.snapshot();
-        let Some(a) = self.sim.disruption_actions().into_iter().find(|a| {
+        let snapshot = self.cluster.snapshot();
+        let Some(a) = self.cluster.disruption_actions().into_iter().find(|a| {
             let names: Vec<String> = a
                 .nodes
                 .iter()
@@ -460,7 +475,7 @@ impl Supervisor {
         }) else {
             return;
         };
-        let action = Action::disruption(String::new(), self.sim.snapshot(), &a);
+        let action = Action::disruption(String::new(), self.cluster.snapshot(), &a);
         self.propose_engine_move(action);
     }
 
@@ -477,20 +492,25 @@ impl Supervisor {
 
     /// The engine's answer to the notice on `node`; a Spot pool goes into the unavailable
     /// cache at once (the replacement must avoid it).
-    fn interruption_response(&mut self, node: &str, kind: Interruption) -> Option<Action> {
-        let n = self.sim.snapshot.nodes.iter().find(|n| n.name == node)?;
+    fn interruption_response(&mut self, node: &str, kind: MessageKind) -> Option<Action> {
+        let n = self
+            .cluster
+            .snapshot()
+            .nodes
+            .iter()
+            .find(|n| n.name == node)?;
         let event = InterruptionEvent {
             kind,
             instance_ids: vec![n.instance_id()?.to_string()],
-            time: self.sim.now,
+            time: self.cluster.now(),
         };
-        let responses = respond(self.sim.snapshot(), &event);
+        let responses = respond(self.cluster.snapshot(), &event);
         let r = responses.first()?;
         if let Some((key, _)) = r.unavailable.clone() {
-            self.sim.mark_unavailable(key);
+            self.cluster.mark_unavailable(key);
         }
         let plan = self.plan_id();
-        Action::interruption(plan, self.sim.snapshot(), r)
+        Action::interruption(plan, self.cluster.snapshot(), r)
     }
 }
 

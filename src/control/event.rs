@@ -65,7 +65,7 @@ pub enum EventKind {
 
 /// One event: when it happened, what, and the objects it names.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SimEvent {
+pub struct ClusterEvent {
     /// Seconds since the simulation started.
     pub seconds: f64,
     /// Virtual wall time.
@@ -78,7 +78,7 @@ pub struct SimEvent {
     pub objects: Vec<String>,
 }
 
-impl SimEvent {
+impl ClusterEvent {
     /// `+MM:SS kind message`, for the headless runner.
     pub fn line(&self) -> String {
         let s = self.seconds as i64;

@@ -1,0 +1,80 @@
+//! `karpdeck console` (and `karpdeck` with no command): the console on a live cluster, in
+//! observe mode — Karpenter acts, karpdeck shows what it will do next. Acting on a live
+//! cluster is not built yet, so the console is read-only there.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use super::cluster::live_failure;
+use super::{ConsoleArgs, Failure};
+use crate::catalog::Catalog;
+use crate::control::{first_free_plan, SourceState, Supervisor};
+use crate::exec::journal;
+use crate::kube::cluster::LiveCluster;
+use crate::kube::Target;
+use crate::ui::app::View;
+use crate::ui::console::{self, ConsoleOptions};
+
+/// How long `--snapshot` waits for every source to list.
+const SNAPSHOT_SYNC: Duration = Duration::from_secs(60);
+
+/// `--snapshot VIEW`'s view, or a one-line error naming the views.
+pub fn snapshot_view(name: &str) -> Result<View, Failure> {
+    View::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = View::ALL.iter().map(|v| v.name()).collect();
+        Failure::bad_input(format!(
+            "--snapshot {name}: not a view (one of {})",
+            names.join(", ")
+        ))
+    })
+}
+
+/// Open the console on the live cluster (or print one frame with `--snapshot`).
+pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let view = args.snapshot.as_deref().map(snapshot_view).transpose()?;
+    let target = Target {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    };
+    let cluster = LiveCluster::open(&target, Catalog::embedded()).map_err(live_failure)?;
+    let source = format!("context {}", cluster.context());
+    let journal_path = journal::default_path();
+    let earlier = match &journal_path {
+        Some(p) => journal::read(p).map_err(Failure::bad_input)?,
+        None => journal::Journal::default(),
+    };
+    let options = ConsoleOptions {
+        theme: args.theme.clone(),
+        keymap: args.keymap.clone(),
+        read_only: true,
+        journal: if view.is_some() { None } else { journal_path },
+    };
+    let mut app = console::app(
+        |settings| Supervisor::new(cluster, settings, false, first_free_plan(&earlier)),
+        source,
+        &options,
+    )
+    .map_err(|e| Failure::failed(format!("cannot start the console: {e}")))?;
+    let Some(view) = view else {
+        return console::run(app).map_err(Failure::failed);
+    };
+    // A frame of a cluster still listing would show a partial one.
+    let started = Instant::now();
+    loop {
+        app.settle();
+        let sources = &app.world.sources;
+        if !sources.is_empty() && sources.iter().all(|s| s.state == SourceState::Live) {
+            break;
+        }
+        if started.elapsed() > SNAPSHOT_SYNC {
+            return Err(Failure::failed(format!(
+                "not synced after {} s",
+                SNAPSHOT_SYNC.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = console::render_text(&mut app, view, args.width, args.height);
+    app.link.close().map_err(Failure::failed)?;
+    out.write_all(text.as_bytes()).map_err(Failure::output)
+}

@@ -1,0 +1,13 @@
+//! The operator workflow, once for every cluster: proposals, approvals and their conflicts,
+//! rejection back-off, withdrawing stale proposals, answering notices, plan ids, executors and
+//! the journal — generic over a [`Cluster`], which the simulator and the live cluster implement.
+
+pub mod cluster;
+pub mod event;
+pub mod signals;
+pub mod supervisor;
+
+pub use cluster::{Cluster, OfferingKey, Pool};
+pub use event::{ClusterEvent, EventKind};
+pub use signals::{Notice, PoolSignals, SourceHealth, SourceState};
+pub use supervisor::{first_free_plan, Supervisor, REJECTION_BACKOFF};

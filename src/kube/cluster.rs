@@ -1,0 +1,304 @@
+//! A live cluster as the workflow and the console see it: the watchers' store, a snapshot
+//! taken again whenever the store moved, and the wall clock. karpdeck observes it: the
+//! workflow shows what Karpenter would do next, and every action is refused (read-only) until
+//! karpdeck acts through the Kubernetes API.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::watch::Watching;
+use super::Connection;
+use crate::catalog::Catalog;
+use crate::control::{Cluster, ClusterEvent, Notice, OfferingKey, Pool, PoolSignals, SourceHealth};
+use crate::engine::drain::DrainOptions;
+use crate::engine::plan::NodeClaimPlan;
+use crate::exec::backend::pods_to_move;
+use crate::exec::{Backend, BackendError, BoundPod, ClaimState, Eviction};
+use crate::model::Snapshot;
+
+/// How often Karpenter makes a pass (its batch window is 10 s at most).
+const PASS_INTERVAL: i64 = 10;
+
+/// A live cluster, observed.
+pub struct LiveCluster {
+    /// The watchers' runtime: watchers run there, whatever thread reads the cluster.
+    runtime: Option<tokio::runtime::Runtime>,
+    watching: Watching,
+    conn: Connection,
+    catalog: Arc<Catalog>,
+    snapshot: Snapshot,
+    /// The store's generation the snapshot was taken at.
+    generation: u64,
+    started: DateTime<Utc>,
+    events: Vec<ClusterEvent>,
+    unavailable: BTreeMap<OfferingKey, DateTime<Utc>>,
+    no_signals: BTreeMap<Pool, PoolSignals>,
+}
+
+impl std::fmt::Debug for LiveCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveCluster")
+            .field("context", &self.conn.context)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+impl LiveCluster {
+    /// Connect to the cluster and start watching it on a runtime of its own; the console
+    /// opens at once and shows each source syncing.
+    pub fn open(target: &super::Target, catalog: Arc<Catalog>) -> Result<Self, super::LiveError> {
+        let runtime = super::runtime().map_err(|e| super::LiveError::Api {
+            context: target.context.clone().unwrap_or_default(),
+            what: "cannot start the runtime".into(),
+            message: e.to_string(),
+        })?;
+        let (conn, watching) = runtime.block_on(async {
+            let conn = super::connect(target).await?;
+            let sources = super::sources::discover(&conn.client).await.map_err(|e| {
+                super::LiveError::Api {
+                    context: conn.context.clone(),
+                    what: format!("cannot reach {}", conn.server),
+                    message: super::connect::error_text(&e),
+                }
+            })?;
+            let watching = Watching::start(&conn, sources);
+            Ok::<_, super::LiveError>((conn, watching))
+        })?;
+        let snapshot = Snapshot::empty(crate::scenario::DEFAULT_REGION, catalog.clone());
+        Ok(Self {
+            runtime: Some(runtime),
+            watching,
+            conn,
+            catalog,
+            snapshot,
+            generation: 0,
+            started: Utc::now(),
+            events: Vec::new(),
+            unavailable: BTreeMap::new(),
+            no_signals: BTreeMap::new(),
+        })
+    }
+
+    /// The context being watched.
+    pub fn context(&self) -> &str {
+        &self.conn.context
+    }
+}
+
+impl Drop for LiveCluster {
+    fn drop(&mut self) {
+        // Dropped on the console's cluster thread, inside its runtime: stop without blocking.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// The refusal every action on a live cluster gets for now.
+fn read_only(context: &str) -> BackendError {
+    BackendError(format!(
+        "context {context} is read-only: karpdeck observes live clusters and does not act on them yet"
+    ))
+}
+
+impl Cluster for LiveCluster {
+    fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    fn started(&self) -> DateTime<Utc> {
+        self.started
+    }
+
+    fn events(&self) -> &[ClusterEvent] {
+        &self.events
+    }
+
+    fn events_mut(&mut self) -> &mut Vec<ClusterEvent> {
+        &mut self.events
+    }
+
+    fn notices(&self) -> &[Notice] {
+        &[]
+    }
+
+    fn pool_signals(&self) -> &BTreeMap<Pool, PoolSignals> {
+        &self.no_signals
+    }
+
+    fn spot_price(&self, instance_type: &str, zone: &str) -> Option<f64> {
+        crate::engine::launch::offering_price(
+            &self.snapshot,
+            instance_type,
+            Some(zone),
+            crate::model::node::CapacityType::Spot,
+        )
+    }
+
+    fn spot_price_history(&self, _instance_type: &str, _zone: &str) -> &[(DateTime<Utc>, f64)] {
+        &[]
+    }
+
+    fn rebalance_recommended(&self, _node: &str) -> bool {
+        false
+    }
+
+    fn terminating(&self) -> Vec<(String, String)> {
+        self.snapshot
+            .pods
+            .iter()
+            .filter(|p| p.deleting)
+            .filter_map(|p| Some((p.key(), p.node_name.clone()?)))
+            .collect()
+    }
+
+    fn mark_unavailable(&mut self, key: OfferingKey) {
+        self.unavailable.insert(
+            key.clone(),
+            Utc::now() + crate::engine::interruption::UNAVAILABLE_FOR,
+        );
+        self.snapshot.unavailable_offerings.insert(key);
+    }
+
+    fn pass_interval(&self) -> Duration {
+        Duration::seconds(PASS_INTERVAL)
+    }
+
+    fn launching(&self) -> bool {
+        self.snapshot
+            .nodeclaims
+            .iter()
+            .any(|c| c.node_name.is_none() || !c.initialized)
+    }
+
+    fn supervise(&mut self) {
+        // Observing: Karpenter keeps acting, and nothing karpdeck proposes can run.
+    }
+
+    fn refresh(&mut self) -> bool {
+        let store = self
+            .watching
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if store.generation() == self.generation {
+            return false;
+        }
+        self.generation = store.generation();
+        let snapshot = store.snapshot(self.catalog.clone());
+        drop(store);
+        // The same finishing as a one-shot read, so the console plans what `plan` plans.
+        let location = format!("context {}", self.conn.context);
+        let Ok(loaded) =
+            crate::scenario::finish(snapshot, Vec::new(), &Default::default(), &location)
+        else {
+            // Only `--scale` can fail there, and there is none.
+            return false;
+        };
+        let now = Utc::now();
+        self.unavailable.retain(|_, until| *until > now);
+        self.snapshot = loaded.snapshot;
+        self.snapshot.unavailable_offerings = self.unavailable.keys().cloned().collect();
+        true
+    }
+
+    fn sources(&self) -> Vec<SourceHealth> {
+        let store = self
+            .watching
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        store
+            .statuses()
+            .map(|s| SourceHealth {
+                name: s.kind.plural().to_string(),
+                objects: store.len(s.kind),
+                state: s.state.clone(),
+                last_event: s.last_event,
+            })
+            .collect()
+    }
+
+    fn karpenter_present(&self) -> Option<bool> {
+        let store = self
+            .watching
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Some(store.has_karpenter())
+    }
+}
+
+impl Backend for LiveCluster {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn context(&self) -> String {
+        self.conn.context.clone()
+    }
+
+    async fn create_nodeclaim(&mut self, _claim: &NodeClaimPlan) -> Result<String, BackendError> {
+        Err(read_only(&self.conn.context))
+    }
+
+    async fn nodeclaim_state(&mut self, claim: &str) -> Result<ClaimState, BackendError> {
+        self.refresh();
+        Ok(
+            match self.snapshot.nodeclaims.iter().find(|c| c.name == claim) {
+                None => ClaimState::Gone,
+                Some(c) => match (&c.node_name, c.initialized) {
+                    (Some(node), true) => ClaimState::Ready { node: node.clone() },
+                    _ => ClaimState::Pending,
+                },
+            },
+        )
+    }
+
+    async fn set_unschedulable(
+        &mut self,
+        _node: &str,
+        _unschedulable: bool,
+    ) -> Result<bool, BackendError> {
+        Err(read_only(&self.conn.context))
+    }
+
+    async fn pods_to_move(
+        &mut self,
+        node: &str,
+        options: &DrainOptions,
+    ) -> Result<Vec<BoundPod>, BackendError> {
+        self.refresh();
+        Ok(pods_to_move(&self.snapshot, node, options))
+    }
+
+    async fn evict(
+        &mut self,
+        _pod: &str,
+        _node: &str,
+        _bypass_pdbs: bool,
+    ) -> Result<Eviction, BackendError> {
+        Err(read_only(&self.conn.context))
+    }
+
+    async fn pod_gone(&mut self, pod: &str, node: &str) -> Result<bool, BackendError> {
+        self.refresh();
+        Ok(!self
+            .snapshot
+            .pods
+            .iter()
+            .any(|p| p.node_name.as_deref() == Some(node) && p.key() == pod))
+    }
+
+    async fn delete_node(&mut self, _node: &str) -> Result<(), BackendError> {
+        Err(read_only(&self.conn.context))
+    }
+
+    async fn node_gone(&mut self, node: &str) -> Result<bool, BackendError> {
+        self.refresh();
+        Ok(!self.snapshot.nodes.iter().any(|n| n.name == node))
+    }
+}
