@@ -3,52 +3,11 @@
 //! confirmation), quit, and the terminal is restored.
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux")
-        .args(args)
-        .output()
-        .expect("tmux must be installed to run the terminal test");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+#[path = "support/tmux.rs"]
+mod tmux;
 
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.0]);
-    }
-}
-
-impl Session {
-    fn screen(&self) -> String {
-        tmux(&["capture-pane", "-t", &self.0, "-p"])
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", &self.0];
-        args.extend(keys);
-        tmux(&args);
-    }
-
-    /// Wait (up to 20 s) until the screen shows `text`.
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.contains(text) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "the screen never showed {text:?}:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
+use tmux::{tmux, Session};
 
 #[test]
 fn demo_in_tmux_filter_drain_quit() {

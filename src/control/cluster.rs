@@ -85,6 +85,17 @@ pub trait Cluster: Backend + Send {
         None
     }
 
+    /// The kubeconfig contexts this cluster could be read through instead (none for a
+    /// simulation).
+    fn contexts(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Read the cluster through another context: everything is listed anew.
+    fn switch_context(&mut self, _name: &str) -> Result<(), String> {
+        Err(format!("{} has no other contexts", self.context()))
+    }
+
     /// Whether the clock is simulated (it moves only by [`Cluster::advance_second`]).
     fn simulated(&self) -> bool {
         false

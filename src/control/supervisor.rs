@@ -244,6 +244,26 @@ impl<C: Cluster> Supervisor<C> {
         }
     }
 
+    /// Read the cluster through another context. Refused while a plan runs; proposals still
+    /// waiting are withdrawn, since they were made for the cluster as the old context saw it.
+    pub fn switch_context(&mut self, name: &str) -> Result<(), String> {
+        if let Some(x) = self.executors.iter().find(|x| x.state().is_running()) {
+            return Err(format!(
+                "plan {} is running: cancel it or let it finish before switching context",
+                x.action().id
+            ));
+        }
+        self.cluster.switch_context(name)?;
+        for i in 0..self.executors.len() {
+            if self.executors[i].state() == State::Previewed {
+                self.withdraw(i, &format!("the context changed to {name}"));
+            }
+        }
+        self.answered.clear();
+        self.next_pass = self.cluster.now();
+        Ok(())
+    }
+
     /// Take in the cluster's changes since the last call; true if there were any.
     pub fn refresh(&mut self) -> bool {
         self.cluster.refresh()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::watch::Watching;
-use super::Connection;
+use super::{Connection, Contexts, LiveError, Target};
 use crate::catalog::Catalog;
 use crate::control::{Cluster, ClusterEvent, Notice, OfferingKey, Pool, PoolSignals, SourceHealth};
 use crate::engine::drain::DrainOptions;
@@ -25,6 +25,8 @@ const PASS_INTERVAL: i64 = 10;
 pub struct LiveCluster {
     /// The watchers' runtime: watchers run there, whatever thread reads the cluster.
     runtime: Option<tokio::runtime::Runtime>,
+    /// The kubeconfig, for `:ctx`.
+    contexts: Contexts,
     watching: Watching,
     conn: Connection,
     catalog: Arc<Catalog>,
@@ -49,31 +51,22 @@ impl std::fmt::Debug for LiveCluster {
 impl LiveCluster {
     /// Connect to the cluster and start watching it on a runtime of its own; the console
     /// opens at once and shows each source syncing.
-    pub fn open(target: &super::Target, catalog: Arc<Catalog>) -> Result<Self, super::LiveError> {
-        let runtime = super::runtime().map_err(|e| super::LiveError::Api {
-            context: target.context.clone().unwrap_or_default(),
+    pub fn open(target: &Target, catalog: Arc<Catalog>) -> Result<Self, LiveError> {
+        let contexts = Contexts::read(target)?;
+        let context = contexts.resolve(target.context.as_deref())?;
+        let runtime = super::runtime().map_err(|e| LiveError::Api {
+            context: context.clone(),
             what: "cannot start the runtime".into(),
             message: e.to_string(),
         })?;
-        let (conn, watching) = runtime.block_on(async {
-            let conn = super::connect(target).await?;
-            let sources = super::sources::discover(&conn.client).await.map_err(|e| {
-                super::LiveError::Api {
-                    context: conn.context.clone(),
-                    what: format!("cannot reach {}", conn.server),
-                    message: super::connect::error_text(&e),
-                }
-            })?;
-            let watching = Watching::start(&conn, sources);
-            Ok::<_, super::LiveError>((conn, watching))
-        })?;
-        let snapshot = Snapshot::empty(crate::scenario::DEFAULT_REGION, catalog.clone());
+        let (conn, watching) = runtime.block_on(watch(&contexts, &context))?;
         Ok(Self {
             runtime: Some(runtime),
+            contexts,
             watching,
             conn,
+            snapshot: Snapshot::empty(crate::scenario::DEFAULT_REGION, catalog.clone()),
             catalog,
-            snapshot,
             generation: 0,
             started: Utc::now(),
             events: Vec::new(),
@@ -86,6 +79,20 @@ impl LiveCluster {
     pub fn context(&self) -> &str {
         &self.conn.context
     }
+}
+
+/// Connect through `context` and start a watcher per source the server serves.
+async fn watch(contexts: &Contexts, context: &str) -> Result<(Connection, Watching), LiveError> {
+    let conn = contexts.connect(context).await?;
+    let sources = super::sources::discover(&conn.client)
+        .await
+        .map_err(|e| LiveError::Api {
+            context: conn.context.clone(),
+            what: format!("cannot reach {}", conn.server),
+            message: super::connect::error_text(&e),
+        })?;
+    let watching = Watching::start(&conn, sources);
+    Ok((conn, watching))
 }
 
 impl Drop for LiveCluster {
@@ -220,6 +227,45 @@ impl Cluster for LiveCluster {
                 last_event: s.last_event,
             })
             .collect()
+    }
+
+    fn contexts(&self) -> Vec<String> {
+        self.contexts.names()
+    }
+
+    fn switch_context(&mut self, name: &str) -> Result<(), String> {
+        let context = self
+            .contexts
+            .resolve(Some(name))
+            .map_err(|e| e.to_string())?;
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| "the watchers' runtime has stopped".to_string())?;
+        // Called from the console's cluster thread, inside its own runtime: the watchers'
+        // runtime is driven from a thread of its own for the connection.
+        let contexts = &self.contexts;
+        let (conn, watching) = std::thread::scope(|s| {
+            s.spawn(|| runtime.block_on(watch(contexts, &context)))
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(LiveError::Api {
+                        context: context.clone(),
+                        what: "connecting".into(),
+                        message: "the connection thread failed".into(),
+                    })
+                })
+        })
+        .map_err(|e| e.to_string())?;
+        // The old watchers stop as they are dropped.
+        self.watching = watching;
+        self.conn = conn;
+        self.generation = 0;
+        self.snapshot = Snapshot::empty(crate::scenario::DEFAULT_REGION, self.catalog.clone());
+        self.unavailable.clear();
+        self.started = Utc::now();
+        self.events.clear();
+        Ok(())
     }
 
     fn karpenter_present(&self) -> Option<bool> {

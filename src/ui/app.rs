@@ -527,6 +527,7 @@ impl App {
                 .filter(|n| !matches!(n.status, super::world::NodeStatus::Launching(_)))
                 .map(|n| n.name.clone())
                 .collect(),
+            "ctx" => self.world.contexts.clone(),
             "approve" | "reject" | "cancel" => self
                 .world
                 .plans
@@ -687,6 +688,11 @@ impl App {
                 Err(e) => self.status = e,
             },
             ["cordon", node] => self.propose(Proposal::Cordon, node),
+            ["ctx"] => self.link.send(Command::Context(None)),
+            ["ctx", name] => {
+                self.link.send(Command::Context(Some(name.to_string())));
+                self.status = format!("switching to context {name}…");
+            }
             ["replace", node] => self.propose(Proposal::Replace, node),
             [name] => match View::parse(name) {
                 Some(v) => {
@@ -1098,6 +1104,7 @@ pub const COMMANDS: &[&str] = &[
     "lose-zone ",
     "lose-spot",
     "lose-offering ",
+    "ctx",
     "help",
     "quit",
 ];

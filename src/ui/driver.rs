@@ -63,6 +63,8 @@ pub enum Command {
     WhatIf(String),
     /// Approve everything karpdeck proposes from now on (the headless `--approve-all`).
     ApproveAll(bool),
+    /// List the kubeconfig's contexts (`None`), or switch to one: everything is read anew.
+    Context(Option<String>),
     /// Answer [`Reply::Synced`] once everything sent before is done and published.
     Sync(u64),
 }
@@ -356,6 +358,29 @@ impl<C: Cluster> Driver<C> {
                     status,
                 }
             }
+            Command::Context(None) => {
+                changed = false;
+                let current = self.sup.cluster().context();
+                let all: Vec<String> = self
+                    .sup
+                    .cluster()
+                    .contexts()
+                    .into_iter()
+                    .map(|c| if c == current { format!("*{c}") } else { c })
+                    .collect();
+                Reply::Status(if all.is_empty() {
+                    format!("{current} has no other contexts")
+                } else {
+                    format!("contexts: {} (:ctx NAME switches)", all.join(", "))
+                })
+            }
+            Command::Context(Some(name)) => match self.sup.switch_context(&name) {
+                Ok(()) => Reply::Status(format!("context {name}: syncing")),
+                Err(e) => {
+                    changed = false;
+                    Reply::Status(e)
+                }
+            },
             Command::Cancel(plan) => {
                 changed = self.sup.cancel(&plan);
                 Reply::Status(if changed {

@@ -151,7 +151,14 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     let w = &app.world;
     let mut first = vec![
         Span::styled(" karpdeck ", t.title()),
-        Span::styled(format!("{} ", app.source), t.text()),
+        Span::styled(
+            if w.simulated {
+                format!("{} ", app.source)
+            } else {
+                format!("context {} ", w.context)
+            },
+            t.text(),
+        ),
         Span::styled(
             if w.simulated {
                 " SUPERVISED "

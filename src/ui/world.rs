@@ -185,6 +185,10 @@ pub struct World {
     pub sources: Vec<SourceHealth>,
     /// Whether Karpenter is installed, where the cluster can tell.
     pub karpenter: Option<bool>,
+    /// The context the cluster is read through (`sim` for the simulator).
+    pub context: String,
+    /// The other contexts it could be read through (`:ctx`).
+    pub contexts: Vec<String>,
 }
 
 /// Where one pod of a drain is.
@@ -400,6 +404,8 @@ impl World {
             simulated: sim.simulated(),
             sources: sim.sources(),
             karpenter: sim.karpenter_present(),
+            context: sim.context(),
+            contexts: sim.contexts(),
         }
     }
 

@@ -12,6 +12,8 @@
 mod apply;
 mod kubelet;
 mod populate;
+#[path = "../support/tmux.rs"]
+mod tmux;
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -46,6 +48,10 @@ fn main() {
         (
             "lab_plan_matches_the_scenario_file",
             lab_plan_matches_the_scenario_file,
+        ),
+        (
+            "the_console_follows_the_cluster_and_switches_context",
+            the_console_follows_the_cluster_and_switches_context,
         ),
         (
             "scaled_nginx_gives_the_labs_two_nodeclaims",
@@ -279,14 +285,77 @@ fn lab_plan_matches_the_scenario_file(rig: &Rig, rt: &tokio::runtime::Runtime) {
     assert_eq!(rig.live_plan(), file_plan(&lab(), &[]));
 }
 
-fn scaled_nginx_gives_the_labs_two_nodeclaims(rig: &Rig, rt: &tokio::runtime::Runtime) {
+/// Scale the lab's nginx Deployment through the API.
+fn scale_nginx(rig: &Rig, rt: &tokio::runtime::Runtime, replicas: i32) {
     let deployments: Api<Deployment> = Api::namespaced(rig.client.clone(), "nlb-app-karpenter");
     rt.block_on(deployments.patch(
         "nginx-deployment",
         &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"replicas": 6}})),
+        &Patch::Merge(json!({"spec": {"replicas": replicas}})),
     ))
     .unwrap();
+}
+
+fn the_console_follows_the_cluster_and_switches_context(rig: &Rig, rt: &tokio::runtime::Runtime) {
+    let name = format!("karpdeck-live-{}", std::process::id());
+    let command = format!(
+        "XDG_STATE_HOME={} {} --kubeconfig {}; sleep 30",
+        rig.scratch.join("state").display(),
+        env!("CARGO_BIN_EXE_karpdeck"),
+        rig.k()
+    );
+    tmux::tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "160",
+        "-y",
+        "32",
+        &command,
+    ]);
+    let session = tmux::Session(name);
+    // The lab's nodes, every source live.
+    let screen = session.wait_for("live (16 sources");
+    for node in ["ip-172-31-55-131", "ip-172-31-75-60", "ip-172-31-82-248"] {
+        assert!(screen.contains(node), "{screen}");
+    }
+    assert!(
+        screen.contains("context rig ") && screen.contains("OBSERVE"),
+        "{screen}"
+    );
+    // Scaled through the API: the real scheduler leaves four pods pending, and the console
+    // shows them with Karpenter's answer.
+    session.keys(&["2"]);
+    let scaled = Instant::now();
+    scale_nginx(rig, rt, 6);
+    let screen = session.wait_for("4 pending");
+    println!(
+        "  (pending pods on screen {:.2} s after the scale request)",
+        scaled.elapsed().as_secs_f64()
+    );
+    let screen = if screen.contains("needs a new node from nodepool default") {
+        screen
+    } else {
+        session.wait_for("needs a new node from nodepool default")
+    };
+    assert!(screen.contains("nginx-deployment-75d9ffff7-"), "{screen}");
+    // Approvals are refused on a live cluster: karpdeck observes.
+    assert!(screen.contains("READ-ONLY"), "{screen}");
+    // Another context of the same kubeconfig: everything is read anew.
+    session.keys(&[":ctx rig-b", "Enter"]);
+    let screen = session.wait_for("context rig-b ");
+    assert!(screen.contains("OBSERVE"), "{screen}");
+    session.wait_for("live (16 sources");
+    session.keys(&[":ctx rig-viewer", "Enter"]);
+    let screen = session.wait_for("reconnecting since");
+    assert!(screen.contains("forbidden"), "{screen}");
+    session.keys(&["q"]);
+}
+
+fn scaled_nginx_gives_the_labs_two_nodeclaims(rig: &Rig, rt: &tokio::runtime::Runtime) {
+    scale_nginx(rig, rt, 6);
     // The real ReplicaSet controller makes five pods; the real scheduler binds the one that
     // fits (on ip-172-31-75-60) and marks four Unschedulable: Karpenter's cue.
     wait_until(
