@@ -5,6 +5,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[path = "support/output.rs"]
+mod output;
+
+use output::stdout;
+
 fn scenario(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/scenarios")
@@ -26,16 +31,6 @@ fn karpdeck(args: &[&str]) -> Output {
         .env("XDG_STATE_HOME", scratch_dir().join("state"))
         .output()
         .expect("run karpdeck")
-}
-
-fn stdout(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "status {:?}, stderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 fn json(args: &[&str]) -> Value {

@@ -12,25 +12,24 @@ use crate::engine::scheduling::Options;
 use crate::scenario::generate::{generate, GenOptions};
 use crate::scenario::{load_str, LoadOptions};
 
-/// Peak resident memory of this process in KiB (Linux), after resetting it where possible so each
-/// size is measured on its own.
-fn peak_rss_kib() -> Option<u64> {
+/// A memory figure of this process from /proc/self/status, in KiB (Linux): `VmHWM` is the peak
+/// resident memory (reset where possible so each size is measured on its own), `VmRSS` the
+/// resident memory now.
+fn proc_status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next())
         .and_then(|v| v.parse().ok())
 }
 
-/// Resident memory of this process now, in KiB (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    proc_status_kib("VmHWM")
+}
+
 fn rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
+    proc_status_kib("VmRSS")
 }
 
 fn reset_peak_rss() {
@@ -41,11 +40,8 @@ fn reset_peak_rss() {
 /// Time reading a live cluster: discovery and every source's first list, through the watchers
 /// the console uses, then the memory they hold once the lists' buffers are gone.
 fn run_sync(args: &BenchArgs) -> Result<String, Failure> {
-    use crate::kube::{self, SourceKind, Target};
-    let target = Target {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-    };
+    use crate::kube::{self, SourceKind};
+    let target = args.live.target();
     let before = rss_kib();
     let rt = kube::runtime().map_err(Failure::failed)?;
     rt.block_on(async {
@@ -240,6 +236,11 @@ fn run_render(args: &BenchArgs) -> Result<String, Failure> {
 
 /// Run the benchmark and return its report.
 pub fn run(args: &BenchArgs) -> Result<String, Failure> {
+    if args.live.given() && !args.sync {
+        return Err(Failure::bad_input(
+            "--kubeconfig and --context go with --sync (the other benchmarks generate their clusters)",
+        ));
+    }
     if args.sync {
         return run_sync(args);
     }

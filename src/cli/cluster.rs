@@ -8,13 +8,9 @@ use crate::catalog::Catalog;
 use crate::kube::{self, LiveError, Target};
 use crate::scenario::{self, LoadOptions, Loaded};
 
-/// `--scenario FILE`, or `--kubeconfig FILE` / `--context NAME` for a live cluster.
+/// `--kubeconfig FILE` and `--context NAME`: a live cluster, found as kubectl finds it.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct ClusterArgs {
-    /// Scenario file (kubectl `-o yaml` List output or multi-document YAML); without it, the
-    /// live cluster of the kubeconfig's context.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["kubeconfig", "context"])]
-    pub scenario: Option<PathBuf>,
+pub struct LiveArgs {
     /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -23,7 +19,7 @@ pub struct ClusterArgs {
     pub context: Option<String>,
 }
 
-impl ClusterArgs {
+impl LiveArgs {
     /// The live cluster these flags name.
     pub fn target(&self) -> Target {
         Target {
@@ -32,13 +28,34 @@ impl ClusterArgs {
         }
     }
 
+    /// Whether either flag was given.
+    pub fn given(&self) -> bool {
+        self.kubeconfig.is_some() || self.context.is_some()
+    }
+}
+
+/// `--scenario FILE`, or `--kubeconfig FILE` / `--context NAME` for a live cluster.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClusterArgs {
+    /// Scenario file (kubectl `-o yaml` List output or multi-document YAML); without it, the
+    /// live cluster of the kubeconfig's context.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kubeconfig", "context"])]
+    pub scenario: Option<PathBuf>,
+    /// The live cluster, when there is no scenario file.
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+impl ClusterArgs {
     /// Read the cluster: the scenario file, or the live cluster once it has synced.
     pub fn load(&self, options: &LoadOptions) -> Result<Loaded, Failure> {
         match &self.scenario {
             Some(file) => {
                 scenario::load_file(file, options, Catalog::embedded()).map_err(Failure::bad_input)
             }
-            None => kube::load(&self.target(), options, Catalog::embedded()).map_err(live_failure),
+            None => {
+                kube::load(&self.live.target(), options, Catalog::embedded()).map_err(live_failure)
+            }
         }
     }
 }

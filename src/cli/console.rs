@@ -11,7 +11,6 @@ use crate::catalog::Catalog;
 use crate::control::{first_free_plan, SourceState, Supervisor};
 use crate::exec::journal;
 use crate::kube::cluster::LiveCluster;
-use crate::kube::Target;
 use crate::ui::app::View;
 use crate::ui::console::{self, ConsoleOptions};
 
@@ -32,10 +31,7 @@ pub fn snapshot_view(name: &str) -> Result<View, Failure> {
 /// Open the console on the live cluster (or print one frame with `--snapshot`).
 pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let view = args.snapshot.as_deref().map(snapshot_view).transpose()?;
-    let target = Target {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-    };
+    let target = args.live.target();
     let cluster = LiveCluster::open(&target, Catalog::embedded()).map_err(live_failure)?;
     let source = format!("context {}", cluster.context());
     let journal_path = journal::default_path();

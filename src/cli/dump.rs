@@ -4,14 +4,11 @@ use chrono::Utc;
 
 use super::cluster::live_failure;
 use super::{DumpArgs, Failure};
-use crate::kube::{self, Target};
+use crate::kube;
 
 /// Run the command and return the scenario text.
 pub fn run(args: &DumpArgs) -> Result<String, Failure> {
-    let target = Target {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-    };
+    let target = args.live.target();
     let rt = kube::runtime().map_err(Failure::failed)?;
     rt.block_on(async {
         let conn = kube::connect(&target).await?;

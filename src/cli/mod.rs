@@ -26,7 +26,7 @@ use crate::engine::plan::Strategy;
 use crate::engine::whatif::WhatIf;
 use crate::model::Quantity;
 use crate::scenario::ScaleSpec;
-pub use cluster::ClusterArgs;
+pub use cluster::{ClusterArgs, LiveArgs};
 
 /// Exit status for malformed input (files, flags).
 pub const EXIT_BAD_INPUT: i32 = 2;
@@ -40,13 +40,9 @@ pub struct Cli {
     /// Log file (default: $XDG_STATE_HOME/karpdeck/karpdeck.log); level from KARPDECK_LOG.
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-    /// Kubeconfig file, for the console on a live cluster when no command is given (default:
-    /// $KUBECONFIG, else ~/.kube/config).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context, for the console on a live cluster when no command is given.
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    /// The live cluster for the console, when no command is given.
+    #[command(flatten)]
+    pub live: LiveArgs,
     /// What to do (none: the console on the live cluster).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -57,14 +53,15 @@ pub struct Cli {
 pub enum Command {
     /// List EC2 instance types from the embedded catalog, filtered like ec2-instance-selector.
     Catalog(CatalogArgs),
-    /// Show what a scenario file contains: nodes, pending pods, NodePools, warnings.
+    /// Show what a cluster (a scenario file or a live one) contains: nodes, pending pods,
+    /// NodePools, warnings.
     Inspect(InspectArgs),
-    /// Plan for a scenario: where pending pods go, new NodeClaims, why pods stay pending, and
+    /// Plan for a cluster (a scenario file or a live one): where pending pods go, new NodeClaims, why pods stay pending, and
     /// Karpenter's next disruption pass with a verdict per node; what-ifs and interruptions.
     Plan(PlanArgs),
     /// Show what draining nodes would do (kubectl's rules, PDBs, where pods land); changes nothing.
     Drain(DrainArgs),
-    /// Check a scenario against the EKS Karpenter best practices.
+    /// Check a cluster (a scenario file or a live one) against the EKS Karpenter best practices.
     Audit(AuditArgs),
     /// Write a synthetic scenario shaped like Karpenter's scheduling benchmark.
     Gen(GenArgs),
@@ -86,12 +83,9 @@ pub enum Command {
 /// `karpdeck console` options.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConsoleArgs {
-    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context (default: its current context).
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    /// The live cluster.
+    #[command(flatten)]
+    pub live: LiveArgs,
     /// Theme: default, light, high-contrast (default: config.toml's, else default).
     #[arg(long)]
     pub theme: Option<String>,
@@ -113,12 +107,9 @@ pub struct ConsoleArgs {
 /// `karpdeck dump` options.
 #[derive(Debug, clap::Args)]
 pub struct DumpArgs {
-    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context (default: its current context).
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    /// The live cluster.
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 /// `karpdeck journal` options.
@@ -327,12 +318,9 @@ pub struct BenchArgs {
     /// sync time, resident memory, bytes per pod (with --kubeconfig/--context).
     #[arg(long, conflicts_with_all = ["consolidation", "render"])]
     pub sync: bool,
-    /// With --sync: kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
-    #[arg(long, value_name = "FILE", requires = "sync")]
-    pub kubeconfig: Option<PathBuf>,
-    /// With --sync: kubeconfig context (default: its current context).
-    #[arg(long, value_name = "NAME", requires = "sync")]
-    pub context: Option<String>,
+    /// With --sync: the live cluster.
+    #[command(flatten)]
+    pub live: LiveArgs,
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -502,8 +490,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
     crate::logging::init(cli.log_file.as_deref());
     let Some(command) = cli.command else {
         let args = ConsoleArgs {
-            kubeconfig: cli.kubeconfig,
-            context: cli.context,
+            live: cli.live,
             ..ConsoleArgs::default()
         };
         return console::run(&args, out);

@@ -11,9 +11,13 @@
 
 mod apply;
 mod kubelet;
+#[path = "../support/output.rs"]
+mod output;
 mod populate;
 #[path = "../support/tmux.rs"]
 mod tmux;
+
+use output::stdout;
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -166,16 +170,6 @@ fn karpdeck(args: &[&str]) -> Output {
         )
         .output()
         .expect("run karpdeck")
-}
-
-fn stdout(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "status {:?}, stderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 fn lab() -> PathBuf {
