@@ -7,7 +7,7 @@ use std::fmt;
 
 use super::disruption::candidates::pdb_allowances;
 use super::launch::launch;
-use super::plan::NodeClaimPlan;
+use super::launch::NodeClaimPlan;
 use super::scheduling::{prepare, schedule_without, Options, Target};
 use crate::model::{DoNotDisrupt, OwnerKind, Pod, Snapshot};
 

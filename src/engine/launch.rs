@@ -4,7 +4,16 @@
 use crate::model::labels;
 use crate::model::{CapacityType, Requirements, Snapshot};
 
-use super::scheduling::{Template, TemplateType};
+use super::scheduling::{PlannedClaim, Template, TemplateType};
+
+/// A NodeClaim in a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeClaimPlan {
+    /// The scheduling result it came from.
+    pub claim: PlannedClaim,
+    /// What it would launch.
+    pub launch: Launch,
+}
 
 /// Karpenter truncates a NodeClaim's instance-type list to this many, cheapest first.
 pub const MAX_INSTANCE_TYPES: usize = 60;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use chrono::{DateTime, Utc};
 
 use super::disruption::{disrupt, DisruptionOptions, DisruptionPlan, Verdict};
-use super::launch::{launch, node_price, Launch};
+use super::launch::{launch, node_price, NodeClaimPlan};
 use super::optimize;
 use super::scheduling::reasons::PodReason;
 use super::scheduling::{schedule, Options, PlannedClaim, Schedule, Target};
@@ -37,15 +37,6 @@ impl std::str::FromStr for Strategy {
             )),
         }
     }
-}
-
-/// A NodeClaim in a plan.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeClaimPlan {
-    /// The scheduling result it came from.
-    pub claim: PlannedClaim,
-    /// What it would launch.
-    pub launch: Launch,
 }
 
 /// A provisioning plan.

@@ -12,7 +12,8 @@ use crate::engine::drain::{
     drain_plan, DrainOptions, DrainPlan, Landing, PodAction, KARPENTER_DRAIN,
 };
 use crate::engine::interruption::{InterruptionResponse, MessageKind};
-use crate::engine::plan::{NodeClaimPlan, Plan};
+use crate::engine::launch::NodeClaimPlan;
+use crate::engine::plan::Plan;
 use crate::engine::replace::ReplacementPlan;
 use crate::model::Snapshot;
 

@@ -10,7 +10,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::engine::drain::{pod_action, DrainOptions, PodAction};
-use crate::engine::plan::NodeClaimPlan;
+use crate::engine::launch::NodeClaimPlan;
 use crate::model::Snapshot;
 
 /// A backend call that failed: the API's error, in one line.

@@ -837,7 +837,7 @@ mod tests {
 
     use super::*;
     use crate::engine::drain::DrainOptions;
-    use crate::engine::plan::NodeClaimPlan;
+    use crate::engine::launch::NodeClaimPlan;
     use crate::exec::action::ActionKind;
     use crate::exec::BoundPod;
 

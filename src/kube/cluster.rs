@@ -13,7 +13,7 @@ use super::{Connection, Contexts, LiveError, Target};
 use crate::catalog::Catalog;
 use crate::control::{Cluster, ClusterEvent, Notice, OfferingKey, Pool, PoolSignals, SourceHealth};
 use crate::engine::drain::DrainOptions;
-use crate::engine::plan::NodeClaimPlan;
+use crate::engine::launch::NodeClaimPlan;
 use crate::exec::backend::pods_to_move;
 use crate::exec::{Backend, BackendError, BoundPod, ClaimState, Eviction};
 use crate::model::Snapshot;

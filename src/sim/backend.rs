@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::Sim;
 use crate::engine::disruption::candidates::pdb_allowances;
 use crate::engine::drain::DrainOptions;
-use crate::engine::plan::NodeClaimPlan;
+use crate::engine::launch::NodeClaimPlan;
 use crate::exec::backend::pods_to_move;
 use crate::exec::{Backend, BackendError, BoundPod, ClaimState, Eviction};
 

@@ -19,7 +19,7 @@ use crate::control::{Cluster, ClusterEvent, EventKind, Notice, OfferingKey, Pool
 use crate::engine::disruption::candidates::pdb_allowances;
 
 use crate::engine::drain::{pdb_blocker, Blocker};
-use crate::engine::plan::NodeClaimPlan;
+use crate::engine::launch::NodeClaimPlan;
 use crate::engine::scheduling::{schedule, Options, Target};
 use crate::model::pod::PodPhase;
 use crate::model::taints::first_untolerated;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::launch::launch;
-use super::plan::NodeClaimPlan;
+use super::launch::NodeClaimPlan;
 use super::scheduling::{prepare, schedule_without, Options, Prepared};
 use crate::model::duration::format_duration;
 use crate::model::{CapacityType, ConsolidationPolicy, DisruptionReason, Snapshot};
