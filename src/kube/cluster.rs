@@ -1,5 +1,5 @@
-//! A live cluster as the workflow and the console see it: the watchers' store, a snapshot
-//! taken again whenever the store moved, and the wall clock. karpdeck observes it: the
+//! A live cluster as the workflow and the console see it: the watchers' store, whose snapshot
+//! changes in place with each watch event, and the wall clock. karpdeck observes it: the
 //! workflow shows what Karpenter would do next, and every action is refused (read-only) until
 //! karpdeck acts through the Kubernetes API.
 
@@ -30,9 +30,6 @@ pub struct LiveCluster {
     watching: Watching,
     conn: Connection,
     catalog: Arc<Catalog>,
-    snapshot: Snapshot,
-    /// The store's generation the snapshot was taken at.
-    generation: u64,
     started: DateTime<Utc>,
     events: Vec<ClusterEvent>,
     unavailable: BTreeMap<OfferingKey, DateTime<Utc>>,
@@ -43,7 +40,6 @@ impl std::fmt::Debug for LiveCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LiveCluster")
             .field("context", &self.conn.context)
-            .field("generation", &self.generation)
             .finish()
     }
 }
@@ -59,15 +55,13 @@ impl LiveCluster {
             what: "cannot start the runtime".into(),
             message: e.to_string(),
         })?;
-        let (conn, watching) = runtime.block_on(watch(&contexts, &context))?;
+        let (conn, watching) = runtime.block_on(watch(&contexts, &context, catalog.clone()))?;
         Ok(Self {
             runtime: Some(runtime),
             contexts,
             watching,
             conn,
-            snapshot: Snapshot::empty(crate::scenario::DEFAULT_REGION, catalog.clone()),
             catalog,
-            generation: 0,
             started: Utc::now(),
             events: Vec::new(),
             unavailable: BTreeMap::new(),
@@ -82,7 +76,11 @@ impl LiveCluster {
 }
 
 /// Connect through `context` and start a watcher per source the server serves.
-async fn watch(contexts: &Contexts, context: &str) -> Result<(Connection, Watching), LiveError> {
+async fn watch(
+    contexts: &Contexts,
+    context: &str,
+    catalog: Arc<Catalog>,
+) -> Result<(Connection, Watching), LiveError> {
     let conn = contexts.connect(context).await?;
     let sources = super::sources::discover(&conn.client)
         .await
@@ -91,7 +89,7 @@ async fn watch(contexts: &Contexts, context: &str) -> Result<(Connection, Watchi
             what: format!("cannot reach {}", conn.server),
             message: super::connect::error_text(&e),
         })?;
-    let watching = Watching::start(&conn, sources);
+    let watching = Watching::start(&conn, sources, catalog);
     Ok((conn, watching))
 }
 
@@ -113,7 +111,7 @@ fn read_only(context: &str) -> BackendError {
 
 impl Cluster for LiveCluster {
     fn snapshot(&self) -> &Snapshot {
-        &self.snapshot
+        self.watching.store.snapshot()
     }
 
     fn started(&self) -> DateTime<Utc> {
@@ -138,7 +136,7 @@ impl Cluster for LiveCluster {
 
     fn spot_price(&self, instance_type: &str, zone: &str) -> Option<f64> {
         crate::engine::launch::offering_price(
-            &self.snapshot,
+            self.snapshot(),
             instance_type,
             Some(zone),
             crate::model::node::CapacityType::Spot,
@@ -154,7 +152,7 @@ impl Cluster for LiveCluster {
     }
 
     fn terminating(&self) -> Vec<(String, String)> {
-        self.snapshot
+        self.snapshot()
             .pods
             .iter()
             .filter(|p| p.deleting)
@@ -167,7 +165,11 @@ impl Cluster for LiveCluster {
             key.clone(),
             Utc::now() + crate::engine::interruption::UNAVAILABLE_FOR,
         );
-        self.snapshot.unavailable_offerings.insert(key);
+        self.watching
+            .store
+            .snapshot_mut()
+            .unavailable_offerings
+            .insert(key);
     }
 
     fn pass_interval(&self) -> Duration {
@@ -175,7 +177,7 @@ impl Cluster for LiveCluster {
     }
 
     fn launching(&self) -> bool {
-        self.snapshot
+        self.snapshot()
             .nodeclaims
             .iter()
             .any(|c| c.node_name.is_none() || !c.initialized)
@@ -186,38 +188,24 @@ impl Cluster for LiveCluster {
     }
 
     fn refresh(&mut self) -> bool {
-        let store = self
-            .watching
-            .store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if store.generation() == self.generation {
+        if !self.watching.pump() {
             return false;
         }
-        self.generation = store.generation();
-        let snapshot = store.snapshot(self.catalog.clone());
-        drop(store);
-        // The same finishing as a one-shot read, so the console plans what `plan` plans.
-        let location = format!("context {}", self.conn.context);
-        let Ok(loaded) =
-            crate::scenario::finish(snapshot, Vec::new(), &Default::default(), &location)
-        else {
-            // Only `--scale` can fail there, and there is none.
-            return false;
-        };
+        // Finished in place as a one-shot read is, less the missing replicas of workloads:
+        // their controllers make the pods within moments, and the console shows what is there.
         let now = Utc::now();
         self.unavailable.retain(|_, until| *until > now);
-        self.snapshot = loaded.snapshot;
-        self.snapshot.unavailable_offerings = self.unavailable.keys().cloned().collect();
+        let snapshot = self.watching.store.snapshot_mut();
+        snapshot.link_pdbs();
+        if let Some(region) = crate::scenario::infer_region(snapshot) {
+            snapshot.region = region;
+        }
+        snapshot.unavailable_offerings = self.unavailable.keys().cloned().collect();
         true
     }
 
     fn sources(&self) -> Vec<SourceHealth> {
-        let store = self
-            .watching
-            .store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let store = &self.watching.store;
         store
             .statuses()
             .map(|s| SourceHealth {
@@ -246,7 +234,7 @@ impl Cluster for LiveCluster {
         // runtime is driven from a thread of its own for the connection.
         let contexts = &self.contexts;
         let (conn, watching) = std::thread::scope(|s| {
-            s.spawn(|| runtime.block_on(watch(contexts, &context)))
+            s.spawn(|| runtime.block_on(watch(contexts, &context, self.catalog.clone())))
                 .join()
                 .unwrap_or_else(|_| {
                     Err(LiveError::Api {
@@ -260,8 +248,6 @@ impl Cluster for LiveCluster {
         // The old watchers stop as they are dropped.
         self.watching = watching;
         self.conn = conn;
-        self.generation = 0;
-        self.snapshot = Snapshot::empty(crate::scenario::DEFAULT_REGION, self.catalog.clone());
         self.unavailable.clear();
         self.started = Utc::now();
         self.events.clear();
@@ -269,12 +255,7 @@ impl Cluster for LiveCluster {
     }
 
     fn karpenter_present(&self) -> Option<bool> {
-        let store = self
-            .watching
-            .store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        Some(store.has_karpenter())
+        Some(self.watching.store.has_karpenter())
     }
 }
 
@@ -294,7 +275,7 @@ impl Backend for LiveCluster {
     async fn nodeclaim_state(&mut self, claim: &str) -> Result<ClaimState, BackendError> {
         self.refresh();
         Ok(
-            match self.snapshot.nodeclaims.iter().find(|c| c.name == claim) {
+            match self.snapshot().nodeclaims.iter().find(|c| c.name == claim) {
                 None => ClaimState::Gone,
                 Some(c) => match (&c.node_name, c.initialized) {
                     (Some(node), true) => ClaimState::Ready { node: node.clone() },
@@ -318,7 +299,7 @@ impl Backend for LiveCluster {
         options: &DrainOptions,
     ) -> Result<Vec<BoundPod>, BackendError> {
         self.refresh();
-        Ok(pods_to_move(&self.snapshot, node, options))
+        Ok(pods_to_move(self.snapshot(), node, options))
     }
 
     async fn evict(
@@ -333,7 +314,7 @@ impl Backend for LiveCluster {
     async fn pod_gone(&mut self, pod: &str, node: &str) -> Result<bool, BackendError> {
         self.refresh();
         Ok(!self
-            .snapshot
+            .snapshot()
             .pods
             .iter()
             .any(|p| p.node_name.as_deref() == Some(node) && p.key() == pod))
@@ -345,6 +326,6 @@ impl Backend for LiveCluster {
 
     async fn node_gone(&mut self, node: &str) -> Result<bool, BackendError> {
         self.refresh();
-        Ok(!self.snapshot.nodes.iter().any(|n| n.name == node))
+        Ok(!self.snapshot().nodes.iter().any(|n| n.name == node))
     }
 }

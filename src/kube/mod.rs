@@ -21,7 +21,7 @@ use crate::scenario::{self, LoadOptions, Loaded, ScenarioError, Warning};
 
 pub use connect::{ConnectError, Connection, Contexts, Target};
 pub use sources::{Source, SourceKind};
-pub use store::{SourceStatus, Store};
+pub use store::{Change, SourceStatus, Store};
 pub use watch::Watching;
 
 /// How long a one-shot read waits for every source's first list.
@@ -98,8 +98,8 @@ pub fn load(
     })?;
     rt.block_on(async {
         let conn = connect(target).await?;
-        let watching = sync(&conn, SYNC_TIMEOUT).await?;
-        let store = watching.store.lock().unwrap_or_else(|p| p.into_inner());
+        let mut watching = sync(&conn, SYNC_TIMEOUT, catalog).await?;
+        let store = &mut watching.store;
         let location = format!("context {}", conn.context);
         let mut warnings: Vec<Warning> = store
             .refused()
@@ -115,66 +115,72 @@ pub fn load(
                 message: NO_KARPENTER.to_string(),
             });
         }
-        let snapshot = store.snapshot(catalog);
-        Ok(scenario::finish(snapshot, warnings, options, &location)?)
+        Ok(scenario::finish(
+            store.take_snapshot(),
+            warnings,
+            options,
+            &location,
+        )?)
     })
 }
 
 /// Discover the sources, start their watchers and wait until each has listed once. A source
 /// whose first list fails ends the wait with that error (a one-shot read has nothing to show
 /// meanwhile); later failures are the watchers' to retry.
-pub async fn sync(conn: &Connection, timeout: Duration) -> Result<Watching, LiveError> {
-    let api_error = |what: &str, e: ::kube::Error| LiveError::Api {
-        context: conn.context.clone(),
-        what: what.to_string(),
-        message: connect::error_text(&e),
-    };
+pub async fn sync(
+    conn: &Connection,
+    timeout: Duration,
+    catalog: Arc<Catalog>,
+) -> Result<Watching, LiveError> {
     let sources = sources::discover(&conn.client)
         .await
-        .map_err(|e| api_error(&format!("cannot reach {}", conn.server), e))?;
-    let mut watching = Watching::start(conn, sources);
+        .map_err(|e| LiveError::Api {
+            context: conn.context.clone(),
+            what: format!("cannot reach {}", conn.server),
+            message: connect::error_text(&e),
+        })?;
+    let mut watching = Watching::start(conn, sources, catalog);
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        {
-            let store = watching.store.lock().unwrap_or_else(|p| p.into_inner());
-            if store.synced() {
-                break;
+        let store = &watching.store;
+        if store.synced() {
+            return Ok(watching);
+        }
+        let failed = store.statuses().find_map(|s| match &s.state {
+            SourceState::Reconnecting { error, .. } if !s.synced_once => {
+                Some((s.kind, error.clone()))
             }
-            let failed = store.statuses().find_map(|s| match &s.state {
-                SourceState::Reconnecting { error, .. } if !s.synced_once => {
-                    Some((s.kind, error.clone()))
-                }
-                _ => None,
+            _ => None,
+        });
+        if let Some((kind, error)) = failed {
+            return Err(LiveError::Api {
+                context: conn.context.clone(),
+                what: format!("cannot list {}", kind.plural()),
+                message: error,
             });
-            if let Some((kind, error)) = failed {
+        }
+        match tokio::time::timeout_at(deadline, watching.next()).await {
+            Ok(true) => {}
+            Ok(false) => {
                 return Err(LiveError::Api {
                     context: conn.context.clone(),
-                    what: format!("cannot list {}", kind.plural()),
-                    message: error,
+                    what: "watching".into(),
+                    message: "every watcher stopped".into(),
+                })
+            }
+            Err(_) => {
+                let sources: Vec<&str> = watching
+                    .store
+                    .statuses()
+                    .filter(|s| !s.synced_once)
+                    .map(|s| s.kind.plural())
+                    .collect();
+                return Err(LiveError::Timeout {
+                    context: conn.context.clone(),
+                    seconds: timeout.as_secs(),
+                    sources: sources.join(", "),
                 });
             }
         }
-        let waited = tokio::time::timeout_at(deadline, watching.changed.changed()).await;
-        if let Ok(Err(_)) = waited {
-            return Err(LiveError::Api {
-                context: conn.context.clone(),
-                what: "watching".into(),
-                message: "every watcher stopped".into(),
-            });
-        }
-        if waited.is_err() {
-            let store = watching.store.lock().unwrap_or_else(|p| p.into_inner());
-            let sources: Vec<&str> = store
-                .statuses()
-                .filter(|s| !s.synced_once)
-                .map(|s| s.kind.plural())
-                .collect();
-            return Err(LiveError::Timeout {
-                context: conn.context.clone(),
-                seconds: timeout.as_secs(),
-                sources: sources.join(", "),
-            });
-        }
     }
-    Ok(watching)
 }

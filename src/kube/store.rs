@@ -1,21 +1,20 @@
-//! What the watchers have seen, converted: per source its slim objects and its state (syncing,
-//! live, reconnecting since …). A watch event changes one entry; a re-list swaps a source's
-//! objects whole at its end, as kube-runtime's reflector does.
+//! What the watchers have seen, kept as the [`Snapshot`] itself: a watch event replaces,
+//! adds or removes one object in place (an index finds it), so a change costs the object, not
+//! the cluster; a re-list swaps a source's objects whole when it completes, as kube-runtime's
+//! reflector does. Each source's state (syncing, live, reconnecting since …) is kept beside.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use ::kube::runtime::watcher::Event;
 use chrono::{DateTime, Utc};
 
-use super::raw::Raw;
 use super::sources::{Source, SourceKind};
 use crate::catalog::Catalog;
 use crate::control::SourceState;
-use crate::k8s::{self, Converted, Field, Origin};
+use crate::k8s::{Converted, Object};
 use crate::model::Snapshot;
 
-/// One source: what it holds and how it stands.
+/// One source: how it stands.
 #[derive(Debug, Clone)]
 pub struct SourceStatus {
     /// Which source.
@@ -30,34 +29,117 @@ pub struct SourceStatus {
     pub synced_once: bool,
 }
 
-/// Objects keyed by namespace and name.
-type Objects = BTreeMap<(String, String), Converted>;
+/// An object's identity: its source, namespace and name.
+type Key = (SourceKind, String, String);
+
+/// What a watcher tells the store, in the order it happened.
+#[derive(Debug)]
+pub enum Change {
+    /// A re-list began: its objects replace the source's when it is done.
+    Relisting,
+    /// An object of the re-list in progress.
+    Listed(Key, Converted),
+    /// The re-list is complete.
+    ListDone,
+    /// An object was added or changed.
+    Applied(Key, Converted),
+    /// An object is gone.
+    Deleted(Key),
+    /// The converter refused an object: the message names it and the field.
+    Refused(Key, String),
+    /// The list or watch failed; the watcher tries again.
+    Failed(String),
+}
+
+/// Positions of one kind of object in its snapshot list, by key, with the keys in list order
+/// (so a removal can move the last object into the gap and fix its index).
+#[derive(Debug, Default)]
+struct Slots {
+    keys: Vec<Key>,
+    index: HashMap<Key, usize>,
+}
+
+impl Slots {
+    fn put<T>(&mut self, list: &mut Vec<T>, key: Key, value: T) {
+        match self.index.get(&key) {
+            Some(&i) => list[i] = value,
+            None => {
+                self.index.insert(key.clone(), list.len());
+                self.keys.push(key);
+                list.push(value);
+            }
+        }
+    }
+
+    fn remove<T>(&mut self, list: &mut Vec<T>, key: &Key) {
+        let Some(i) = self.index.remove(key) else {
+            return;
+        };
+        list.swap_remove(i);
+        self.keys.swap_remove(i);
+        if let Some(moved) = self.keys.get(i) {
+            self.index.insert(moved.clone(), i);
+        }
+    }
+
+    fn remove_source<T>(&mut self, list: &mut Vec<T>, source: SourceKind) {
+        let mut i = 0;
+        while i < self.keys.len() {
+            if self.keys[i].0 == source {
+                let key = self.keys[i].clone();
+                self.remove(list, &key);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn count(&self, source: SourceKind) -> usize {
+        self.keys.iter().filter(|k| k.0 == source).count()
+    }
+}
+
+/// The snapshot's lists, each with its slots.
+#[derive(Debug, Default)]
+struct Index {
+    nodes: Slots,
+    pods: Slots,
+    workloads: Slots,
+    daemonsets: Slots,
+    pdbs: Slots,
+    nodepools: Slots,
+    nodeclaims: Slots,
+    nodeclasses: Slots,
+}
 
 #[derive(Debug)]
 struct Entry {
     status: SourceStatus,
-    source: Source,
-    objects: Objects,
-    /// Objects of a re-list in progress: swapped in when it completes.
-    relist: Option<Objects>,
-    /// Objects the converter refused, with its message, by namespace and name.
-    refused: BTreeMap<(String, String), String>,
+    /// Objects of a re-list in progress.
+    relist: Option<Vec<(Key, Converted)>>,
+    /// Objects the converter refused, with its message.
+    refused: BTreeMap<Key, String>,
 }
 
 /// Everything the watchers have seen of one cluster.
 #[derive(Debug)]
 pub struct Store {
-    context: String,
     entries: Vec<Entry>,
-    /// Bumped on every change, so a reader can tell whether to rebuild.
+    snapshot: Snapshot,
+    index: Index,
+    /// Objects that mark a Karpenter controller, with its interruption queue where set; and
+    /// the settings ConfigMaps' values.
+    karpenter_marks: BTreeMap<Key, Option<String>>,
+    karpenter_settings: Option<Option<String>>,
+    /// Bumped on every change, so a reader can tell whether to look again.
     generation: u64,
 }
 
 impl Store {
-    /// An empty store for these sources of `context`'s cluster.
-    pub fn new(context: &str, sources: Vec<Source>) -> Self {
+    /// An empty store for these sources.
+    pub fn new(sources: &[Source], catalog: Arc<Catalog>) -> Self {
         let entries = sources
-            .into_iter()
+            .iter()
             .map(|source| Entry {
                 status: SourceStatus {
                     kind: source.kind,
@@ -66,27 +148,40 @@ impl Store {
                     last_event: None,
                     synced_once: false,
                 },
-                source,
-                objects: Objects::new(),
                 relist: None,
                 refused: BTreeMap::new(),
             })
             .collect();
         Self {
-            context: context.to_string(),
             entries,
+            snapshot: Snapshot::empty(crate::scenario::DEFAULT_REGION, catalog),
+            index: Index::default(),
+            karpenter_marks: BTreeMap::new(),
+            karpenter_settings: None,
             generation: 0,
         }
     }
 
-    /// The context the store reads.
-    pub fn context(&self) -> &str {
-        &self.context
-    }
-
-    /// Changes so far: a reader rebuilds when this moved.
+    /// Changes so far: a reader looks again when this moved.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The cluster as the watchers have seen it (its region is the default until a reader
+    /// infers it, as for a scenario file).
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The snapshot, for a reader that finishes it (region, PDB links) in place.
+    pub fn snapshot_mut(&mut self) -> &mut Snapshot {
+        &mut self.snapshot
+    }
+
+    /// Take the snapshot away (a one-shot read is done with the store), leaving an empty one.
+    pub fn take_snapshot(&mut self) -> Snapshot {
+        let empty = Snapshot::empty(&self.snapshot.region, self.snapshot.catalog.clone());
+        std::mem::replace(&mut self.snapshot, empty)
     }
 
     /// Each source's state, in snapshot order.
@@ -111,18 +206,32 @@ impl Store {
 
     /// How many objects a source holds.
     pub fn len(&self, kind: SourceKind) -> usize {
-        self.entries
-            .iter()
-            .find(|e| e.status.kind == kind)
-            .map_or(0, |e| e.objects.len())
+        let i = &self.index;
+        match kind {
+            SourceKind::Namespaces => self.snapshot.namespaces.len(),
+            SourceKind::Nodes => i.nodes.count(kind),
+            SourceKind::Pods => i.pods.count(kind),
+            SourceKind::Deployments | SourceKind::ReplicaSets | SourceKind::StatefulSets => {
+                i.workloads.count(kind)
+            }
+            SourceKind::DaemonSets => i.daemonsets.count(kind),
+            SourceKind::PodDisruptionBudgets => i.pdbs.count(kind),
+            SourceKind::NodePools | SourceKind::Provisioners => i.nodepools.count(kind),
+            SourceKind::NodeClaims | SourceKind::Machines => i.nodeclaims.count(kind),
+            SourceKind::Ec2NodeClasses | SourceKind::AwsNodeTemplates => i.nodeclasses.count(kind),
+            SourceKind::CoreDnsConfig => {
+                usize::from(self.snapshot.settings.coredns_corefile.is_some())
+            }
+            SourceKind::KarpenterSettings => usize::from(self.karpenter_settings.is_some()),
+        }
     }
 
     /// Whether the store holds no objects at all.
     pub fn is_empty(&self) -> bool {
-        self.entries.iter().all(|e| e.objects.is_empty())
+        self.entries.iter().all(|e| self.len(e.status.kind) == 0)
     }
 
-    /// Objects the converter refused: `(location, message)` lines naming object and field.
+    /// Objects the converter refused: one line each naming object and field.
     pub fn refused(&self) -> Vec<String> {
         self.entries
             .iter()
@@ -130,106 +239,156 @@ impl Store {
             .collect()
     }
 
-    /// Record a watcher error for source `index`: it is reconnecting.
-    pub fn failed(&mut self, index: usize, error: String, now: DateTime<Utc>) {
-        let status = &mut self.entries[index].status;
-        let since = match &status.state {
-            SourceState::Reconnecting { since, .. } => *since,
-            _ => now,
-        };
-        status.state = SourceState::Reconnecting { since, error };
-        status.last_event = Some(now);
+    /// Take one change of source `index`, seen at `now`.
+    pub fn apply(&mut self, index: usize, change: Change, now: DateTime<Utc>) {
         self.generation += 1;
-    }
-
-    /// Apply one watch event to source `index`.
-    pub fn apply(&mut self, index: usize, event: Event<Raw>, now: DateTime<Utc>) {
-        let context = self.context.clone();
         let entry = &mut self.entries[index];
         entry.status.last_event = Some(now);
-        match event {
-            Event::Init => {
-                entry.relist = Some(Objects::new());
+        let source = entry.status.kind;
+        match change {
+            Change::Relisting => {
+                entry.relist = Some(Vec::new());
                 if entry.status.synced_once {
-                    // A re-list after a gap: the data stays shown until the new list completes.
+                    // A re-list after a gap: the data stays shown until the new list is done.
                     entry.status.state = SourceState::Syncing;
                 }
             }
-            Event::InitApply(raw) => {
-                if let Some((key, converted)) = entry.convert(&context, &raw) {
-                    entry
-                        .relist
-                        .get_or_insert_with(Objects::new)
-                        .insert(key, converted);
-                }
+            Change::Listed(key, converted) => {
+                entry.refused.remove(&key);
+                entry
+                    .relist
+                    .get_or_insert_with(Vec::new)
+                    .push((key, converted));
             }
-            Event::InitDone => {
-                if let Some(objects) = entry.relist.take() {
-                    entry.refused.retain(|k, _| !objects.contains_key(k));
-                    entry.objects = objects;
-                }
+            Change::ListDone => {
+                let listed = entry.relist.take().unwrap_or_default();
                 entry.status.state = SourceState::Live;
                 entry.status.synced_once = true;
-            }
-            Event::Apply(raw) => {
-                entry.status.state = SourceState::Live;
-                if let Some((key, converted)) = entry.convert(&context, &raw) {
-                    entry.objects.insert(key, converted);
+                self.clear_source(source);
+                for (key, converted) in listed {
+                    self.put(key, converted);
                 }
             }
-            Event::Delete(raw) => {
+            Change::Applied(key, converted) => {
                 entry.status.state = SourceState::Live;
-                let key = key_of(&raw);
-                entry.objects.remove(&key);
                 entry.refused.remove(&key);
+                self.put(key, converted);
+            }
+            Change::Deleted(key) => {
+                entry.status.state = SourceState::Live;
+                entry.refused.remove(&key);
+                self.remove(&key);
+            }
+            Change::Refused(key, message) => {
+                // The object's earlier version no longer describes the cluster.
+                entry.refused.insert(key.clone(), message);
+                self.remove(&key);
+            }
+            Change::Failed(error) => {
+                let since = match &entry.status.state {
+                    SourceState::Reconnecting { since, .. } => *since,
+                    _ => now,
+                };
+                entry.status.state = SourceState::Reconnecting { since, error };
             }
         }
-        self.generation += 1;
     }
 
-    /// The cluster as a snapshot, objects in a stable order (source, then namespace and name).
-    /// The region is left for the caller to infer, as a scenario file's is.
-    pub fn snapshot(&self, catalog: Arc<Catalog>) -> Snapshot {
-        let mut s = Snapshot::empty(crate::scenario::DEFAULT_REGION, catalog);
-        for e in &self.entries {
-            for c in e.objects.values() {
-                c.clone().add_to(&mut s);
+    fn put(&mut self, key: Key, converted: Converted) {
+        match converted.karpenter {
+            Some(queue) => {
+                self.karpenter_marks.insert(key.clone(), queue);
+            }
+            None => {
+                self.karpenter_marks.remove(&key);
             }
         }
-        s
+        let (s, i) = (&mut self.snapshot, &mut self.index);
+        match converted.object {
+            Object::Namespace { name, labels } => {
+                s.namespaces.insert(name, labels);
+            }
+            Object::Node(n) => i.nodes.put(&mut s.nodes, key, n),
+            Object::Pod(p) => i.pods.put(&mut s.pods, key, p),
+            Object::Workload(w) => i.workloads.put(&mut s.workloads, key, w),
+            Object::DaemonSet(d) => i.daemonsets.put(&mut s.daemonsets, key, d),
+            Object::Pdb(p) => i.pdbs.put(&mut s.pdbs, key, p),
+            Object::NodePool(p) => i.nodepools.put(&mut s.nodepools, key, p),
+            Object::NodeClaim(c) => i.nodeclaims.put(&mut s.nodeclaims, key, c),
+            Object::NodeClass(c) => i.nodeclasses.put(&mut s.nodeclasses, key, c),
+            Object::CoreDns(corefile) => s.settings.coredns_corefile = corefile,
+            Object::KarpenterSettings(queue) => self.karpenter_settings = Some(queue),
+            Object::OtherConfigMap => {}
+        }
+        self.settle_karpenter();
     }
-}
 
-fn key_of(raw: &Raw) -> (String, String) {
-    (
-        raw.meta.namespace.clone().unwrap_or_default(),
-        raw.meta.name.clone().unwrap_or_default(),
-    )
-}
-
-impl Entry {
-    /// Convert a served object with the one converter; a refusal is kept to be shown, and the
-    /// object's earlier version (if any) is dropped, since it no longer describes the cluster.
-    fn convert(&mut self, context: &str, raw: &Raw) -> Option<((String, String), Converted)> {
-        let key = key_of(raw);
-        let kind = &self.source.resource.kind;
-        let origin = Origin {
-            file: format!("context {context}"),
-            position: String::new(),
-            object: k8s::describe(kind, &raw.value),
-        };
-        let root = Field::root(&raw.value, &origin);
-        match k8s::convert(&self.source.resource.api_version, kind, &root) {
-            Ok(Ok(converted)) => {
-                self.refused.remove(&key);
-                Some((key, converted))
+    fn remove(&mut self, key: &Key) {
+        self.karpenter_marks.remove(key);
+        let (s, i) = (&mut self.snapshot, &mut self.index);
+        match key.0 {
+            SourceKind::Namespaces => {
+                s.namespaces.remove(&key.2);
             }
-            Ok(Err(_skip)) => None,
-            Err(e) => {
-                self.objects.remove(&key);
-                self.refused.insert(key, e.to_string());
-                None
+            SourceKind::Nodes => i.nodes.remove(&mut s.nodes, key),
+            SourceKind::Pods => i.pods.remove(&mut s.pods, key),
+            SourceKind::Deployments | SourceKind::ReplicaSets | SourceKind::StatefulSets => {
+                i.workloads.remove(&mut s.workloads, key)
             }
+            SourceKind::DaemonSets => i.daemonsets.remove(&mut s.daemonsets, key),
+            SourceKind::PodDisruptionBudgets => i.pdbs.remove(&mut s.pdbs, key),
+            SourceKind::NodePools | SourceKind::Provisioners => {
+                i.nodepools.remove(&mut s.nodepools, key)
+            }
+            SourceKind::NodeClaims | SourceKind::Machines => {
+                i.nodeclaims.remove(&mut s.nodeclaims, key)
+            }
+            SourceKind::Ec2NodeClasses | SourceKind::AwsNodeTemplates => {
+                i.nodeclasses.remove(&mut s.nodeclasses, key)
+            }
+            SourceKind::CoreDnsConfig => s.settings.coredns_corefile = None,
+            SourceKind::KarpenterSettings => self.karpenter_settings = None,
         }
+        self.settle_karpenter();
+    }
+
+    /// Drop every object of a source (before its re-list's objects go in).
+    fn clear_source(&mut self, source: SourceKind) {
+        self.karpenter_marks.retain(|k, _| k.0 != source);
+        let (s, i) = (&mut self.snapshot, &mut self.index);
+        match source {
+            SourceKind::Namespaces => s.namespaces.clear(),
+            SourceKind::Nodes => i.nodes.remove_source(&mut s.nodes, source),
+            SourceKind::Pods => i.pods.remove_source(&mut s.pods, source),
+            SourceKind::Deployments | SourceKind::ReplicaSets | SourceKind::StatefulSets => {
+                i.workloads.remove_source(&mut s.workloads, source)
+            }
+            SourceKind::DaemonSets => i.daemonsets.remove_source(&mut s.daemonsets, source),
+            SourceKind::PodDisruptionBudgets => i.pdbs.remove_source(&mut s.pdbs, source),
+            SourceKind::NodePools | SourceKind::Provisioners => {
+                i.nodepools.remove_source(&mut s.nodepools, source)
+            }
+            SourceKind::NodeClaims | SourceKind::Machines => {
+                i.nodeclaims.remove_source(&mut s.nodeclaims, source)
+            }
+            SourceKind::Ec2NodeClasses | SourceKind::AwsNodeTemplates => {
+                i.nodeclasses.remove_source(&mut s.nodeclasses, source)
+            }
+            SourceKind::CoreDnsConfig => s.settings.coredns_corefile = None,
+            SourceKind::KarpenterSettings => self.karpenter_settings = None,
+        }
+        self.settle_karpenter();
+    }
+
+    /// The settings that Karpenter's controller objects and its settings ConfigMap imply.
+    fn settle_karpenter(&mut self) {
+        let settings = &mut self.snapshot.settings;
+        settings.karpenter_seen =
+            !self.karpenter_marks.is_empty() || self.karpenter_settings.is_some();
+        settings.interruption_queue = self
+            .karpenter_marks
+            .values()
+            .chain(self.karpenter_settings.iter())
+            .find_map(|q| q.clone());
     }
 }

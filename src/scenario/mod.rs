@@ -205,7 +205,7 @@ impl Loader {
 }
 
 /// The region from node labels, zones or provider IDs, or from NodeClaims.
-fn infer_region(s: &Snapshot) -> Option<String> {
+pub fn infer_region(s: &Snapshot) -> Option<String> {
     let from_zone = |zone: &str| {
         zone.strip_suffix(|c: char| c.is_ascii_lowercase())
             .filter(|r| r.ends_with(|c: char| c.is_ascii_digit()))

@@ -32,6 +32,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use serde_json::{json, Value};
 
+use karpdeck::catalog::Catalog;
 use kubelet::Kubelets;
 
 /// The moment every plan here is made at, so node ages do not depend on when the test runs.
@@ -494,20 +495,25 @@ fn watchers_reconnect_after_an_apiserver_outage(rig: &Rig, rt: &tokio::runtime::
         kubeconfig: Some(rig.kubeconfig.clone()),
         context: None,
     };
-    let watching = rt.block_on(async {
+    let watching = std::cell::RefCell::new(rt.block_on(async {
         let conn = karpdeck::kube::connect(&target).await.unwrap();
-        karpdeck::kube::sync(&conn, Duration::from_secs(30))
+        karpdeck::kube::sync(&conn, Duration::from_secs(30), Catalog::embedded())
             .await
             .unwrap()
-    });
+    }));
+    // The store as of now: the watchers' changes so far taken in.
+    let store = || {
+        let mut w = watching.borrow_mut();
+        w.pump();
+        std::cell::RefMut::map(w, |w| &mut w.store)
+    };
     let states = || -> Vec<(SourceKind, SourceState)> {
-        let store = watching.store.lock().unwrap();
-        store
+        store()
             .statuses()
             .map(|s| (s.kind, s.state.clone()))
             .collect()
     };
-    let pods_before = watching.store.lock().unwrap().len(SourceKind::Pods);
+    let pods_before = store().len(SourceKind::Pods);
     let dir = std::env::var("KARPDECK_RIG_DIR").expect("KARPDECK_RIG_DIR");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/live/rig.sh");
     let outage = std::thread::spawn(move || {
@@ -551,10 +557,7 @@ fn watchers_reconnect_after_an_apiserver_outage(rig: &Rig, rt: &tokio::runtime::
         .unwrap();
     assert!(!error.contains('\n'), "{error}");
     // The data stays while the server is away.
-    assert_eq!(
-        watching.store.lock().unwrap().len(SourceKind::Pods),
-        pods_before
-    );
+    assert_eq!(store().len(SourceKind::Pods), pods_before);
     outage.join().unwrap();
     // Within 10 s of the server answering again, every source is live and a change made
     // now arrives.
@@ -586,7 +589,7 @@ fn watchers_reconnect_after_an_apiserver_outage(rig: &Rig, rt: &tokio::runtime::
         Duration::from_secs(10),
         "the pod made after the outage seen",
         || {
-            let n = watching.store.lock().unwrap().len(SourceKind::Pods);
+            let n = store().len(SourceKind::Pods);
             if n == pods_before + 1 {
                 Ok(())
             } else {
