@@ -437,7 +437,7 @@ fn user_settings_override_partially_and_bad_entries_are_warnings() {
     let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
     assert_eq!(
         loaded.keymap.action(&enter),
-        Some(karpdeck::ui::keymap::Action::Approve)
+        Some(karpdeck::ui::keymap::KeyAction::Approve)
     );
     // Flags win over the file.
     let options = karpdeck::ui::console::ConsoleOptions {

@@ -4,7 +4,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use karpdeck::catalog::Catalog;
 use karpdeck::engine::disruption::candidates::Blocker;
 use karpdeck::engine::disruption::{
-    disrupt, ActionKind, ActionReason, DisruptionOptions, DisruptionPlan, Method, Rejection,
+    disrupt, ActionReason, DisruptionKind, DisruptionOptions, DisruptionPlan, Method, Rejection,
     Verdict,
 };
 use karpdeck::scenario::{load_file, load_str, LoadOptions, Loaded};
@@ -68,7 +68,7 @@ fn lab_scale_down_deletes_both_empty_spot_nodes() {
     let a = &p.actions[0];
     assert_eq!(
         (a.kind, a.reason),
-        (ActionKind::Delete, ActionReason::Empty)
+        (DisruptionKind::Delete, ActionReason::Empty)
     );
     assert_eq!(
         names(&l, &a.nodes),
@@ -185,7 +185,7 @@ fn replace_with_a_cheaper_type() {
     let p = run(&l);
     assert_eq!(p.actions.len(), 1, "{:?}", p.verdicts);
     let a = &p.actions[0];
-    assert_eq!(a.kind, ActionKind::Replace);
+    assert_eq!(a.kind, DisruptionKind::Replace);
     assert_eq!(a.method, Method::SingleNodeConsolidation);
     assert_eq!(a.replacements.len(), 1);
     assert_eq!(a.replacements[0].launch.instance_types[0], "m5.large");
@@ -262,7 +262,7 @@ fn drift_after_a_requirement_change() {
     assert_eq!(p.actions.len(), 1);
     let a = &p.actions[0];
     assert_eq!((a.reason, a.method), (ActionReason::Drifted, Method::Drift));
-    assert_eq!(a.kind, ActionKind::Replace);
+    assert_eq!(a.kind, DisruptionKind::Replace);
     assert!(a.replacements[0]
         .launch
         .instance_types
@@ -391,7 +391,7 @@ fn a_budget_of_one_still_finds_the_node_that_can_go() {
     let p = run(&l);
     assert_eq!(p.actions.len(), 1, "{:?}", p.verdicts);
     assert_eq!(p.actions[0].method, Method::SingleNodeConsolidation);
-    assert_eq!(p.actions[0].kind, ActionKind::Delete);
+    assert_eq!(p.actions[0].kind, DisruptionKind::Delete);
     assert_eq!(p.actions[0].nodes.len(), 1);
     assert_ne!(names(&l, &p.actions[0].nodes), ["a"]);
 }

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::disruption::{ActionKind as DisruptionKind, DisruptionAction};
+use crate::engine::disruption::{DisruptionAction, DisruptionKind};
 use crate::engine::drain::{
     drain_plan, DrainOptions, DrainPlan, Landing, PodAction, KARPENTER_DRAIN,
 };

@@ -10,7 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use tui_tree_widget::{TreeItem, TreeState};
 
 use super::driver::{Command, Link, Proposal, Reply, Update, CONSOLE_DRAIN};
-use super::keymap::{Action, Keymap};
+use super::keymap::{KeyAction, Keymap};
 use super::settings::Warning;
 use super::theme::Theme;
 use super::world::{Interest, World};
@@ -756,42 +756,42 @@ impl App {
         }
     }
 
-    fn act(&mut self, action: Action) {
+    fn act(&mut self, action: KeyAction) {
         match action {
-            Action::Up => self.move_by(-1),
-            Action::Down => self.move_by(1),
-            Action::PageUp => self.move_by(-10),
-            Action::PageDown => self.move_by(10),
-            Action::Top => {
+            KeyAction::Up => self.move_by(-1),
+            KeyAction::Down => self.move_by(1),
+            KeyAction::PageUp => self.move_by(-10),
+            KeyAction::PageDown => self.move_by(10),
+            KeyAction::Top => {
                 if self.view == View::Tree {
                     self.tree.select_first();
                 }
                 self.select(0)
             }
-            Action::Bottom => {
+            KeyAction::Bottom => {
                 if self.view == View::Tree {
                     self.tree.select_last();
                 }
                 self.select(usize::MAX)
             }
-            Action::NextView => self.switch(View::ALL[(self.view.index() + 1) % 7]),
-            Action::PrevView => self.switch(View::ALL[(self.view.index() + 6) % 7]),
-            Action::Filter => self.mode = Mode::Filter,
-            Action::Command => self.mode = Mode::Command(String::new()),
-            Action::Help => self.mode = Mode::Help,
-            Action::Back => {
+            KeyAction::NextView => self.switch(View::ALL[(self.view.index() + 1) % 7]),
+            KeyAction::PrevView => self.switch(View::ALL[(self.view.index() + 6) % 7]),
+            KeyAction::Filter => self.mode = Mode::Filter,
+            KeyAction::Command => self.mode = Mode::Command(String::new()),
+            KeyAction::Help => self.mode = Mode::Help,
+            KeyAction::Back => {
                 self.filter.clear();
                 self.marks.clear();
             }
-            Action::Mark => {
+            KeyAction::Mark => {
                 if let Some(key) = self.selected_key() {
                     if !self.marks.remove(&key) {
                         self.marks.insert(key);
                     }
                 }
             }
-            Action::Quit => self.quit = true,
-            Action::Approve => {
+            KeyAction::Quit => self.quit = true,
+            KeyAction::Approve => {
                 let marked: Vec<String> = self
                     .marks
                     .iter()
@@ -809,7 +809,7 @@ impl App {
                 };
                 self.ask_approval(plans);
             }
-            Action::ApproveAll => {
+            KeyAction::ApproveAll => {
                 let plans: Vec<String> = self
                     .world
                     .plans
@@ -819,35 +819,35 @@ impl App {
                     .collect();
                 self.ask_approval(plans);
             }
-            Action::Reject => {
+            KeyAction::Reject => {
                 if let Some(p) = self.selected_plan() {
                     self.ask_reject(p);
                 }
             }
-            Action::CancelAction => {
+            KeyAction::CancelAction => {
                 if let Some(p) = self.selected_plan() {
                     self.cancel(&p);
                 }
             }
-            Action::Cordon => self.propose_selected(Proposal::Cordon),
-            Action::Drain => self.propose_selected(Proposal::Drain(CONSOLE_DRAIN)),
-            Action::Replace => self.propose_selected(Proposal::Replace),
-            Action::Pause => {
+            KeyAction::Cordon => self.propose_selected(Proposal::Cordon),
+            KeyAction::Drain => self.propose_selected(Proposal::Drain(CONSOLE_DRAIN)),
+            KeyAction::Replace => self.propose_selected(Proposal::Replace),
+            KeyAction::Pause => {
                 self.paused = !self.paused;
                 self.status = if self.paused { "paused" } else { "running" }.into();
                 self.send_clock();
             }
-            Action::Faster => {
+            KeyAction::Faster => {
                 self.speed = (self.speed * 2.0).min(MAX_SPEED);
                 self.status = format!("speed ×{}", self.speed);
                 self.send_clock();
             }
-            Action::Slower => {
+            KeyAction::Slower => {
                 self.speed = (self.speed / 2.0).max(0.25);
                 self.status = format!("speed ×{}", self.speed);
                 self.send_clock();
             }
-            Action::Sort => {
+            KeyAction::Sort => {
                 self.sort = self.sort.next();
                 self.status = format!("nodes sorted by {}", self.sort.name());
             }

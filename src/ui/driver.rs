@@ -14,7 +14,7 @@ use crate::control::{Cluster, Supervisor};
 use crate::engine::drain::{drain_plan, DrainOptions};
 use crate::engine::replace::replacement_plan;
 use crate::exec::action::Refusal;
-use crate::exec::Action as Plan;
+use crate::exec::Action;
 use crate::model::Snapshot;
 
 /// The console's drain flags unless the operator gives others: DaemonSet pods stay (kubectl's
@@ -427,15 +427,15 @@ impl<C: Cluster> Driver<C> {
 }
 
 /// Build the operator's action on `node` from the cluster as it is now.
-fn propose(id: String, s: &Snapshot, kind: Proposal, node: &str) -> Result<Plan, Refusal> {
+fn propose(id: String, s: &Snapshot, kind: Proposal, node: &str) -> Result<Action, Refusal> {
     let i = s.nodes.iter().position(|n| n.name == node).ok_or_else(|| {
         Refusal(format!(
             "{node} is not a node (a NodeClaim still launching?)"
         ))
     })?;
     match kind {
-        Proposal::Cordon => Ok(Plan::cordon(id, node, !s.nodes[i].unschedulable)),
-        Proposal::Drain(options) => Plan::drain(id, s, &drain_plan(s, &[i], &options), &options),
-        Proposal::Replace => Ok(Plan::replace(id, s, &replacement_plan(s, i))),
+        Proposal::Cordon => Ok(Action::cordon(id, node, !s.nodes[i].unschedulable)),
+        Proposal::Drain(options) => Action::drain(id, s, &drain_plan(s, &[i], &options), &options),
+        Proposal::Replace => Ok(Action::replace(id, s, &replacement_plan(s, i))),
     }
 }

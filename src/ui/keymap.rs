@@ -17,27 +17,27 @@ macro_rules! actions {
     ($($action:ident $name:literal $destructive:literal: $doc:literal),* $(,)?) => {
         /// What a key does.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum Action {
+        pub enum KeyAction {
             $(#[doc = $doc] $action,)*
         }
 
-        impl Action {
+        impl KeyAction {
             /// Every action, in help order.
-            pub const ALL: &'static [Action] = &[$(Action::$action),*];
+            pub const ALL: &'static [KeyAction] = &[$(KeyAction::$action),*];
 
             /// The name the keymap files use.
             pub fn name(self) -> &'static str {
-                match self { $(Action::$action => $name,)* }
+                match self { $(KeyAction::$action => $name,)* }
             }
 
             /// What it does, for the help screen.
             pub fn describe(self) -> &'static str {
-                match self { $(Action::$action => $doc,)* }
+                match self { $(KeyAction::$action => $doc,)* }
             }
 
             /// Whether it leads to changing the cluster (never on ctrl-d / ctrl-k).
             pub fn is_destructive(self) -> bool {
-                match self { $(Action::$action => $destructive,)* }
+                match self { $(KeyAction::$action => $destructive,)* }
             }
 
             fn from_name(name: &str) -> Option<Self> {
@@ -184,7 +184,7 @@ impl Key {
 /// The live keymap.
 #[derive(Debug, Clone, Default)]
 pub struct Keymap {
-    bindings: BTreeMap<Action, Vec<Key>>,
+    bindings: BTreeMap<KeyAction, Vec<Key>>,
 }
 
 impl Keymap {
@@ -198,7 +198,7 @@ impl Keymap {
         if let Some((file, text)) = user {
             map.apply(file, text, warnings);
         }
-        for action in Action::ALL {
+        for action in KeyAction::ALL {
             if map.bindings.get(action).is_none_or(Vec::is_empty) {
                 warnings.push(Warning(format!(
                     "no key is bound to {}; it can only be reached from the : palette",
@@ -216,7 +216,7 @@ impl Keymap {
         };
         for (name, value) in keys {
             let at = format!("keys.{name}");
-            let Some(action) = Action::from_name(name) else {
+            let Some(action) = KeyAction::from_name(name) else {
                 warnings.push(Warning::new(file, &at, "unknown action; ignored"));
                 continue;
             };
@@ -255,7 +255,7 @@ impl Keymap {
     }
 
     /// The action a key event triggers.
-    pub fn action(&self, event: &KeyEvent) -> Option<Action> {
+    pub fn action(&self, event: &KeyEvent) -> Option<KeyAction> {
         let key = Key::of(event)?;
         self.bindings
             .iter()
@@ -264,7 +264,7 @@ impl Keymap {
     }
 
     /// The keys bound to an action, spelled out (`j/down`).
-    pub fn keys_for(&self, action: Action) -> String {
+    pub fn keys_for(&self, action: KeyAction) -> String {
         self.bindings
             .get(&action)
             .map(|keys| keys.iter().map(Key::spelling).collect::<Vec<_>>().join("/"))
@@ -288,19 +288,19 @@ mod tests {
             assert!(warnings.is_empty(), "{name}: {warnings:?}");
             assert_eq!(
                 k.action(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-                Some(Action::Quit)
+                Some(KeyAction::Quit)
             );
         }
         let k = Keymap::load("default", None, &mut Vec::new());
         assert_eq!(
             k.action(&press(KeyCode::Char('j'), KeyModifiers::NONE)),
-            Some(Action::Down)
+            Some(KeyAction::Down)
         );
         assert_eq!(
             k.action(&press(KeyCode::Char('G'), KeyModifiers::SHIFT)),
-            Some(Action::Bottom)
+            Some(KeyAction::Bottom)
         );
-        assert_eq!(k.keys_for(Action::Down), "j/down");
+        assert_eq!(k.keys_for(KeyAction::Down), "j/down");
     }
 
     #[test]
@@ -320,7 +320,7 @@ mod tests {
         );
         assert_eq!(
             k.action(&press(KeyCode::Char('D'), KeyModifiers::SHIFT)),
-            Some(Action::Drain)
+            Some(KeyAction::Drain)
         );
         assert_eq!(
             k.action(&press(KeyCode::Char('d'), KeyModifiers::CONTROL)),
@@ -328,7 +328,7 @@ mod tests {
         );
         assert_eq!(
             k.action(&press(KeyCode::Char('w'), KeyModifiers::NONE)),
-            Some(Action::Up)
+            Some(KeyAction::Up)
         );
         assert_eq!(
             k.action(&press(KeyCode::Char('k'), KeyModifiers::NONE)),

@@ -8,7 +8,7 @@ use ratatui::Frame;
 use tui_tree_widget::{Tree, TreeItem};
 
 use super::app::{App, Mode, View, COMMANDS};
-use super::keymap::Action;
+use super::keymap::KeyAction;
 use super::theme::Theme;
 use super::world::{usage_percent, NodeRow, NodeStatus, PodProgress};
 use crate::exec::{PlanStatus, State};
@@ -1079,11 +1079,11 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
             Span::styled(
                 format!(
                     " {} help  {} filter  {} command  {} approve  {} quit",
-                    app.keymap.keys_for(Action::Help),
-                    app.keymap.keys_for(Action::Filter),
-                    app.keymap.keys_for(Action::Command),
-                    app.keymap.keys_for(Action::Approve),
-                    app.keymap.keys_for(Action::Quit)
+                    app.keymap.keys_for(KeyAction::Help),
+                    app.keymap.keys_for(KeyAction::Filter),
+                    app.keymap.keys_for(KeyAction::Command),
+                    app.keymap.keys_for(KeyAction::Approve),
+                    app.keymap.keys_for(KeyAction::Quit)
                 ),
                 t.fg(t.muted),
             ),
@@ -1112,7 +1112,7 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
         .iter()
         .map(|w| Line::from(Span::styled(format!(" ! {}", w.0), t.fg(t.warn))))
         .collect();
-    for a in Action::ALL {
+    for a in KeyAction::ALL {
         lines.push(Line::from(vec![
             Span::styled(format!(" {:<16}", app.keymap.keys_for(*a)), t.title()),
             Span::raw(a.describe()),

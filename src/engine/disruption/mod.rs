@@ -41,14 +41,14 @@ pub struct DisruptionOptions {
 
 /// Delete nodes, or replace them with one cheaper NodeClaim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActionKind {
+pub enum DisruptionKind {
     /// Remove the nodes; their pods fit elsewhere.
     Delete,
     /// Launch replacements, then remove the nodes.
     Replace,
 }
 
-impl ActionKind {
+impl DisruptionKind {
     /// The JSON name.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -102,7 +102,7 @@ pub enum Method {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DisruptionAction {
     /// Delete or replace.
-    pub kind: ActionKind,
+    pub kind: DisruptionKind,
     /// Why.
     pub reason: ActionReason,
     /// Which method found it.
@@ -295,7 +295,7 @@ fn pool_totals(snapshot: &Snapshot, on_nodes: &[Vec<usize>]) -> HashMap<usize, (
 
 /// A simulated removal that works.
 struct Command {
-    kind: ActionKind,
+    kind: DisruptionKind,
     replacements: Vec<NodeClaimPlan>,
     savings: f64,
     pods_moved: usize,
@@ -382,7 +382,7 @@ impl Pass<'_> {
         let price: f64 = cands.iter().map(|c| c.price).sum();
         if claims.is_empty() {
             return Ok(Command {
-                kind: ActionKind::Delete,
+                kind: DisruptionKind::Delete,
                 replacements: Vec::new(),
                 savings: price,
                 pods_moved: moved.len(),
@@ -400,7 +400,7 @@ impl Pass<'_> {
                 .collect();
             let cost: f64 = replacements.iter().map(|r| r.launch.price_per_hour).sum();
             return Ok(Command {
-                kind: ActionKind::Replace,
+                kind: DisruptionKind::Replace,
                 replacements,
                 savings: price - cost,
                 pods_moved: moved.len(),
@@ -475,7 +475,7 @@ impl Pass<'_> {
             launch.instance_types.truncate(MIN_SPOT_TO_SPOT_TYPES);
         }
         Ok(Command {
-            kind: ActionKind::Replace,
+            kind: DisruptionKind::Replace,
             savings: price - launch.price_per_hour,
             replacements: vec![NodeClaimPlan { claim, launch }],
             pods_moved: moved.len(),
@@ -667,7 +667,7 @@ fn emptiness(pass: &Pass, cands: &[Candidate], plan: &mut DisruptionPlan) -> boo
         .map(|c| c.price)
         .sum();
     plan.take(DisruptionAction {
-        kind: ActionKind::Delete,
+        kind: DisruptionKind::Delete,
         reason: ActionReason::Empty,
         method: Method::Emptiness,
         nodes: chosen,
