@@ -46,7 +46,7 @@ pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
         journal: if view.is_some() { None } else { journal_path },
     };
     let mut app = console::app(
-        |settings| Supervisor::new(cluster, settings, false, first_free_plan(&earlier)),
+        |settings| Supervisor::observing(cluster, settings, first_free_plan(&earlier)),
         source,
         &options,
     )

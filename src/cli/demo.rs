@@ -16,7 +16,8 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         seed: args.seed,
         interruption_multiplier: args.interruptions,
         insufficient_capacity: args.insufficient_capacity,
-        autopilot: false,
+        // Observed, the simulated Karpenter acts; supervised, karpdeck does.
+        autopilot: args.observe,
         ..SimConfig::default()
     };
     let sim = simulation(args.scenario.as_deref(), None, config)?;
@@ -41,8 +42,12 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         Some(p) => p.display().to_string(),
         None => "demo: lab cluster".to_string(),
     };
+    let first_plan = first_free_plan(&earlier);
     let mut app = console::app(
-        |settings| Supervisor::new(sim, settings, false, first_free_plan(&earlier)),
+        |settings| match args.observe {
+            true => Supervisor::observing(sim, settings, first_plan),
+            false => Supervisor::new(sim, settings, false, first_plan),
+        },
         source,
         &options,
     )

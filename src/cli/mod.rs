@@ -198,6 +198,10 @@ pub struct DemoArgs {
     /// Refuse every approval.
     #[arg(long)]
     pub read_only: bool,
+    /// Observe instead of supervise: the simulated Karpenter acts on its own, and karpdeck
+    /// predicts each of its moves and matches what it does against them (Plans view).
+    #[arg(long)]
+    pub observe: bool,
     /// Journal file (default: $XDG_STATE_HOME/karpdeck/sim-journal.jsonl).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,

@@ -74,6 +74,12 @@ pub trait Cluster: Backend + Send {
         false
     }
 
+    /// Whether the cluster has been read whole at least once (a live cluster's first sync);
+    /// until then what it shows is partial, and nothing in it is news.
+    fn synced(&self) -> bool {
+        true
+    }
+
     /// The state of each source the cluster is read from (a live cluster's watchers); empty
     /// where there are none.
     fn sources(&self) -> Vec<SourceHealth> {

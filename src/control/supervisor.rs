@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::cluster::Cluster;
 use super::event::EventKind;
+use super::observe::Observer;
 use crate::engine::interruption::{respond, InterruptionEvent, MessageKind};
 use crate::exec::action::Refusal;
 use crate::exec::journal::{Journal, Outcome};
@@ -35,6 +36,23 @@ pub struct Supervisor<C> {
     proposed: BTreeSet<String>,
     /// Rejected proposals (kind and targets) and until when they are not proposed again.
     rejected: Vec<(ActionKind, Vec<String>, DateTime<Utc>)>,
+    /// In observe mode, Karpenter acts and this matches what it does against predictions.
+    observer: Option<Observer>,
+}
+
+/// The nodes karpdeck's own plans act on (approved or done) and the NodeClaims they created:
+/// what happens to them is the operator's doing, not Karpenter's.
+fn operated(executors: &[Executor]) -> BTreeSet<String> {
+    executors
+        .iter()
+        .filter(|x| x.state() != State::Previewed)
+        .flat_map(|x| {
+            x.action()
+                .nodes()
+                .chain(x.created_claims())
+                .map(str::to_string)
+        })
+        .collect()
 }
 
 /// Plan numbers at or above this in a journal are ignored when numbering new plans.
@@ -58,6 +76,29 @@ impl<C: Cluster> Supervisor<C> {
     /// `p<first_plan>`.
     pub fn new(mut cluster: C, settings: Settings, approve_all: bool, first_plan: usize) -> Self {
         cluster.supervise();
+        Self::with(cluster, settings, approve_all, first_plan, None)
+    }
+
+    /// Observe `cluster`: its Karpenter keeps acting, and each pass karpdeck predicts its
+    /// next moves and matches what it does against them, proposing nothing itself. The
+    /// operator's own actions are still submitted, approved and run as in [`Self::new`].
+    pub fn observing(cluster: C, settings: Settings, first_plan: usize) -> Self {
+        Self::with(
+            cluster,
+            settings,
+            false,
+            first_plan,
+            Some(Observer::default()),
+        )
+    }
+
+    fn with(
+        cluster: C,
+        settings: Settings,
+        approve_all: bool,
+        first_plan: usize,
+        observer: Option<Observer>,
+    ) -> Self {
         let next_pass = cluster.now();
         Self {
             cluster,
@@ -69,7 +110,13 @@ impl<C: Cluster> Supervisor<C> {
             next_plan: first_plan.max(1),
             proposed: BTreeSet::new(),
             rejected: Vec::new(),
+            observer,
         }
+    }
+
+    /// The predictions and what came of them, in observe mode.
+    pub fn observer(&self) -> Option<&Observer> {
+        self.observer.as_ref()
     }
 
     /// Approve every new proposal as it is made (or stop doing so).
@@ -271,6 +318,12 @@ impl<C: Cluster> Supervisor<C> {
 
     /// One second: a simulated cluster's clock moves on, then [`Self::tick`].
     pub async fn step(&mut self) {
+        if let Some(o) = &mut self.observer {
+            // Karpenter may move within this second: what it will do is said before it does,
+            // and a simulated cluster is small enough to look for its next disruption every
+            // second (its Karpenter's passes need not fall on karpdeck's).
+            o.predict(&self.cluster, &operated(&self.executors), true);
+        }
         self.cluster.advance_second();
         self.tick().await;
     }
@@ -278,12 +331,27 @@ impl<C: Cluster> Supervisor<C> {
     /// The workflow's beat: interruption notices are answered at once, karpdeck proposes its
     /// next move (every Karpenter interval), and each approved action takes its next step.
     pub async fn tick(&mut self) {
-        self.withdraw_stale();
-        self.answer_notices();
         let now = self.cluster.now();
-        if now >= self.next_pass {
+        let pass = now >= self.next_pass;
+        if pass {
             self.next_pass = now + self.cluster.pass_interval();
-            self.pass();
+        }
+        if let Some(o) = self.observer.as_mut().filter(|_| self.cluster.synced()) {
+            let operated = operated(&self.executors);
+            if self.cluster.simulated() {
+                // Predicted before the second moved (`step`): now only what came of it.
+                o.settle(&self.cluster, &operated);
+            } else {
+                o.predict(&self.cluster, &operated, pass);
+            }
+        }
+        self.withdraw_stale();
+        if self.observer.is_none() {
+            // Observed, Karpenter answers its notices and makes its moves itself.
+            self.answer_notices();
+            if pass {
+                self.pass();
+            }
         }
         for i in 0..self.executors.len() {
             let before = self.cluster.events().len();
@@ -308,10 +376,10 @@ impl<C: Cluster> Supervisor<C> {
         let end = self.cluster.now() + duration;
         while self.cluster.now() < end {
             // A live clock does not move on request.
-            if !self.cluster.advance_second() {
+            if !self.cluster.simulated() {
                 break;
             }
-            self.tick().await;
+            self.step().await;
             tokio::task::yield_now().await;
         }
     }

@@ -254,6 +254,10 @@ impl Cluster for LiveCluster {
         Ok(())
     }
 
+    fn synced(&self) -> bool {
+        self.watching.store.synced()
+    }
+
     fn karpenter_present(&self) -> Option<bool> {
         Some(self.watching.store.has_karpenter())
     }

@@ -160,10 +160,10 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
             t.text(),
         ),
         Span::styled(
-            if w.simulated {
-                " SUPERVISED "
-            } else {
+            if w.expected.is_some() {
                 " OBSERVE "
+            } else {
+                " SUPERVISED "
             },
             t.badge(t.badge_mode),
         ),
@@ -845,6 +845,49 @@ fn state_style(t: &Theme, s: State) -> Style {
     }
 }
 
+/// Observe mode: what karpdeck expects Karpenter to do next, and what Karpenter did, each
+/// matched against the predictions.
+fn draw_observed(f: &mut Frame, app: &App, expected: &[(i64, String)], area: Rect) {
+    use crate::control::Verdict;
+    let t = &app.theme;
+    let mut lines = vec![Line::from(Span::styled(
+        "Karpenter acts; karpdeck predicts its next moves every pass and checks what it does",
+        t.fg(t.muted),
+    ))];
+    if expected.is_empty() {
+        lines.push(Line::from(Span::raw(
+            "next: nothing (no pending pod needs a node, no node to disrupt)",
+        )));
+    }
+    for (age, what) in expected {
+        lines.push(Line::from(vec![
+            Span::styled("next  ", t.title()),
+            Span::raw(what.clone()),
+            Span::styled(format!("  (expected for {age}s)"), t.fg(t.muted)),
+        ]));
+    }
+    for o in &app.world.outcomes {
+        let style = match o.verdict {
+            Verdict::Predicted => t.fg(t.ok),
+            Verdict::NotPredicted => t.fg(t.warn),
+            Verdict::PredictedNotDone => t.fg(t.critical),
+            Verdict::Operator => t.fg(t.muted),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", o.time.format("%H:%M:%S")), t.fg(t.muted)),
+            Span::styled(format!("{:<23}", o.verdict.as_str()), style),
+            Span::raw(o.summary.clone()),
+        ]));
+    }
+    f.render_widget(
+        Paragraph::new(lines).block(block(
+            t,
+            " Karpenter, observed: next moves and what it did ".into(),
+        )),
+        area,
+    );
+}
+
 fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let rows = app.plan_rows();
@@ -890,11 +933,14 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
         },
     );
     let Some(x) = rows.get(selected) else {
-        f.render_widget(
-            Paragraph::new("no plan yet: karpdeck proposes every 10 s, or press d on a node")
-                .block(block(t, " the plan ".into())),
-            detail,
-        );
+        match &app.world.expected {
+            Some(expected) => draw_observed(f, app, expected, detail),
+            None => f.render_widget(
+                Paragraph::new("no plan yet: karpdeck proposes every 10 s, or press d on a node")
+                    .block(block(t, " the plan ".into())),
+                detail,
+            ),
+        }
         return;
     };
     let a = x.action();

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use crate::control::{Cluster, EventKind, Notice, PoolSignals, SourceHealth, Supervisor};
+use crate::control::{Cluster, EventKind, Notice, Outcome, PoolSignals, SourceHealth, Supervisor};
+
+/// How many observed outcomes the Plans view lists.
+const OUTCOMES: usize = 40;
 use crate::engine::disruption::drift::drift;
 use crate::engine::interruption::MessageKind;
 use crate::engine::launch::{node_price, offering_price};
@@ -189,6 +192,11 @@ pub struct World {
     pub context: String,
     /// The other contexts it could be read through (`:ctx`).
     pub contexts: Vec<String>,
+    /// In observe mode (`Some`): Karpenter's next moves as karpdeck predicts them, with how
+    /// long each has been expected, in seconds.
+    pub expected: Option<Vec<(i64, String)>>,
+    /// In observe mode: what Karpenter did and what it did not, newest first.
+    pub outcomes: Vec<Outcome>,
 }
 
 /// Where one pod of a drain is.
@@ -406,6 +414,16 @@ impl World {
             karpenter: sim.karpenter_present(),
             context: sim.context(),
             contexts: sim.contexts(),
+            expected: sup.observer().map(|o| {
+                o.open()
+                    .iter()
+                    .map(|p| ((now - p.made).num_seconds(), p.expected.summary()))
+                    .collect()
+            }),
+            outcomes: sup
+                .observer()
+                .map(|o| o.outcomes().rev().take(OUTCOMES).cloned().collect())
+                .unwrap_or_default(),
         }
     }
 

@@ -338,6 +338,21 @@ fn the_console_follows_the_cluster_and_switches_context(rig: &Rig, rt: &tokio::r
     assert!(screen.contains("nginx-deployment-75d9ffff7-"), "{screen}");
     // Approvals are refused on a live cluster: karpdeck observes.
     assert!(screen.contains("READ-ONLY"), "{screen}");
+    // Karpenter's next move is predicted (the lab's NodeClaims for the pending pods); a
+    // NodeClaim made by hand, which Karpenter would not make, is told apart.
+    session.keys(&["6"]);
+    session.wait_for("next  launch a nodeclaim from default");
+    let claim = json!({
+        "apiVersion": "karpenter.sh/v1alpha5", "kind": "Machine",
+        "metadata": {"name": "made-by-hand", "labels": {
+            "karpenter.sh/provisioner-name": "default",
+            "node.kubernetes.io/instance-type": "m5.24xlarge",
+        }},
+        "spec": {"requirements": [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["m5.24xlarge"]}]},
+    });
+    rt.block_on(apply::create(&rig.client, &claim, false));
+    let screen = session.wait_for("nodeclaim made-by-hand created");
+    assert!(screen.contains("not predicted"), "{screen}");
     // Another context of the same kubeconfig: everything is read anew.
     session.keys(&[":ctx rig-b", "Enter"]);
     let screen = session.wait_for("context rig-b ");
