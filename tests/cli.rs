@@ -1,6 +1,6 @@
 //! The commands as a user runs them: output, JSON shape, and one-line errors with exit status 2.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -507,4 +507,77 @@ fn a_reader_that_stops_early_ends_the_output_quietly() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+/// karpdeck with `KUBECONFIG` (several files) and `HOME` set as given, nothing else of the
+/// developer's.
+fn karpdeck_with_kubeconfig(kubeconfig: Option<&str>, home: &Path, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_karpdeck"));
+    c.args(args)
+        .env("XDG_STATE_HOME", scratch_dir().join("state"))
+        .env("HOME", home)
+        .env_remove("KUBECONFIG");
+    if let Some(k) = kubeconfig {
+        c.env("KUBECONFIG", k);
+    }
+    c.output().expect("run karpdeck")
+}
+
+#[test]
+fn without_a_kubeconfig_the_live_commands_say_so_and_point_at_the_demo() {
+    let home = scratch_dir().join("empty-home");
+    std::fs::create_dir_all(&home).unwrap();
+    for args in [&["console"][..], &["plan"], &["dump"], &[]] {
+        let out = karpdeck_with_kubeconfig(None, &home, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("no kubeconfig") && err.contains("karpdeck demo"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn kubeconfig_files_merge_as_kubectl_merges_them() {
+    let dir = scratch_dir().join("kubeconfigs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, context: &str, port: u16, current: bool| {
+        let path = dir.join(name);
+        let current = if current {
+            format!("current-context: {context}\n")
+        } else {
+            String::new()
+        };
+        std::fs::write(
+            &path,
+            format!("apiVersion: v1\nkind: Config\n{current}clusters:\n- name: c-{context}\n  cluster: {{server: 'https://127.0.0.1:{port}'}}\nusers:\n- name: u-{context}\n  user: {{token: t}}\ncontexts:\n- name: {context}\n  context: {{cluster: c-{context}, user: u-{context}}}\n"),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let joined = format!(
+        "{}:{}",
+        file("a.yaml", "first", 1, true),
+        file("b.yaml", "second", 2, false)
+    );
+    let home = scratch_dir();
+    // An unknown context lists those of both files.
+    let out = karpdeck_with_kubeconfig(Some(&joined), &home, &["plan", "--context", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no context \"nope\" (contexts: first, second)"),
+        "{err}"
+    );
+    // The second file's context is used (its server is not there: a one-line error, exit 1).
+    let out = karpdeck_with_kubeconfig(Some(&joined), &home, &["inspect", "--context", "second"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("karpdeck: error: context second: cannot reach https://127.0.0.1:2/"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
