@@ -43,7 +43,7 @@ fn run_sync(args: &BenchArgs) -> Result<String, Failure> {
     use crate::kube::{self, SourceKind};
     let target = args.live.target();
     let before = rss_kib();
-    let rt = kube::runtime().map_err(Failure::failed)?;
+    let rt = kube::runtime().map_err(super::cluster::live_failure)?;
     rt.block_on(async {
         let conn = kube::connect(&target).await?;
         let t = Instant::now();

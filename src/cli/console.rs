@@ -63,9 +63,18 @@ pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
             break;
         }
         if started.elapsed() > SNAPSHOT_SYNC {
+            let waiting: Vec<String> = sources
+                .iter()
+                .filter(|s| s.state != SourceState::Live)
+                .map(|s| match &s.state {
+                    SourceState::Reconnecting { error, .. } => format!("{} ({error})", s.name),
+                    _ => s.name.clone(),
+                })
+                .collect();
             return Err(Failure::failed(format!(
-                "not synced after {} s",
-                SNAPSHOT_SYNC.as_secs()
+                "not synced after {} s: still waiting for {}",
+                SNAPSHOT_SYNC.as_secs(),
+                waiting.join(", ")
             )));
         }
         std::thread::sleep(Duration::from_millis(100));

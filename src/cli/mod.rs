@@ -499,6 +499,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         };
         return console::run(&args, out);
     };
+    if cli.live.given() {
+        // Before a command they would silently not apply to it: the wrong cluster is worse
+        // than an error.
+        return Err(Failure::bad_input(
+            "--kubeconfig and --context go after the command (karpdeck plan --context C), or alone for the console",
+        ));
+    }
     let text = match command {
         Command::Catalog(args) => catalog::run(&args)?,
         Command::Inspect(args) => inspect::run(&args)?,

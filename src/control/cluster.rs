@@ -26,7 +26,8 @@ pub trait Cluster: Backend + Send {
     /// The cluster as it is now.
     fn snapshot(&self) -> &Snapshot;
 
-    /// When karpdeck began with it (a simulation's start; a live cluster's first sync).
+    /// When karpdeck began with it (a simulation's start; when a live cluster was opened, or
+    /// its context switched).
     fn started(&self) -> DateTime<Utc>;
 
     /// What has happened so far, oldest first.
@@ -65,7 +66,7 @@ pub trait Cluster: Backend + Send {
     fn launching(&self) -> bool;
 
     /// Karpenter steps aside so that the workflow is the only actor (the simulator switches its
-    /// Karpenter off).
+    /// Karpenter off; a live cluster cannot yet, and is only observed).
     fn supervise(&mut self);
 
     /// Take in what changed since the last call (a live cluster's watch events); true if

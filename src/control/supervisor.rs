@@ -308,6 +308,10 @@ impl<C: Cluster> Supervisor<C> {
         }
         self.answered.clear();
         self.next_pass = self.cluster.now();
+        if self.observer.is_some() {
+            // The other cluster's NodeClaims and nodes are not news.
+            self.observer = Some(Observer::default());
+        }
         Ok(())
     }
 

@@ -45,16 +45,13 @@ impl std::fmt::Debug for LiveCluster {
 }
 
 impl LiveCluster {
-    /// Connect to the cluster and start watching it on a runtime of its own; the console
-    /// opens at once and shows each source syncing.
+    /// Connect to the cluster (discovery waits at most [`super::DISCOVERY_TIMEOUT`]) and start
+    /// watching it on a runtime of its own; the console then opens and shows each source
+    /// syncing.
     pub fn open(target: &Target, catalog: Arc<Catalog>) -> Result<Self, LiveError> {
         let contexts = Contexts::read(target)?;
         let context = contexts.resolve(target.context.as_deref())?;
-        let runtime = super::runtime().map_err(|e| LiveError::Api {
-            context: context.clone(),
-            what: "cannot start the runtime".into(),
-            message: e.to_string(),
-        })?;
+        let runtime = super::runtime()?;
         let (conn, watching) = runtime.block_on(watch(&contexts, &context, catalog.clone()))?;
         Ok(Self {
             runtime: Some(runtime),
@@ -82,13 +79,7 @@ async fn watch(
     catalog: Arc<Catalog>,
 ) -> Result<(Connection, Watching), LiveError> {
     let conn = contexts.connect(context).await?;
-    let sources = super::sources::discover(&conn.client)
-        .await
-        .map_err(|e| LiveError::Api {
-            context: conn.context.clone(),
-            what: format!("cannot reach {}", conn.server),
-            message: super::connect::error_text(&e),
-        })?;
+    let sources = super::discover(&conn).await?;
     let watching = Watching::start(&conn, sources, catalog);
     Ok((conn, watching))
 }
@@ -184,21 +175,29 @@ impl Cluster for LiveCluster {
     }
 
     fn supervise(&mut self) {
-        // Observing: Karpenter keeps acting, and nothing karpdeck proposes can run.
+        // Pausing a live Karpenter (its NodePools' budgets and limits) comes with acting on
+        // live clusters; until then the console only observes (Supervisor::observing), and
+        // an approval is refused as read-only.
     }
 
     fn refresh(&mut self) -> bool {
-        if !self.watching.pump() {
+        let changed = self.watching.pump();
+        let now = Utc::now();
+        let before = self.unavailable.len();
+        self.unavailable.retain(|_, until| *until > now);
+        let expired = self.unavailable.len() != before;
+        if !changed && !expired {
             return false;
         }
-        // Finished in place as a one-shot read is, less the missing replicas of workloads:
-        // their controllers make the pods within moments, and the console shows what is there.
-        let now = Utc::now();
-        self.unavailable.retain(|_, until| *until > now);
         let snapshot = self.watching.store.snapshot_mut();
-        snapshot.link_pdbs();
-        if let Some(region) = crate::scenario::infer_region(snapshot) {
-            snapshot.region = region;
+        if changed {
+            // Finished in place as a one-shot read is, less the missing replicas of
+            // workloads: their controllers make the pods within moments, and the console
+            // shows what is there.
+            snapshot.link_pdbs();
+            if let Some(region) = crate::scenario::infer_region(snapshot) {
+                snapshot.region = region;
+            }
         }
         snapshot.unavailable_offerings = self.unavailable.keys().cloned().collect();
         true
@@ -209,7 +208,7 @@ impl Cluster for LiveCluster {
         store
             .statuses()
             .map(|s| SourceHealth {
-                name: s.kind.plural().to_string(),
+                name: s.kind.name().to_string(),
                 objects: store.len(s.kind),
                 state: s.state.clone(),
                 last_event: s.last_event,

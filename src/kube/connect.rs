@@ -52,6 +52,12 @@ pub enum ConnectError {
     /// Nothing to read.
     #[error("no kubeconfig: KUBECONFIG is not set and ~/.kube/config does not exist (use --kubeconfig, or `karpdeck demo` for the simulated cluster)")]
     NoKubeconfig,
+    /// `KUBECONFIG` is set, but none of its files exists.
+    #[error("no kubeconfig: none of the files KUBECONFIG names exists ({paths})")]
+    KubeconfigMissing {
+        /// KUBECONFIG as set.
+        paths: String,
+    },
     /// The file is unreadable or malformed.
     #[error("{file}: {message}")]
     Kubeconfig {
@@ -133,7 +139,7 @@ impl Contexts {
                     .filter(|p| p.exists())
                     .collect();
                 if files.is_empty() {
-                    return Err(ConnectError::NoKubeconfig);
+                    return Err(ConnectError::KubeconfigMissing { paths: source });
                 }
                 let mut merged = Kubeconfig::default();
                 for file in &files {

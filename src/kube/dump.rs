@@ -4,13 +4,10 @@
 use std::fmt::Write;
 
 use ::kube::api::ListParams;
-use ::kube::Api;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::connect::{error_text, Connection};
-use super::raw::Raw;
-use super::sources;
 use super::LiveError;
 
 /// Objects asked for per list request.
@@ -23,9 +20,7 @@ pub async fn dump(conn: &Connection, now: DateTime<Utc>) -> Result<String, LiveE
         what,
         message: error_text(&e),
     };
-    let sources = sources::discover(&conn.client)
-        .await
-        .map_err(|e| api_error(format!("cannot reach {}", conn.server), e))?;
+    let sources = super::discover(conn).await?;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -36,7 +31,7 @@ pub async fn dump(conn: &Connection, now: DateTime<Utc>) -> Result<String, LiveE
         now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
     for source in sources {
-        let api: Api<Raw> = Api::all_with(conn.client.clone(), &source.resource);
+        let api = source.api(&conn.client);
         let mut params = ListParams::default().limit(PAGE);
         if let Some(selector) = source.kind.field_selector() {
             params = params.fields(selector);
@@ -45,7 +40,7 @@ pub async fn dump(conn: &Connection, now: DateTime<Utc>) -> Result<String, LiveE
             let page = api
                 .list(&params)
                 .await
-                .map_err(|e| api_error(format!("cannot list {}", source.kind.plural()), e))?;
+                .map_err(|e| api_error(format!("cannot list {}", source.kind.name()), e))?;
             for raw in page.items {
                 document(&mut out, &source.resource, raw.value);
             }

@@ -68,13 +68,39 @@ impl LiveError {
     }
 }
 
+/// How long the API server may take to answer discovery (kube-client sets no read timeout:
+/// a server that accepts connections and never answers would otherwise hang karpdeck).
+pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A tokio runtime for the live side of a command.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime, LiveError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("karpdeck-kube")
         .enable_all()
         .build()
+        .map_err(|e| LiveError::Api {
+            context: String::new(),
+            what: "cannot start the runtime".into(),
+            message: e.to_string(),
+        })
+}
+
+/// The sources the server serves, or why it could not say within [`DISCOVERY_TIMEOUT`].
+pub async fn discover(conn: &Connection) -> Result<Vec<Source>, LiveError> {
+    let error = |message: String| LiveError::Api {
+        context: conn.context.clone(),
+        what: format!("discovering the API of {}", conn.server),
+        message,
+    };
+    match tokio::time::timeout(DISCOVERY_TIMEOUT, sources::discover(&conn.client)).await {
+        Ok(Ok(sources)) => Ok(sources),
+        Ok(Err(e)) => Err(error(connect::error_text(&e))),
+        Err(_) => Err(error(format!(
+            "no answer within {} s",
+            DISCOVERY_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// Connect to the cluster `target` names.
@@ -91,11 +117,7 @@ pub fn load(
     options: &LoadOptions,
     catalog: Arc<Catalog>,
 ) -> Result<Loaded, LiveError> {
-    let rt = runtime().map_err(|e| LiveError::Api {
-        context: target.context.clone().unwrap_or_default(),
-        what: "cannot start the runtime".into(),
-        message: e.to_string(),
-    })?;
+    let rt = runtime()?;
     rt.block_on(async {
         let conn = connect(target).await?;
         let mut watching = sync(&conn, SYNC_TIMEOUT, catalog).await?;
@@ -109,6 +131,14 @@ pub fn load(
                 message: format!("skipped: {message}"),
             })
             .collect();
+        for s in store.statuses().filter(|s| !s.synced_once) {
+            if let SourceState::Reconnecting { error, .. } = &s.state {
+                warnings.push(Warning {
+                    location: location.clone(),
+                    message: format!("cannot read the {}: {error}", s.kind.name()),
+                });
+            }
+        }
         if !store.has_karpenter() {
             warnings.push(Warning {
                 location: location.clone(),
@@ -132,13 +162,7 @@ pub async fn sync(
     timeout: Duration,
     catalog: Arc<Catalog>,
 ) -> Result<Watching, LiveError> {
-    let sources = sources::discover(&conn.client)
-        .await
-        .map_err(|e| LiveError::Api {
-            context: conn.context.clone(),
-            what: format!("cannot reach {}", conn.server),
-            message: connect::error_text(&e),
-        })?;
+    let sources = discover(conn).await?;
     let mut watching = Watching::start(conn, sources, catalog);
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -147,7 +171,10 @@ pub async fn sync(
             return Ok(watching);
         }
         let failed = store.statuses().find_map(|s| match &s.state {
-            SourceState::Reconnecting { error, .. } if !s.synced_once => {
+            // Retrying cures the rest: the wait goes on until the deadline.
+            SourceState::Reconnecting { error, .. }
+                if !s.synced_once && s.permanent && !s.kind.optional() =>
+            {
                 Some((s.kind, error.clone()))
             }
             _ => None,
@@ -155,7 +182,7 @@ pub async fn sync(
         if let Some((kind, error)) = failed {
             return Err(LiveError::Api {
                 context: conn.context.clone(),
-                what: format!("cannot list {}", kind.plural()),
+                what: format!("cannot list {}", kind.name()),
                 message: error,
             });
         }
@@ -173,7 +200,7 @@ pub async fn sync(
                     .store
                     .statuses()
                     .filter(|s| !s.synced_once)
-                    .map(|s| s.kind.plural())
+                    .map(|s| s.kind.name())
                     .collect();
                 return Err(LiveError::Timeout {
                     context: conn.context.clone(),

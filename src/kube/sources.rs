@@ -199,6 +199,24 @@ impl SourceKind {
         self.wanted().plural
     }
 
+    /// The source as messages name it: its plural, or which ConfigMap.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::CoreDnsConfig => "coredns configmap",
+            SourceKind::KarpenterSettings => "karpenter settings configmap",
+            other => other.plural(),
+        }
+    }
+
+    /// Whether karpdeck can do without the source where it may not read it (the ConfigMaps
+    /// only the audit reads).
+    pub fn optional(self) -> bool {
+        matches!(
+            self,
+            SourceKind::CoreDnsConfig | SourceKind::KarpenterSettings
+        )
+    }
+
     /// The field selector that narrows the source (the two ConfigMaps), if any.
     pub fn field_selector(self) -> Option<&'static str> {
         self.wanted().field_selector
@@ -212,6 +230,19 @@ pub struct Source {
     pub kind: SourceKind,
     /// The resource at its served version.
     pub resource: ApiResource,
+}
+
+impl Source {
+    /// The API to list and watch it with: cluster-wide, but for the `coredns` ConfigMap,
+    /// which is kube-system's (another namespace's of that name is not the cluster's DNS).
+    pub fn api(&self, client: &Client) -> ::kube::Api<super::raw::Raw> {
+        match self.kind {
+            SourceKind::CoreDnsConfig => {
+                ::kube::Api::namespaced_with(client.clone(), "kube-system", &self.resource)
+            }
+            _ => ::kube::Api::all_with(client.clone(), &self.resource),
+        }
+    }
 }
 
 /// Which sources the server serves. Each group/version is asked once; a 404 means absent.

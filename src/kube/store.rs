@@ -19,18 +19,18 @@ use crate::model::Snapshot;
 pub struct SourceStatus {
     /// Which source.
     pub kind: SourceKind,
-    /// The group/version it is read at.
-    pub api_version: String,
     /// Its state.
     pub state: SourceState,
     /// When it last delivered an event (data or error).
     pub last_event: Option<DateTime<Utc>>,
     /// Whether it has completed a list at least once.
     pub synced_once: bool,
+    /// Whether its latest failure is one retrying will not cure (401, 403, 404).
+    pub permanent: bool,
 }
 
 /// An object's identity: its source, namespace and name.
-type Key = (SourceKind, String, String);
+pub type Key = (SourceKind, String, String);
 
 /// What a watcher tells the store, in the order it happened.
 #[derive(Debug)]
@@ -48,7 +48,12 @@ pub enum Change {
     /// The converter refused an object: the message names it and the field.
     Refused(Key, String),
     /// The list or watch failed; the watcher tries again.
-    Failed(String),
+    Failed {
+        /// The error, on one line.
+        error: String,
+        /// Whether retrying will not cure it (401, 403, 404).
+        permanent: bool,
+    },
 }
 
 /// Positions of one kind of object in its snapshot list, by key, with the keys in list order
@@ -112,11 +117,14 @@ struct Index {
     nodeclasses: Slots,
 }
 
+/// The objects a re-list has brought so far, and those the converter refused.
+type Relist = (Vec<(Key, Converted)>, BTreeMap<Key, String>);
+
 #[derive(Debug)]
 struct Entry {
     status: SourceStatus,
-    /// Objects of a re-list in progress.
-    relist: Option<Vec<(Key, Converted)>>,
+    /// A re-list in progress.
+    relist: Option<Relist>,
     /// Objects the converter refused, with its message.
     refused: BTreeMap<Key, String>,
 }
@@ -131,8 +139,6 @@ pub struct Store {
     /// the settings ConfigMaps' values.
     karpenter_marks: BTreeMap<Key, Option<String>>,
     karpenter_settings: Option<Option<String>>,
-    /// Bumped on every change, so a reader can tell whether to look again.
-    generation: u64,
 }
 
 impl Store {
@@ -143,10 +149,10 @@ impl Store {
             .map(|source| Entry {
                 status: SourceStatus {
                     kind: source.kind,
-                    api_version: source.resource.api_version.clone(),
                     state: SourceState::Syncing,
                     last_event: None,
                     synced_once: false,
+                    permanent: false,
                 },
                 relist: None,
                 refused: BTreeMap::new(),
@@ -158,13 +164,7 @@ impl Store {
             index: Index::default(),
             karpenter_marks: BTreeMap::new(),
             karpenter_settings: None,
-            generation: 0,
         }
-    }
-
-    /// Changes so far: a reader looks again when this moved.
-    pub fn generation(&self) -> u64 {
-        self.generation
     }
 
     /// The cluster as the watchers have seen it (its region is the default until a reader
@@ -199,9 +199,12 @@ impl Store {
         self.serves(SourceKind::NodePools) || self.serves(SourceKind::Provisioners)
     }
 
-    /// Whether every source has completed a list.
+    /// Whether every source has completed a list (an optional one the server refuses for
+    /// good excepted).
     pub fn synced(&self) -> bool {
-        self.entries.iter().all(|e| e.status.synced_once)
+        self.entries
+            .iter()
+            .all(|e| e.status.synced_once || (e.status.permanent && e.status.kind.optional()))
     }
 
     /// How many objects a source holds.
@@ -226,9 +229,13 @@ impl Store {
         }
     }
 
-    /// Whether the store holds no objects at all.
-    pub fn is_empty(&self) -> bool {
-        self.entries.iter().all(|e| self.len(e.status.kind) == 0)
+    /// How many objects of a source the converter refused.
+    pub fn refused_count(&self, kind: SourceKind) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.status.kind == kind)
+            .map(|e| e.refused.len())
+            .sum()
     }
 
     /// Objects the converter refused: one line each naming object and field.
@@ -241,29 +248,32 @@ impl Store {
 
     /// Take one change of source `index`, seen at `now`.
     pub fn apply(&mut self, index: usize, change: Change, now: DateTime<Utc>) {
-        self.generation += 1;
         let entry = &mut self.entries[index];
         entry.status.last_event = Some(now);
         let source = entry.status.kind;
         match change {
             Change::Relisting => {
-                entry.relist = Some(Vec::new());
-                if entry.status.synced_once {
-                    // A re-list after a gap: the data stays shown until the new list is done.
+                // The data stays shown until the new list is done; a source reconnecting
+                // stays so (and keeps its since) until the server answers the list.
+                entry.relist = Some(Default::default());
+                if entry.status.state == SourceState::Live {
                     entry.status.state = SourceState::Syncing;
                 }
             }
             Change::Listed(key, converted) => {
-                entry.refused.remove(&key);
+                entry.status.state = SourceState::Syncing;
                 entry
                     .relist
-                    .get_or_insert_with(Vec::new)
+                    .get_or_insert_with(Default::default)
+                    .0
                     .push((key, converted));
             }
             Change::ListDone => {
-                let listed = entry.relist.take().unwrap_or_default();
+                let (listed, refused) = entry.relist.take().unwrap_or_default();
                 entry.status.state = SourceState::Live;
                 entry.status.synced_once = true;
+                entry.status.permanent = false;
+                entry.refused = refused;
                 self.clear_source(source);
                 for (key, converted) in listed {
                     self.put(key, converted);
@@ -279,17 +289,24 @@ impl Store {
                 entry.refused.remove(&key);
                 self.remove(&key);
             }
-            Change::Refused(key, message) => {
-                // The object's earlier version no longer describes the cluster.
-                entry.refused.insert(key.clone(), message);
-                self.remove(&key);
-            }
-            Change::Failed(error) => {
+            Change::Refused(key, message) => match &mut entry.relist {
+                Some((_, refused)) => {
+                    refused.insert(key, message);
+                }
+                None => {
+                    // The object's earlier version no longer describes the cluster.
+                    entry.refused.insert(key.clone(), message);
+                    self.remove(&key);
+                }
+            },
+            Change::Failed { error, permanent } => {
                 let since = match &entry.status.state {
                     SourceState::Reconnecting { since, .. } => *since,
                     _ => now,
                 };
                 entry.status.state = SourceState::Reconnecting { since, error };
+                entry.status.permanent = permanent;
+                entry.relist = None;
             }
         }
     }

@@ -4,7 +4,8 @@
 //! looks ([`Watching::pump`]): no lock between the watchers and the reader.
 
 use ::kube::runtime::watcher;
-use ::kube::Api;
+use std::time::{Duration, Instant};
+
 use chrono::Utc;
 use futures::StreamExt;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -14,9 +15,25 @@ use super::backoff::Reconnect;
 use super::connect::{watch_error_text, Connection};
 use super::raw::Raw;
 use super::sources::Source;
-use super::store::{Change, Store};
+use super::store::{Change, Key, Store};
 use crate::catalog::Catalog;
 use crate::k8s::{self, Field, Origin};
+
+/// How long a watch must have stayed up for its next failure to start the back-off afresh.
+const WATCH_STEADY: Duration = Duration::from_secs(30);
+
+/// Whether a watcher's error is one retrying will not cure: the server refuses (401, 403) or
+/// does not have the resource (404).
+fn permanent(e: &watcher::Error) -> bool {
+    use watcher::Error as W;
+    match e {
+        W::InitialListFailed(::kube::Error::Api(s))
+        | W::WatchStartFailed(::kube::Error::Api(s))
+        | W::WatchFailed(::kube::Error::Api(s)) => matches!(s.code, 401 | 403 | 404),
+        W::WatchError(s) => matches!(s.code, 401 | 403 | 404),
+        _ => false,
+    }
+}
 
 /// Watchers running for one cluster and the store they feed; dropping this stops them.
 pub struct Watching {
@@ -80,7 +97,7 @@ impl Drop for Watching {
 
 /// One source's watcher, until its receiver is gone.
 async fn run(conn: Connection, index: usize, source: Source, tx: UnboundedSender<(usize, Change)>) {
-    let api: Api<Raw> = Api::all_with(conn.client.clone(), &source.resource);
+    let api = source.api(&conn.client);
     let mut config = watcher::Config::default();
     if let Some(selector) = source.kind.field_selector() {
         config = config.fields(selector);
@@ -91,6 +108,7 @@ async fn run(conn: Connection, index: usize, source: Source, tx: UnboundedSender
         // A fresh list+watch each time: after any error the source is listed again, so it is
         // whole when it says Live (a resumed watch would say nothing until its next change).
         let mut events = Box::pin(watcher(api.clone(), config.clone()));
+        let mut listed: Option<Instant> = None;
         while let Some(event) = events.next().await {
             let convert = |raw: &Raw| convert(&origin_file, &source, raw);
             let (change, failed) = match event {
@@ -103,18 +121,28 @@ async fn run(conn: Connection, index: usize, source: Source, tx: UnboundedSender
                     false,
                 ),
                 Ok(watcher::Event::InitDone) => {
-                    delays.reset();
+                    listed = Some(Instant::now());
                     (Change::ListDone, false)
                 }
-                Ok(watcher::Event::Apply(raw)) => (
-                    match convert(&raw) {
-                        Ok((key, c)) => Change::Applied(key, c),
-                        Err((key, why)) => Change::Refused(key, why),
-                    },
-                    false,
-                ),
+                Ok(watcher::Event::Apply(raw)) => {
+                    // The watch delivers: it is up, and the next failure starts afresh.
+                    delays.reset();
+                    (
+                        match convert(&raw) {
+                            Ok((key, c)) => Change::Applied(key, c),
+                            Err((key, why)) => Change::Refused(key, why),
+                        },
+                        false,
+                    )
+                }
                 Ok(watcher::Event::Delete(raw)) => (Change::Deleted(key_of(&source, &raw)), false),
-                Err(e) => (Change::Failed(watch_error_text(&e)), true),
+                Err(e) => (
+                    Change::Failed {
+                        error: watch_error_text(&e),
+                        permanent: permanent(&e),
+                    },
+                    true,
+                ),
             };
             if tx.send((index, change)).is_err() {
                 return;
@@ -123,12 +151,14 @@ async fn run(conn: Connection, index: usize, source: Source, tx: UnboundedSender
                 break;
             }
         }
+        // A list that succeeds with a watch that fails at once (watch not allowed, a proxy
+        // cutting streams) must not re-list the source every half second.
+        if listed.is_some_and(|t| t.elapsed() > WATCH_STEADY) {
+            delays.reset();
+        }
         tokio::time::sleep(delays.next().unwrap_or_default()).await;
     }
 }
-
-/// An object's identity: its source, namespace and name.
-type Key = (super::SourceKind, String, String);
 
 fn key_of(source: &Source, raw: &Raw) -> Key {
     (
@@ -146,6 +176,22 @@ fn convert(
     raw: &Raw,
 ) -> Result<(Key, k8s::Converted), (Key, String)> {
     let key = key_of(source, raw);
+    // A converter bug must cost one object, not the source's watcher.
+    std::panic::catch_unwind(|| convert_object(origin_file, source, raw, key.clone()))
+        .unwrap_or_else(|_| {
+            Err((
+                key,
+                format!("{origin_file}: the converter failed on this object"),
+            ))
+        })
+}
+
+fn convert_object(
+    origin_file: &str,
+    source: &Source,
+    raw: &Raw,
+    key: Key,
+) -> Result<(Key, k8s::Converted), (Key, String)> {
     let kind = &source.resource.kind;
     let origin = Origin {
         file: origin_file.to_string(),

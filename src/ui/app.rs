@@ -126,7 +126,7 @@ impl From<Update> for Msg {
 
 /// The console.
 pub struct App {
-    /// The cluster side (the supervised simulation and karpdeck's executor, on its thread).
+    /// The cluster side (the workflow over the cluster and karpdeck's executor, on its thread).
     pub link: Link,
     /// The journal file, if one is kept.
     pub journal_path: Option<std::path::PathBuf>,
@@ -832,6 +832,10 @@ impl App {
             KeyAction::Cordon => self.propose_selected(Proposal::Cordon),
             KeyAction::Drain => self.propose_selected(Proposal::Drain(CONSOLE_DRAIN)),
             KeyAction::Replace => self.propose_selected(Proposal::Replace),
+            KeyAction::Pause | KeyAction::Faster | KeyAction::Slower if !self.world.simulated => {
+                self.status =
+                    "a live cluster runs on the wall clock: nothing to pause or speed up".into();
+            }
             KeyAction::Pause => {
                 self.paused = !self.paused;
                 self.status = if self.paused { "paused" } else { "running" }.into();

@@ -1,4 +1,4 @@
-//! Starting the console: settings (config, theme, keymap), the supervised simulation, the
+//! Starting the console: settings (config, theme, keymap), the workflow over the cluster, the
 //! terminal, and the event loop — or one frame rendered as text (`--snapshot`).
 
 use std::path::PathBuf;

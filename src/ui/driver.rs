@@ -1,5 +1,6 @@
-//! The cluster side of the console, on its own thread: it owns the supervised simulation, moves
-//! its clock, carries out the operator's commands and publishes what the views show. The UI
+//! The cluster side of the console, on its own thread: it owns the workflow over the cluster
+//! (simulated or live), moves a simulated clock or takes in a live cluster's watch events,
+//! carries out the operator's commands and publishes what the views show. The UI
 //! thread never waits on the engine or the executor: a disruption pass that takes a second at
 //! 5,000 nodes delays the next data update, not the next key or frame.
 
@@ -205,6 +206,9 @@ const TICK: WallDuration = WallDuration::from_millis(100);
 /// came, and an operator should see a change within a tenth of a second.
 const LIVE_TICK: WallDuration = WallDuration::from_millis(20);
 
+/// The least time between two data updates of a live cluster (each derives every view's data).
+const LIVE_PUBLISH: WallDuration = WallDuration::from_millis(50);
+
 /// The cluster side's state between commands.
 struct Driver<C> {
     sup: Supervisor<C>,
@@ -216,6 +220,8 @@ struct Driver<C> {
     dirty: bool,
     /// Replies held back until the data they concern is sent.
     replies: Vec<Reply>,
+    /// When data was last sent.
+    published: Option<std::time::Instant>,
 }
 
 async fn drive<C: Cluster>(
@@ -231,6 +237,7 @@ async fn drive<C: Cluster>(
         paused: true,
         dirty: true,
         replies: Vec::new(),
+        published: None,
     };
     d.publish();
     let simulated = d.sup.cluster().simulated();
@@ -296,9 +303,16 @@ impl<C: Cluster> Driver<C> {
     /// Send fresh data if anything changed, then the replies that waited for it.
     fn publish(&mut self) {
         if self.dirty {
+            // A busy live cluster changes every tick: its data goes out at most every
+            // LIVE_PUBLISH, and replies wait with it.
+            let live = !self.sup.cluster().simulated();
+            if live && self.published.is_some_and(|t| t.elapsed() < LIVE_PUBLISH) {
+                return;
+            }
             let world = World::of(&self.sup, &self.interest);
             let _ = self.out.send(Update::Data(Arc::new(world)));
             self.dirty = false;
+            self.published = Some(std::time::Instant::now());
         }
         for r in self.replies.drain(..) {
             let _ = self.out.send(Update::Reply(r));

@@ -244,7 +244,7 @@ pub fn usage_percent(pair: (i64, i64)) -> i64 {
 }
 
 impl World {
-    /// Derive the views' data from the supervised simulation, with the detail `interest` asks
+    /// Derive the views' data from the workflow and its cluster, with the detail `interest` asks
     /// for.
     pub fn of<C: Cluster>(sup: &Supervisor<C>, interest: &Interest) -> Self {
         let sim = sup.cluster();

@@ -136,6 +136,8 @@ pub fn resource(object: &Value) -> ApiResource {
     let lower = kind.to_ascii_lowercase();
     let plural = if lower.ends_with("ss") {
         format!("{lower}es")
+    } else if let Some(stem) = lower.strip_suffix('y') {
+        format!("{stem}ies")
     } else {
         format!("{lower}s")
     };
