@@ -576,7 +576,9 @@ fn kubeconfig_files_merge_as_kubectl_merges_them() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with("karpdeck: error: context second: cannot reach https://127.0.0.1:2/"),
+        err.starts_with(
+            "karpdeck: error: context second: discovering the API of https://127.0.0.1:2/:"
+        ),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
