@@ -1,5 +1,6 @@
-//! What the simulation reports: one event per thing that happened, worded like Karpenter's and
-//! the kubelet's logs so an operator recognises them.
+//! What happened in a cluster: one event per thing, worded like Karpenter's and the kubelet's
+//! logs so an operator recognises them — made up by the simulation, or recorded by a live
+//! cluster's Karpenter.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -61,6 +62,8 @@ pub enum EventKind {
     /// Supervised: a proposal no longer applies (its node is gone, or an interruption
     /// response supersedes it) and was taken back before approval.
     PlanWithdrawn,
+    /// A live cluster: an event Karpenter recorded (its reason leads the message).
+    Karpenter,
 }
 
 /// One event: when it happened, what, and the objects it names.
@@ -122,6 +125,7 @@ impl EventKind {
             Self::PlanCancelled => "plan-cancelled",
             Self::PlanRejected => "plan-rejected",
             Self::PlanWithdrawn => "plan-withdrawn",
+            Self::Karpenter => "karpenter",
         }
     }
 }

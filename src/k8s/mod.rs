@@ -56,6 +56,23 @@ pub enum Object {
     KarpenterSettings(Option<String>),
     /// A ConfigMap karpdeck does not read.
     OtherConfigMap,
+    /// An event (Karpenter's: why it launched, disrupted or would not).
+    Event(KubeEvent),
+}
+
+/// A Kubernetes event, as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeEvent {
+    /// Why (`DisruptionBlocked`, `Unconsolidatable`, `InsufficientCapacityError`, …).
+    pub reason: String,
+    /// What it says.
+    pub message: String,
+    /// The object it is about: `Node ip-…`, `NodePool default`.
+    pub object: String,
+    /// When it last happened.
+    pub time: Option<chrono::DateTime<chrono::Utc>>,
+    /// How many times it happened.
+    pub count: i64,
 }
 
 /// A converted object, and whether it marks a Karpenter controller (its pod or Deployment).
@@ -146,6 +163,27 @@ pub fn convert(
                 _ => Object::OtherConfigMap,
             }
         }
+        ("", "Event") => {
+            let m = object_meta(root, true)?;
+            let involved = root.req("involvedObject")?;
+            let time = ["lastTimestamp", "eventTime", "firstTimestamp"]
+                .into_iter()
+                .find_map(|k| root.get(k))
+                .map(|f| meta::timestamp(&f))
+                .transpose()?
+                .or(m.created);
+            Object::Event(KubeEvent {
+                reason: root.opt_string("reason")?.unwrap_or_default(),
+                message: root.opt_string("message")?.unwrap_or_default(),
+                object: format!(
+                    "{} {}",
+                    involved.opt_string("kind")?.unwrap_or_default(),
+                    involved.opt_string("name")?.unwrap_or_default()
+                ),
+                time,
+                count: root.opt_int("count")?.unwrap_or(1),
+            })
+        }
         ("apps", "Deployment") => {
             let w = apps::workload(WorkloadKind::Deployment, object_meta(root, true)?, root)?;
             let spec = root.req("spec")?.req("template")?.req("spec")?;
@@ -229,7 +267,8 @@ impl Converted {
                     s.settings.interruption_queue = queue;
                 }
             }
-            Object::OtherConfigMap => {}
+            // Events have no place in a cluster's state (a scenario file may carry them).
+            Object::OtherConfigMap | Object::Event(_) => {}
         }
     }
 }

@@ -11,12 +11,17 @@ use chrono::{DateTime, Duration, Utc};
 use super::watch::Watching;
 use super::{Connection, Contexts, LiveError, Target};
 use crate::catalog::Catalog;
-use crate::control::{Cluster, ClusterEvent, Notice, OfferingKey, Pool, PoolSignals, SourceHealth};
+use crate::control::{
+    Cluster, ClusterEvent, EventKind, Notice, OfferingKey, Pool, PoolSignals, SourceHealth,
+};
 use crate::engine::drain::DrainOptions;
 use crate::engine::launch::NodeClaimPlan;
 use crate::exec::backend::pods_to_move;
 use crate::exec::{Backend, BackendError, BoundPod, ClaimState, Eviction};
 use crate::model::Snapshot;
+
+/// Events kept for the console (Karpenter's and the workflow's), newest last.
+const MAX_EVENTS: usize = 5000;
 
 /// How often Karpenter makes a pass (its batch window is 10 s at most).
 const PASS_INTERVAL: i64 = 10;
@@ -182,6 +187,20 @@ impl Cluster for LiveCluster {
 
     fn refresh(&mut self) -> bool {
         let changed = self.watching.pump();
+        for e in self.watching.store.take_fresh_events() {
+            let time = e.time.unwrap_or_else(Utc::now);
+            self.events.push(ClusterEvent {
+                seconds: (time - self.started).num_milliseconds() as f64 / 1000.0,
+                time,
+                kind: EventKind::Karpenter,
+                message: format!("{} {}: {}", e.reason, e.object, e.message),
+                objects: vec![e.object],
+            });
+        }
+        if self.events.len() > MAX_EVENTS {
+            // A long session keeps the newest.
+            self.events.drain(..self.events.len() - MAX_EVENTS);
+        }
         let now = Utc::now();
         let before = self.unavailable.len();
         self.unavailable.retain(|_, until| *until > now);

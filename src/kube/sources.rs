@@ -43,6 +43,8 @@ pub enum SourceKind {
     CoreDnsConfig,
     /// Karpenter's `karpenter-global-settings` ConfigMap.
     KarpenterSettings,
+    /// Events Karpenter records (why it launched, disrupted, or would not).
+    KarpenterEvents,
 }
 
 /// A resource as karpdeck asks for it: versions in order of preference.
@@ -162,6 +164,10 @@ const WANTED: &[Wanted] = &[
             "configmaps",
         )
     },
+    Wanted {
+        field_selector: Some("source=karpenter"),
+        ..wanted(SourceKind::KarpenterEvents, "", &["v1"], "Event", "events")
+    },
 ];
 
 const fn wanted(
@@ -199,11 +205,12 @@ impl SourceKind {
         self.wanted().plural
     }
 
-    /// The source as messages name it: its plural, or which ConfigMap.
+    /// The source as messages name it: its plural, or which ConfigMap or events.
     pub fn name(self) -> &'static str {
         match self {
             SourceKind::CoreDnsConfig => "coredns configmap",
             SourceKind::KarpenterSettings => "karpenter settings configmap",
+            SourceKind::KarpenterEvents => "karpenter events",
             other => other.plural(),
         }
     }
@@ -213,7 +220,7 @@ impl SourceKind {
     pub fn optional(self) -> bool {
         matches!(
             self,
-            SourceKind::CoreDnsConfig | SourceKind::KarpenterSettings
+            SourceKind::CoreDnsConfig | SourceKind::KarpenterSettings | SourceKind::KarpenterEvents
         )
     }
 

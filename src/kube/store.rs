@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use super::sources::{Source, SourceKind};
 use crate::catalog::Catalog;
 use crate::control::SourceState;
-use crate::k8s::{Converted, Object};
+use crate::k8s::{Converted, KubeEvent, Object};
+
+/// Karpenter events kept for a reader that has not looked yet.
+const MAX_FRESH_EVENTS: usize = 1000;
 use crate::model::Snapshot;
 
 /// One source: how it stands.
@@ -139,6 +142,11 @@ pub struct Store {
     /// the settings ConfigMaps' values.
     karpenter_marks: BTreeMap<Key, Option<String>>,
     karpenter_settings: Option<Option<String>>,
+    /// Karpenter's events seen (by key, with their count), to tell a new one or a repeat from
+    /// one seen again in a re-list.
+    event_counts: BTreeMap<Key, i64>,
+    /// Events not yet taken by the reader, oldest first.
+    fresh_events: Vec<KubeEvent>,
 }
 
 impl Store {
@@ -164,7 +172,14 @@ impl Store {
             index: Index::default(),
             karpenter_marks: BTreeMap::new(),
             karpenter_settings: None,
+            event_counts: BTreeMap::new(),
+            fresh_events: Vec::new(),
         }
+    }
+
+    /// Karpenter's events that are new (or happened again) since the last call, oldest first.
+    pub fn take_fresh_events(&mut self) -> Vec<KubeEvent> {
+        std::mem::take(&mut self.fresh_events)
     }
 
     /// The cluster as the watchers have seen it (its region is the default until a reader
@@ -226,6 +241,7 @@ impl Store {
                 usize::from(self.snapshot.settings.coredns_corefile.is_some())
             }
             SourceKind::KarpenterSettings => usize::from(self.karpenter_settings.is_some()),
+            SourceKind::KarpenterEvents => self.event_counts.len(),
         }
     }
 
@@ -336,6 +352,15 @@ impl Store {
             Object::CoreDns(corefile) => s.settings.coredns_corefile = corefile,
             Object::KarpenterSettings(queue) => self.karpenter_settings = Some(queue),
             Object::OtherConfigMap => {}
+            Object::Event(e) => {
+                if self.event_counts.insert(key, e.count) != Some(e.count) {
+                    self.fresh_events.push(e);
+                    // A reader that never looks must not make this grow without end.
+                    if self.fresh_events.len() > MAX_FRESH_EVENTS {
+                        self.fresh_events.remove(0);
+                    }
+                }
+            }
         }
         self.settle_karpenter();
     }
@@ -365,6 +390,9 @@ impl Store {
             }
             SourceKind::CoreDnsConfig => s.settings.coredns_corefile = None,
             SourceKind::KarpenterSettings => self.karpenter_settings = None,
+            SourceKind::KarpenterEvents => {
+                self.event_counts.remove(key);
+            }
         }
         self.settle_karpenter();
     }
@@ -393,6 +421,8 @@ impl Store {
             }
             SourceKind::CoreDnsConfig => s.settings.coredns_corefile = None,
             SourceKind::KarpenterSettings => self.karpenter_settings = None,
+            // Seen events stay seen: a re-list brings them again, and they are not news.
+            SourceKind::KarpenterEvents => {}
         }
         self.settle_karpenter();
     }

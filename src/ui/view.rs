@@ -866,6 +866,13 @@ fn draw_observed(f: &mut Frame, app: &App, expected: &[(i64, String)], area: Rec
             Span::styled(format!("  (expected for {age}s)"), t.fg(t.muted)),
         ]));
     }
+    for (time, said) in &app.world.karpenter_said {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", time.format("%H:%M:%S")), t.fg(t.muted)),
+            Span::styled(format!("{:<23}", "karpenter said"), t.fg(t.muted)),
+            Span::raw(said.clone()),
+        ]));
+    }
     for o in &app.world.outcomes {
         let style = match o.verdict {
             Verdict::Predicted => t.fg(t.ok),

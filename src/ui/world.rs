@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 
 use crate::control::{Cluster, EventKind, Notice, Outcome, PoolSignals, SourceHealth, Supervisor};
 
+/// How many of Karpenter's events the Plans view lists.
+const KARPENTER_SAID: usize = 8;
+
 /// How many observed outcomes the Plans view lists.
 const OUTCOMES: usize = 40;
 use crate::engine::disruption::drift::drift;
@@ -197,6 +200,8 @@ pub struct World {
     pub expected: Option<Vec<(i64, String)>>,
     /// In observe mode: what Karpenter did and what it did not, newest first.
     pub outcomes: Vec<Outcome>,
+    /// What a live cluster's Karpenter said last (its events: time and line), newest first.
+    pub karpenter_said: Vec<(DateTime<Utc>, String)>,
 }
 
 /// Where one pod of a drain is.
@@ -420,6 +425,14 @@ impl World {
                     .map(|p| ((now - p.made).num_seconds(), p.expected.summary()))
                     .collect()
             }),
+            karpenter_said: sim
+                .events()
+                .iter()
+                .rev()
+                .filter(|e| e.kind == EventKind::Karpenter)
+                .take(KARPENTER_SAID)
+                .map(|e| (e.time, e.message.clone()))
+                .collect(),
             outcomes: sup
                 .observer()
                 .map(|o| o.outcomes().rev().take(OUTCOMES).cloned().collect())

@@ -327,7 +327,7 @@ fn the_console_follows_the_cluster_and_switches_context(rig: &Rig, rt: &tokio::r
     ]);
     let session = tmux::Session(name);
     // The lab's nodes, every source live.
-    let screen = session.wait_for("live (16 sources");
+    let screen = session.wait_for("live (17 sources");
     for node in ["ip-172-31-55-131", "ip-172-31-75-60", "ip-172-31-82-248"] {
         assert!(screen.contains(node), "{screen}");
     }
@@ -368,11 +368,26 @@ fn the_console_follows_the_cluster_and_switches_context(rig: &Rig, rt: &tokio::r
     rt.block_on(apply::create(&rig.client, &claim, false));
     let screen = session.wait_for("nodeclaim made-by-hand created");
     assert!(screen.contains("not predicted"), "{screen}");
+    // What Karpenter records about its decisions is shown beside them.
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let said = json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "karpenter-said", "namespace": "default"},
+        "involvedObject": {"kind": "Node", "name": "ip-172-31-55-131.ap-southeast-1.compute.internal"},
+        "reason": "Unconsolidatable",
+        "message": "can't replace with a cheaper node",
+        "source": {"component": "karpenter"},
+        "type": "Normal", "count": 1, "firstTimestamp": now, "lastTimestamp": now,
+    });
+    rt.block_on(apply::create(&rig.client, &said, false));
+    session.wait_for(
+        "Unconsolidatable Node ip-172-31-55-131.ap-southeast-1.compute.internal: can't replace",
+    );
     // Another context of the same kubeconfig: everything is read anew.
     session.keys(&[":ctx rig-b", "Enter"]);
     let screen = session.wait_for("context rig-b ");
     assert!(screen.contains("OBSERVE"), "{screen}");
-    session.wait_for("live (16 sources");
+    session.wait_for("live (17 sources");
     session.keys(&[":ctx rig-viewer", "Enter"]);
     let screen = session.wait_for("reconnecting since");
     assert!(screen.contains("forbidden"), "{screen}");
