@@ -36,6 +36,8 @@ pub struct SourceHealth {
     pub name: String,
     /// How many objects it holds.
     pub objects: usize,
+    /// How many objects the converter refused (each named in the log).
+    pub refused: usize,
     /// Its state.
     pub state: SourceState,
     /// When it last heard from the API server.

@@ -229,6 +229,7 @@ impl Cluster for LiveCluster {
             .map(|s| SourceHealth {
                 name: s.kind.name().to_string(),
                 objects: store.len(s.kind),
+                refused: store.refused_count(s.kind),
                 state: s.state.clone(),
                 last_event: s.last_event,
             })

@@ -64,7 +64,11 @@ pub enum LiveError {
 impl LiveError {
     /// Whether the operator's input is at fault (kubeconfig, context, `--scale`), not the cluster.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, LiveError::Connect(_) | LiveError::Scenario(_))
+        // Too many replicas to invent is the cluster's state, not the operator's input.
+        matches!(
+            self,
+            LiveError::Connect(_) | LiveError::Scenario(ScenarioError::Scale { .. })
+        )
     }
 }
 

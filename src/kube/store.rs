@@ -267,6 +267,13 @@ impl Store {
         let entry = &mut self.entries[index];
         entry.status.last_event = Some(now);
         let source = entry.status.kind;
+        if let Change::Refused(key, message) = &change {
+            // Refused objects are left out of the cluster: the log names each (once), the
+            // console counts them.
+            if !entry.refused.contains_key(key) {
+                tracing::warn!(%message, "object refused");
+            }
+        }
         match change {
             Change::Relisting => {
                 // The data stays shown until the new list is done; a source reconnecting

@@ -143,7 +143,15 @@ fn source_health(w: &super::world::World) -> (String, bool) {
     let age = newest.map_or(String::new(), |t| {
         format!(", last event {}s ago", (w.now - t).num_seconds().max(0))
     });
-    (format!("live ({} sources{age})", w.sources.len()), false)
+    let refused: usize = w.sources.iter().map(|s| s.refused).sum();
+    let refused = match refused {
+        0 => String::new(),
+        n => format!(", {n} objects refused (see the log)"),
+    };
+    (
+        format!("live ({} sources{refused}{age})", w.sources.len()),
+        !refused.is_empty(),
+    )
 }
 
 fn draw_header(f: &mut Frame, app: &App, area: Rect) {

@@ -383,6 +383,28 @@ fn the_console_follows_the_cluster_and_switches_context(rig: &Rig, rt: &tokio::r
     session.wait_for(
         "Unconsolidatable Node ip-172-31-55-131.ap-southeast-1.compute.internal: can't replace",
     );
+    // An object karpdeck cannot read is left out and counted, not fatal.
+    let malformed = json!({
+        "apiVersion": "karpenter.sh/v1", "kind": "NodePool",
+        "metadata": {"name": "malformed"},
+        "spec": {"template": {"spec": {"requirements": [
+            {"key": "kubernetes.io/arch", "operator": "Sometimes", "values": ["arm64"]}
+        ]}}},
+    });
+    rt.block_on(apply::create(&rig.client, &malformed, false));
+    session.wait_for("1 objects refused (see the log)");
+    let ar = apply::resource(&malformed);
+    let nodepools: Api<kube::api::DynamicObject> = Api::all_with(rig.client.clone(), &ar);
+    rt.block_on(nodepools.delete("malformed", &DeleteParams::default()))
+        .unwrap();
+    wait_until(rt, Duration::from_secs(10), "the refusal cleared", || {
+        let screen = session.screen();
+        if screen.contains("objects refused") {
+            Err(screen)
+        } else {
+            Ok(())
+        }
+    });
     // Another context of the same kubeconfig: everything is read anew.
     session.keys(&[":ctx rig-b", "Enter"]);
     let screen = session.wait_for("context rig-b ");
