@@ -260,20 +260,23 @@ impl Observer {
             .cloned()
             .collect();
         for node in gone {
-            let holds = |e: &Expectation| matches!(e, Expectation::Disrupt { nodes, .. } if nodes.contains(&node));
-            let verdict = match self.open.iter().position(|p| holds(&p.expected)) {
-                _ if operated.contains(&node) => Verdict::Operator,
-                Some(i) => {
-                    // A multi-node action comes true node by node.
-                    if let Expectation::Disrupt { nodes, .. } = &mut self.open[i].expected {
-                        nodes.retain(|n| *n != node);
-                        if nodes.is_empty() {
-                            self.open.remove(i);
-                        }
-                    }
-                    Verdict::Predicted
+            // Every open disruption holding the node comes true for it (a notice and a
+            // consolidation may both have named it); one outcome is recorded.
+            let mut held = false;
+            self.open.retain_mut(|p| match &mut p.expected {
+                Expectation::Disrupt { nodes, .. } if nodes.contains(&node) => {
+                    held = true;
+                    nodes.retain(|n| *n != node);
+                    !nodes.is_empty()
                 }
-                None => Verdict::NotPredicted,
+                _ => true,
+            });
+            let verdict = if operated.contains(&node) {
+                Verdict::Operator
+            } else if held {
+                Verdict::Predicted
+            } else {
+                Verdict::NotPredicted
             };
             self.record(now, format!("node {node} removed"), verdict);
         }
@@ -327,6 +330,14 @@ impl Observer {
             Vec::new()
         };
         if let Some(a) = disruptions.first() {
+            // A replacement's NodeClaims come first: they are the same move.
+            for c in &a.replacements {
+                expected.push(Expectation::Launch {
+                    nodepool: c.claim.nodepool.clone(),
+                    instance_types: c.launch.instance_types.clone(),
+                    pods: c.claim.pods.len(),
+                });
+            }
             expected.push(Expectation::Disrupt {
                 kind: a.kind,
                 reason: a.reason.as_str(),

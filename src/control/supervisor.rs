@@ -45,7 +45,7 @@ pub struct Supervisor<C> {
 fn operated(executors: &[Executor]) -> BTreeSet<String> {
     executors
         .iter()
-        .filter(|x| x.state() != State::Previewed)
+        .filter(|x| matches!(x.state(), State::Approved | State::Executing | State::Done))
         .flat_map(|x| {
             x.action()
                 .nodes()

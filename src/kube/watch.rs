@@ -124,17 +124,13 @@ async fn run(conn: Connection, index: usize, source: Source, tx: UnboundedSender
                     listed = Some(Instant::now());
                     (Change::ListDone, false)
                 }
-                Ok(watcher::Event::Apply(raw)) => {
-                    // The watch delivers: it is up, and the next failure starts afresh.
-                    delays.reset();
-                    (
-                        match convert(&raw) {
-                            Ok((key, c)) => Change::Applied(key, c),
-                            Err((key, why)) => Change::Refused(key, why),
-                        },
-                        false,
-                    )
-                }
+                Ok(watcher::Event::Apply(raw)) => (
+                    match convert(&raw) {
+                        Ok((key, c)) => Change::Applied(key, c),
+                        Err((key, why)) => Change::Refused(key, why),
+                    },
+                    false,
+                ),
                 Ok(watcher::Event::Delete(raw)) => (Change::Deleted(key_of(&source, &raw)), false),
                 Err(e) => (
                     Change::Failed {
