@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::cluster::Cluster;
 use crate::engine::disruption::DisruptionKind;
+use crate::engine::launch::NodeClaimPlan;
 use crate::engine::plan::{plan, Strategy};
 use crate::engine::scheduling::Options;
 use crate::model::Snapshot;
@@ -45,6 +46,15 @@ pub enum Expectation {
 }
 
 impl Expectation {
+    /// The launch of a planned NodeClaim.
+    fn launch(c: &NodeClaimPlan) -> Self {
+        Expectation::Launch {
+            nodepool: c.claim.nodepool.clone(),
+            instance_types: c.launch.instance_types.clone(),
+            pods: c.claim.pods.len(),
+        }
+    }
+
     /// One line for the console.
     pub fn summary(&self) -> String {
         match self {
@@ -204,11 +214,7 @@ impl Observer {
             plan(&before, Strategy::Karpenter, &Options::default())
                 .nodeclaims
                 .iter()
-                .map(|c| Expectation::Launch {
-                    nodepool: c.claim.nodepool.clone(),
-                    instance_types: c.launch.instance_types.clone(),
-                    pods: c.claim.pods.len(),
-                })
+                .map(Expectation::launch)
                 .collect()
         };
         let mut hindsight = hindsight;
@@ -305,11 +311,7 @@ impl Observer {
         let mut expected: Vec<Expectation> = Vec::new();
         if let Some(plan) = cluster.provisioning_plan() {
             for c in &plan.nodeclaims {
-                expected.push(Expectation::Launch {
-                    nodepool: c.claim.nodepool.clone(),
-                    instance_types: c.launch.instance_types.clone(),
-                    pods: c.claim.pods.len(),
-                });
+                expected.push(Expectation::launch(c));
             }
         }
         // A node the cloud is taking: Karpenter cordons and drains it at once.
@@ -332,11 +334,7 @@ impl Observer {
         if let Some(a) = disruptions.first() {
             // A replacement's NodeClaims come first: they are the same move.
             for c in &a.replacements {
-                expected.push(Expectation::Launch {
-                    nodepool: c.claim.nodepool.clone(),
-                    instance_types: c.launch.instance_types.clone(),
-                    pods: c.claim.pods.len(),
-                });
+                expected.push(Expectation::launch(c));
             }
             expected.push(Expectation::Disrupt {
                 kind: a.kind,
