@@ -132,11 +132,13 @@ fn pods_on(sup: &Supervisor<Sim>, node: &str) -> Vec<String> {
 }
 
 fn nginx_on(sup: &Supervisor<Sim>, node: &str) -> usize {
+    // Evicted pods still exiting are on their way out.
     sup.cluster()
         .snapshot()
         .pods
         .iter()
         .filter(|p| p.node_name.as_deref() == Some(node) && p.name.starts_with("nginx"))
+        .filter(|p| !p.deleting)
         .count()
 }
 
@@ -302,6 +304,50 @@ async fn a_drain_cordons_launches_then_evicts_and_waits_for_grace_periods() {
     assert!(
         exited.seconds - first.seconds >= 30.0,
         "nginx pods take their 30 s grace period to exit"
+    );
+}
+
+/// As an apiserver shows it: an evicted pod stays bound with its deletion mark for its grace
+/// period while its controller's replacement is pending elsewhere, then it is gone.
+#[tokio::test]
+async fn an_evicted_pod_is_terminating_in_the_snapshot_until_its_grace_period_ends() {
+    let (mut sup, node) = scaled_demo("", None).await;
+    let id = submit_drain(&mut sup, &node, false);
+    let evicted = loop {
+        let done = sup.executor(&id).unwrap().done_steps();
+        if let Some(step) = done.iter().find(|s| s.starts_with("evict ")) {
+            break step["evict ".len()..]
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_string();
+        }
+        sup.step().await;
+    };
+    let copies = |sup: &Supervisor<Sim>| -> Vec<(Option<String>, bool)> {
+        sup.cluster()
+            .snapshot()
+            .pods
+            .iter()
+            .filter(|p| p.key() == evicted)
+            .map(|p| (p.node_name.clone(), p.deleting))
+            .collect()
+    };
+    let now = copies(&sup);
+    assert!(
+        now.contains(&(Some(node.clone()), true)),
+        "{evicted} is terminating on {node}: {now:?}"
+    );
+    assert!(
+        now.iter()
+            .any(|(n, deleting)| !deleting && n.as_deref() != Some(&node)),
+        "its replacement is not on {node}: {now:?}"
+    );
+    sup.run_for(Duration::seconds(31)).await;
+    let later = copies(&sup);
+    assert!(
+        later.iter().all(|(_, deleting)| !deleting),
+        "{evicted} has exited after its 30 s grace period: {later:?}"
     );
 }
 

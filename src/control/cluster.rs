@@ -52,9 +52,6 @@ pub trait Cluster: Backend + Send {
     /// Whether the cloud recommends rebalancing this node's instance.
     fn rebalance_recommended(&self, node: &str) -> bool;
 
-    /// Pods being evicted that have not exited yet: `(pod key, node)`.
-    fn terminating(&self) -> Vec<(String, String)>;
-
     /// Keep an offering out of plans for a while (Karpenter's unavailable-offerings cache).
     fn mark_unavailable(&mut self, key: OfferingKey);
 

@@ -117,15 +117,16 @@ pub trait Backend {
     fn node_gone(&mut self, node: &str) -> impl Future<Output = Result<bool, BackendError>> + Send;
 }
 
-/// The pods a drain with these options must move off `node` in `snapshot`: bound and still
-/// running, with what would block each (PodDisruptionBudgets are the Eviction API's to
-/// answer, so not blockers here). Backends that hold a snapshot answer
-/// [`Backend::pods_to_move`] with it.
+/// The pods a drain with these options must move off `node` in `snapshot`: bound, still
+/// running and not already terminating (those are leaving; [`Backend::pod_gone`] waits for
+/// them), with what would block each (PodDisruptionBudgets are the Eviction API's to answer,
+/// so not blockers here). Backends that hold a snapshot answer [`Backend::pods_to_move`] with
+/// it.
 pub fn pods_to_move(snapshot: &Snapshot, node: &str, options: &DrainOptions) -> Vec<BoundPod> {
     snapshot
         .pods
         .iter()
-        .filter(|p| p.node_name.as_deref() == Some(node) && p.is_active_on_node())
+        .filter(|p| p.node_name.as_deref() == Some(node) && p.is_active_on_node() && !p.deleting)
         .filter_map(|p| {
             let blocker = match pod_action(snapshot, p, options) {
                 PodAction::Skip => return None,

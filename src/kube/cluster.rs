@@ -147,15 +147,6 @@ impl Cluster for LiveCluster {
         false
     }
 
-    fn terminating(&self) -> Vec<(String, String)> {
-        self.snapshot()
-            .pods
-            .iter()
-            .filter(|p| p.deleting)
-            .filter_map(|p| Some((p.key(), p.node_name.clone()?)))
-            .collect()
-    }
-
     fn mark_unavailable(&mut self, key: OfferingKey) {
         self.unavailable.insert(
             key.clone(),

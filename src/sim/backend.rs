@@ -57,8 +57,6 @@ impl Backend for Sim {
         node: &str,
         options: &DrainOptions,
     ) -> Result<Vec<BoundPod>, BackendError> {
-        // The simulation recreates an evicted pod pending at once, so a bound pod is never one
-        // that is terminating.
         Ok(pods_to_move(&self.snapshot, node, options))
     }
 
@@ -76,6 +74,9 @@ impl Backend for Sim {
         else {
             return Ok(Eviction::NotFound);
         };
+        if self.snapshot.pods[i].deleting {
+            return Ok(Eviction::Accepted);
+        }
         // Only a pod under a budget needs the budgets' allowances (a pass over every pod).
         if !bypass_pdbs && !self.snapshot.pods[i].pdbs.is_empty() {
             if let Some(why) = self.eviction_refusal(i, &pdb_allowances(&self.snapshot)) {
@@ -87,13 +88,12 @@ impl Backend for Sim {
     }
 
     async fn pod_gone(&mut self, pod: &str, node: &str) -> Result<bool, BackendError> {
-        let running = self
+        // A pod still exiting is still on its node.
+        Ok(!self
             .snapshot
             .pods
             .iter()
-            .any(|p| p.node_name.as_deref() == Some(node) && p.key() == pod);
-        let exiting = self.terminating().any(|(p, n)| p == pod && n == node);
-        Ok(!running && !exiting)
+            .any(|p| p.node_name.as_deref() == Some(node) && p.key() == pod))
     }
 
     async fn delete_node(&mut self, node: &str) -> Result<(), BackendError> {

@@ -45,12 +45,6 @@ impl Cluster for Sim {
         Sim::rebalance_recommended(self, node)
     }
 
-    fn terminating(&self) -> Vec<(String, String)> {
-        Sim::terminating(self)
-            .map(|(p, n)| (p.to_string(), n.to_string()))
-            .collect()
-    }
-
     fn mark_unavailable(&mut self, key: OfferingKey) {
         Sim::mark_unavailable(self, key)
     }

@@ -181,7 +181,8 @@ pub struct Sim {
     /// Offerings the scenario itself lists as unavailable: they never expire.
     scenario_unavailable: BTreeSet<OfferingKey>,
     notices: Vec<Notice>,
-    /// Evicted pods still exiting: (pod key, node, gone at).
+    /// The kubelet's schedule for evicted pods: (pod key, node, gone at). The pods themselves
+    /// stay in the Snapshot, bound and `deleting`, until then, as an apiserver shows them.
     terminating: Vec<(String, String, DateTime<Utc>)>,
     /// Bound pods are starting (not Ready yet).
     starting: bool,
@@ -299,8 +300,7 @@ impl Sim {
     /// Advance virtual time by one second.
     pub fn step(&mut self) {
         self.now += Duration::seconds(1);
-        let now = self.now;
-        self.terminating.retain(|(_, _, gone)| *gone > now);
+        self.finish_exits();
         self.pods_ready();
         self.expire_unavailable();
         self.autoscale();
@@ -627,9 +627,11 @@ impl Sim {
         }
         self.bind_due = true;
         let on_node = |p: &Pod| p.node_name.as_deref() == Some(node);
+        // DaemonSet pods and pods still exiting go with the node.
         self.snapshot
             .pods
-            .retain(|p| !(on_node(p) && p.is_daemon()));
+            .retain(|p| !(on_node(p) && (p.is_daemon() || p.deleting)));
+        self.terminating.retain(|(_, n, _)| n != node);
         let mut lost = 0;
         for p in self.snapshot.pods.iter_mut().filter(|p| on_node(p)) {
             requeue(p);
@@ -757,7 +759,7 @@ impl Sim {
         let mut blocked = BTreeMap::new();
         for i in 0..self.snapshot.pods.len() {
             let p = &self.snapshot.pods[i];
-            if p.node_name.as_deref() != Some(node) || p.is_daemon() {
+            if p.node_name.as_deref() != Some(node) || p.is_daemon() || p.deleting {
                 continue;
             }
             if let Some(why) = self.eviction_refusal(i, &allowances) {
@@ -794,24 +796,41 @@ impl Sim {
         })
     }
 
-    /// Evicted pods still exiting within their grace period: (pod key, node).
-    pub fn terminating(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.terminating
-            .iter()
-            .map(|(p, n, _)| (p.as_str(), n.as_str()))
-    }
-
-    /// Evict pod `i`: its controller's replacement is pending at once, while the old pod takes
-    /// its grace period to exit. Returns that grace period.
+    /// Evict pod `i`: it is marked for deletion and takes its grace period to exit, while its
+    /// controller's replacement is pending at once. Returns that grace period.
     fn evict_index(&mut self, i: usize) -> i64 {
+        let mut replacement = self.snapshot.pods[i].clone();
+        requeue(&mut replacement);
         let p = &mut self.snapshot.pods[i];
+        p.deleting = true;
         let grace = p.termination_grace_seconds;
         let (key, node) = (p.key(), p.node_name.clone().unwrap_or_default());
-        requeue(p);
         self.terminating
             .push((key, node, self.now + Duration::seconds(grace)));
+        self.snapshot.pods.push(replacement);
         self.bind_due = true;
         grace
+    }
+
+    /// The kubelet: evicted pods whose grace period is over are gone, and free their room.
+    fn finish_exits(&mut self) {
+        let now = self.now;
+        let (done, left): (Vec<_>, Vec<_>) = std::mem::take(&mut self.terminating)
+            .into_iter()
+            .partition(|(_, _, gone)| *gone <= now);
+        self.terminating = left;
+        if done.is_empty() {
+            return;
+        }
+        let done: HashSet<(String, String)> =
+            done.into_iter().map(|(pod, node, _)| (pod, node)).collect();
+        self.snapshot.pods.retain(|p| {
+            !(p.deleting
+                && p.node_name
+                    .as_ref()
+                    .is_some_and(|n| done.contains(&(p.key(), n.clone()))))
+        });
+        self.bind_due = true;
     }
 
     /// Create a NodeClaim for the plan and start its launch; returns its name.

@@ -685,18 +685,20 @@ fn pod_progress<C: Cluster>(
             _ => None,
         })
         .collect();
-    // One pass over the pods for the few the drains name: the node each runs on.
+    // One pass over the pods for the few the drains name: the node each runs on, and the
+    // nodes each is still exiting from (an evicted pod keeps its node until it is gone).
     let mut running: HashMap<(&str, &str), &str> = HashMap::new();
+    let mut exiting: std::collections::HashSet<((&str, &str), &str)> = Default::default();
     for p in &s.pods {
         let key = (p.namespace.as_str(), p.name.as_str());
         if let (true, Some(node)) = (wanted.contains(&key), p.node_name.as_deref()) {
-            if p.is_active_on_node() {
+            if p.deleting {
+                exiting.insert((key, node));
+            } else if p.is_active_on_node() {
                 running.insert(key, node);
             }
         }
     }
-    let exiting: std::collections::HashSet<(String, String)> =
-        sup.cluster().terminating().into_iter().collect();
     watched
         .into_iter()
         .filter_map(|x| {
@@ -711,9 +713,9 @@ fn pod_progress<C: Cluster>(
                     _ => None,
                 })
                 .map(|(i, pod, node)| {
-                    let here = pod.split_once('/').and_then(|key| running.get(&key))
-                        == Some(&node.as_str());
-                    let progress = if exiting.contains(&(pod.clone(), node.clone())) {
+                    let key = pod.split_once('/');
+                    let here = key.and_then(|key| running.get(&key)) == Some(&node.as_str());
+                    let progress = if key.is_some_and(|k| exiting.contains(&(k, node.as_str()))) {
                         PodProgress::Terminating
                     } else if !here {
                         PodProgress::Gone

@@ -123,7 +123,13 @@ pub fn movable_pods<'a>(
 pub fn pdb_allowances(snapshot: &Snapshot) -> Vec<i64> {
     let mut expected = vec![0i64; snapshot.pdbs.len()];
     let mut healthy = vec![0i64; snapshot.pdbs.len()];
-    for p in snapshot.pods.iter().filter(|p| !p.phase.is_terminal()) {
+    // The disruption controller counts neither a pod being deleted (its replacement stands
+    // for it) nor a finished one.
+    for p in snapshot
+        .pods
+        .iter()
+        .filter(|p| !p.phase.is_terminal() && !p.deleting)
+    {
         for &i in &p.pdbs {
             expected[i] += 1;
             if p.ready && p.phase == PodPhase::Running {
