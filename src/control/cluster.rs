@@ -13,7 +13,7 @@ use crate::engine::plan::{plan, Plan, Strategy};
 use crate::engine::scheduling::Options;
 use crate::exec::Backend;
 use crate::model::node::CapacityType;
-use crate::model::Snapshot;
+use crate::model::{PodTally, Snapshot};
 
 /// A Spot pool: instance type and zone.
 pub type Pool = (String, String);
@@ -25,6 +25,12 @@ pub type OfferingKey = (String, String, CapacityType);
 pub trait Cluster: Backend + Send {
     /// The cluster as it is now.
     fn snapshot(&self) -> &Snapshot;
+
+    /// What the snapshot's pods ask of each node, summed. A cluster that keeps the totals as
+    /// its pods change answers without adding them all up again.
+    fn tally(&self) -> std::borrow::Cow<'_, PodTally> {
+        std::borrow::Cow::Owned(PodTally::of(self.snapshot()))
+    }
 
     /// When karpdeck began with it (a simulation's start; when a live cluster was opened, or
     /// its context switched).

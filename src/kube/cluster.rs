@@ -110,6 +110,10 @@ impl Cluster for LiveCluster {
         self.watching.store.snapshot()
     }
 
+    fn tally(&self) -> std::borrow::Cow<'_, crate::model::PodTally> {
+        std::borrow::Cow::Borrowed(self.watching.store.tally())
+    }
+
     fn started(&self) -> DateTime<Utc> {
         self.started
     }

@@ -12,10 +12,10 @@ use super::sources::{Source, SourceKind};
 use crate::catalog::Catalog;
 use crate::control::SourceState;
 use crate::k8s::{Converted, KubeEvent, Object};
+use crate::model::{PodTally, Snapshot};
 
 /// Karpenter events kept for a reader that has not looked yet.
 const MAX_FRESH_EVENTS: usize = 1000;
-use crate::model::Snapshot;
 
 /// One source: how it stands.
 #[derive(Debug, Clone)]
@@ -102,6 +102,10 @@ impl Slots {
         }
     }
 
+    fn get<'a, T>(&self, list: &'a [T], key: &Key) -> Option<&'a T> {
+        self.index.get(key).map(|&i| &list[i])
+    }
+
     fn count(&self, source: SourceKind) -> usize {
         self.keys.iter().filter(|k| k.0 == source).count()
     }
@@ -138,6 +142,8 @@ pub struct Store {
     entries: Vec<Entry>,
     snapshot: Snapshot,
     index: Index,
+    /// The snapshot's pods summed per node, changed with each pod's change.
+    tally: PodTally,
     /// Objects that mark a Karpenter controller, with its interruption queue where set; and
     /// the settings ConfigMaps' values.
     karpenter_marks: BTreeMap<Key, Option<String>>,
@@ -170,6 +176,7 @@ impl Store {
             entries,
             snapshot: Snapshot::empty(crate::scenario::DEFAULT_REGION, catalog),
             index: Index::default(),
+            tally: PodTally::default(),
             karpenter_marks: BTreeMap::new(),
             karpenter_settings: None,
             event_counts: BTreeMap::new(),
@@ -188,7 +195,13 @@ impl Store {
         &self.snapshot
     }
 
-    /// The snapshot, for a reader that finishes it (region, PDB links) in place.
+    /// The pods' totals per node, as of the last change.
+    pub fn tally(&self) -> &PodTally {
+        &self.tally
+    }
+
+    /// The snapshot, for a reader that finishes it (region, PDB links) in place; pods' nodes,
+    /// phases and requests are the watchers' to change (the tally follows them).
     pub fn snapshot_mut(&mut self) -> &mut Snapshot {
         &mut self.snapshot
     }
@@ -196,6 +209,7 @@ impl Store {
     /// Take the snapshot away (a one-shot read is done with the store), leaving an empty one.
     pub fn take_snapshot(&mut self) -> Snapshot {
         let empty = Snapshot::empty(&self.snapshot.region, self.snapshot.catalog.clone());
+        self.tally = PodTally::default();
         std::mem::replace(&mut self.snapshot, empty)
     }
 
@@ -349,7 +363,13 @@ impl Store {
                 s.namespaces.insert(name, labels);
             }
             Object::Node(n) => i.nodes.put(&mut s.nodes, key, n),
-            Object::Pod(p) => i.pods.put(&mut s.pods, key, p),
+            Object::Pod(p) => {
+                if let Some(old) = i.pods.get(&s.pods, &key) {
+                    self.tally.remove(old);
+                }
+                self.tally.add(&p);
+                i.pods.put(&mut s.pods, key, p)
+            }
             Object::Workload(w) => i.workloads.put(&mut s.workloads, key, w),
             Object::DaemonSet(d) => i.daemonsets.put(&mut s.daemonsets, key, d),
             Object::Pdb(p) => i.pdbs.put(&mut s.pdbs, key, p),
@@ -380,7 +400,12 @@ impl Store {
                 s.namespaces.remove(&key.2);
             }
             SourceKind::Nodes => i.nodes.remove(&mut s.nodes, key),
-            SourceKind::Pods => i.pods.remove(&mut s.pods, key),
+            SourceKind::Pods => {
+                if let Some(old) = i.pods.get(&s.pods, key) {
+                    self.tally.remove(old);
+                }
+                i.pods.remove(&mut s.pods, key)
+            }
             SourceKind::Deployments | SourceKind::ReplicaSets | SourceKind::StatefulSets => {
                 i.workloads.remove(&mut s.workloads, key)
             }
@@ -411,7 +436,11 @@ impl Store {
         match source {
             SourceKind::Namespaces => s.namespaces.clear(),
             SourceKind::Nodes => i.nodes.remove_source(&mut s.nodes, source),
-            SourceKind::Pods => i.pods.remove_source(&mut s.pods, source),
+            SourceKind::Pods => {
+                // Pods have the one source.
+                self.tally = PodTally::default();
+                i.pods.remove_source(&mut s.pods, source)
+            }
             SourceKind::Deployments | SourceKind::ReplicaSets | SourceKind::StatefulSets => {
                 i.workloads.remove_source(&mut s.workloads, source)
             }
@@ -444,5 +473,80 @@ impl Store {
             .values()
             .chain(self.karpenter_settings.iter())
             .find_map(|q| q.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::field::{Field, Origin};
+
+    fn pods_store() -> Store {
+        let source = Source {
+            kind: SourceKind::Pods,
+            resource: ::kube::core::ApiResource {
+                group: String::new(),
+                version: "v1".into(),
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                plural: "pods".into(),
+            },
+        };
+        Store::new(&[source], Catalog::embedded())
+    }
+
+    /// A pod asking for `cpu` millicores, bound to `node` (pending without one).
+    fn pod(name: &str, node: Option<&str>, cpu: i64) -> (Key, Converted) {
+        let spec = match node {
+            Some(n) => format!("nodeName: {n}, "),
+            None => String::new(),
+        };
+        let text = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: default}}\n\
+             spec: {{{spec}containers: [{{name: c, resources: {{requests: {{cpu: {cpu}m}}}}}}]}}\n\
+             status: {{phase: {}}}\n",
+            if node.is_some() { "Running" } else { "Pending" }
+        );
+        let value: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        let origin = Origin {
+            file: "test".into(),
+            position: String::new(),
+            object: format!("Pod default/{name}"),
+        };
+        let converted = crate::k8s::convert("v1", "Pod", &Field::root(&value, &origin))
+            .unwrap()
+            .unwrap();
+        ((SourceKind::Pods, "default".into(), name.into()), converted)
+    }
+
+    #[test]
+    fn the_tally_follows_each_pod_change_and_relist() {
+        let now = Utc::now();
+        let mut store = pods_store();
+        store.apply(0, Change::Relisting, now);
+        for (name, node) in [("a", Some("n1")), ("b", Some("n1")), ("c", None)] {
+            let (key, converted) = pod(name, node, 100);
+            store.apply(0, Change::Listed(key, converted), now);
+        }
+        store.apply(0, Change::ListDone, now);
+        assert_eq!(store.tally().node("n1").cpu_millis, 200);
+        assert_eq!(store.tally().unplaced(), 1);
+        // c binds to n2, a grows, b goes.
+        for (name, node, cpu) in [("c", Some("n2"), 100), ("a", Some("n1"), 300)] {
+            let (key, converted) = pod(name, node, cpu);
+            store.apply(0, Change::Applied(key, converted), now);
+        }
+        store.apply(0, Change::Deleted(pod("b", None, 0).0), now);
+        assert_eq!(store.tally(), &PodTally::of(store.snapshot()));
+        assert_eq!(store.tally().node("n1").cpu_millis, 300);
+        assert_eq!(store.tally().node("n2").pods, 1);
+        assert_eq!((store.tally().pods(), store.tally().unplaced()), (2, 0));
+        // A re-list replaces the pods whole.
+        store.apply(0, Change::Relisting, now);
+        let (key, converted) = pod("d", Some("n3"), 50);
+        store.apply(0, Change::Listed(key, converted), now);
+        store.apply(0, Change::ListDone, now);
+        assert_eq!(store.tally(), &PodTally::of(store.snapshot()));
+        assert_eq!(store.tally().pods(), 1);
     }
 }

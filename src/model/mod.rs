@@ -15,6 +15,7 @@ pub mod requirements;
 pub mod resources;
 pub mod snapshot;
 pub mod taints;
+pub mod tally;
 pub mod workload;
 
 pub use affinity::{
@@ -33,4 +34,5 @@ pub use requirements::{Operator, Requirement, Requirements};
 pub use resources::Resources;
 pub use snapshot::Snapshot;
 pub use taints::{Taint, TaintEffect, Toleration, TolerationOp};
+pub use tally::{NodeTotals, PodTally};
 pub use workload::{DaemonSet, Workload, WorkloadKind};

@@ -190,6 +190,12 @@ impl Pod {
         self.node_name.is_none() && !self.phase.is_terminal() && !self.deleting
     }
 
+    /// Whether a node must be found for it: pending, and not a DaemonSet pod (those come with
+    /// their nodes).
+    pub fn is_unplaced(&self) -> bool {
+        self.is_pending() && !self.is_daemon()
+    }
+
     /// Whether it holds resources on its node (bound and not finished).
     pub fn is_active_on_node(&self) -> bool {
         self.node_name.is_some() && !self.phase.is_terminal()

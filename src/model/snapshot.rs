@@ -109,7 +109,7 @@ impl Snapshot {
         self.pods
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.is_pending() && !p.is_daemon())
+            .filter(|(_, p)| p.is_unplaced())
     }
 
     /// The pods bound to each node (indices, by node index; finished pods included), found in

@@ -267,18 +267,10 @@ impl World {
                 removing.insert(n.to_string(), x.action().id.clone());
             }
         }
-        let per_node = s.pods_per_node().into_iter().map(|mut on| {
-            on.retain(|&i| s.pods[i].is_active_on_node());
-            let cpu = on
-                .iter()
-                .map(|&i| s.pods[i].requests.cpu_millis)
-                .sum::<i64>();
-            let memory = on
-                .iter()
-                .map(|&i| s.pods[i].requests.memory_bytes)
-                .sum::<i64>();
-            (cpu, memory, on)
-        });
+        // The totals come kept up to date (a live cluster) or added up once here; only the
+        // nodes whose pods are listed need a pass over the pods.
+        let tally = sim.tally();
+        let mut listed = pods_listed(s, &interest.pods_of);
         // A node's (or NodeClaim's) $/h: Spot pays the simulated market's price of its pool now.
         let price_of = |t: &str, z: &str, ct: CapacityType| match ct {
             CapacityType::Spot => sim
@@ -292,7 +284,8 @@ impl World {
             s.nodepools.iter().map(|p| (p.name.as_str(), p)).collect();
         let mut nodes = Vec::with_capacity(s.nodes.len());
         let (mut per_hour, mut on_demand) = (0.0, 0.0);
-        for (n, (cpu, memory, pods_on)) in s.nodes.iter().zip(per_node) {
+        for n in &s.nodes {
+            let totals = tally.node(&n.name);
             let key = (
                 n.instance_type().unwrap_or(""),
                 n.zone().unwrap_or(""),
@@ -348,15 +341,11 @@ impl World {
                 zone: n.zone().unwrap_or("-").to_string(),
                 capacity: n.instance_type().map(|_| n.capacity_type()),
                 age: n.created.map_or(0, |c| (now - c).num_seconds()),
-                pods: pods_on.len() as i64,
-                pods_on: if interest.pods_of.contains(&n.name) {
-                    pods_on.iter().map(|&i| s.pods[i].key()).collect()
-                } else {
-                    Vec::new()
-                },
+                pods: totals.pods,
+                pods_on: listed.remove(n.name.as_str()).unwrap_or_default(),
                 max_pods: n.allocatable.pods,
-                cpu: (cpu, n.allocatable.cpu_millis),
-                memory: (memory, n.allocatable.memory_bytes),
+                cpu: (totals.cpu_millis, n.allocatable.cpu_millis),
+                memory: (totals.memory_bytes, n.allocatable.memory_bytes),
                 price,
                 status,
             });
@@ -392,10 +381,10 @@ impl World {
             now,
             elapsed: (now - sim.started()).num_seconds(),
             pending: pending_rows(s, interest.reasons),
-            pending_count: s.unplaced_pods().count(),
+            pending_count: tally.unplaced(),
             pools: pool_rows(s, now),
             spot: spot_rows(sup),
-            pod_count: s.pods.len(),
+            pod_count: tally.pods(),
             per_hour,
             on_demand_per_hour: on_demand,
             nodes,
@@ -452,6 +441,24 @@ impl World {
             .filter(|n| matches!(n.status, NodeStatus::Launching(_)))
             .count()
     }
+}
+
+/// The keys of the pods holding resources on each of `nodes`, in the snapshot's order (one
+/// pass over the pods, none when no node's pods are listed).
+fn pods_listed<'a>(
+    s: &Snapshot,
+    nodes: &'a std::collections::BTreeSet<String>,
+) -> HashMap<&'a str, Vec<String>> {
+    let mut listed: HashMap<&str, Vec<String>> = HashMap::new();
+    if nodes.is_empty() {
+        return listed;
+    }
+    for p in s.pods.iter().filter(|p| p.is_active_on_node()) {
+        if let Some(node) = p.node_name.as_deref().and_then(|n| nodes.get(n)) {
+            listed.entry(node.as_str()).or_default().push(p.key());
+        }
+    }
+    listed
 }
 
 /// Each pending pod with the engine's reason: it fits capacity that exists (or is on its way),
