@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
 use ::kube::{Client, Config};
 
+use crate::k8s::error::one_line;
+
 /// Where to find the cluster: the `--kubeconfig` and `--context` flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Target {
@@ -91,11 +93,6 @@ fn kubeconfig_error(source: &str, e: impl std::fmt::Display) -> ConnectError {
         file: source.to_string(),
         message: one_line(&e.to_string()),
     }
-}
-
-/// Collapse a multi-line message onto one line.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// An API error as the operator reads it: the server's own message and status code, or the

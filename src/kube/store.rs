@@ -102,6 +102,13 @@ impl Slots {
         }
     }
 
+    fn forget<T>(&mut self, list: &mut Vec<T>, scope: Scope) {
+        match scope {
+            Scope::One(key) => self.remove(list, key),
+            Scope::All(source) => self.remove_source(list, source),
+        }
+    }
+
     fn get<'a, T>(&self, list: &'a [T], key: &Key) -> Option<&'a T> {
         self.index.get(key).map(|&i| &list[i])
     }
@@ -109,6 +116,13 @@ impl Slots {
     fn count(&self, source: SourceKind) -> usize {
         self.keys.iter().filter(|k| k.0 == source).count()
     }
+}
+
+/// What to drop: one object, or every object of a source.
+#[derive(Debug, Clone, Copy)]
+enum Scope<'a> {
+    One(&'a Key),
+    All(SourceKind),
 }
 
 /// The snapshot's lists, each with its slots.
@@ -393,72 +407,69 @@ impl Store {
     }
 
     fn remove(&mut self, key: &Key) {
-        self.karpenter_marks.remove(key);
-        let (s, i) = (&mut self.snapshot, &mut self.index);
-        match key.0 {
-            SourceKind::Namespaces => {
-                s.namespaces.remove(&key.2);
-            }
-            SourceKind::Nodes => i.nodes.remove(&mut s.nodes, key),
-            SourceKind::Pods => {
-                if let Some(old) = i.pods.get(&s.pods, key) {
-                    self.tally.remove(old);
-                }
-                i.pods.remove(&mut s.pods, key)
-            }
-            SourceKind::Deployments | SourceKind::ReplicaSets | SourceKind::StatefulSets => {
-                i.workloads.remove(&mut s.workloads, key)
-            }
-            SourceKind::DaemonSets => i.daemonsets.remove(&mut s.daemonsets, key),
-            SourceKind::PodDisruptionBudgets => i.pdbs.remove(&mut s.pdbs, key),
-            SourceKind::NodePools | SourceKind::Provisioners => {
-                i.nodepools.remove(&mut s.nodepools, key)
-            }
-            SourceKind::NodeClaims | SourceKind::Machines => {
-                i.nodeclaims.remove(&mut s.nodeclaims, key)
-            }
-            SourceKind::Ec2NodeClasses | SourceKind::AwsNodeTemplates => {
-                i.nodeclasses.remove(&mut s.nodeclasses, key)
-            }
-            SourceKind::CoreDnsConfig => s.settings.coredns_corefile = None,
-            SourceKind::KarpenterSettings => self.karpenter_settings = None,
-            SourceKind::KarpenterEvents => {
-                self.event_counts.remove(key);
-            }
-        }
-        self.settle_karpenter();
+        self.forget(Scope::One(key));
     }
 
     /// Drop every object of a source (before its re-list's objects go in).
     fn clear_source(&mut self, source: SourceKind) {
-        self.karpenter_marks.retain(|k, _| k.0 != source);
+        self.forget(Scope::All(source));
+    }
+
+    /// Drop one object, or all of a source's.
+    fn forget(&mut self, scope: Scope) {
+        let source = match scope {
+            Scope::One(key) => key.0,
+            Scope::All(source) => source,
+        };
+        match scope {
+            Scope::One(key) => {
+                self.karpenter_marks.remove(key);
+            }
+            Scope::All(_) => self.karpenter_marks.retain(|k, _| k.0 != source),
+        }
         let (s, i) = (&mut self.snapshot, &mut self.index);
         match source {
-            SourceKind::Namespaces => s.namespaces.clear(),
-            SourceKind::Nodes => i.nodes.remove_source(&mut s.nodes, source),
+            SourceKind::Namespaces => match scope {
+                Scope::One(key) => {
+                    s.namespaces.remove(&key.2);
+                }
+                Scope::All(_) => s.namespaces.clear(),
+            },
+            SourceKind::Nodes => i.nodes.forget(&mut s.nodes, scope),
             SourceKind::Pods => {
-                // Pods have the one source.
-                self.tally = PodTally::default();
-                i.pods.remove_source(&mut s.pods, source)
+                match scope {
+                    Scope::One(key) => {
+                        if let Some(old) = i.pods.get(&s.pods, key) {
+                            self.tally.remove(old);
+                        }
+                    }
+                    // Pods have the one source.
+                    Scope::All(_) => self.tally = PodTally::default(),
+                }
+                i.pods.forget(&mut s.pods, scope)
             }
             SourceKind::Deployments | SourceKind::ReplicaSets | SourceKind::StatefulSets => {
-                i.workloads.remove_source(&mut s.workloads, source)
+                i.workloads.forget(&mut s.workloads, scope)
             }
-            SourceKind::DaemonSets => i.daemonsets.remove_source(&mut s.daemonsets, source),
-            SourceKind::PodDisruptionBudgets => i.pdbs.remove_source(&mut s.pdbs, source),
+            SourceKind::DaemonSets => i.daemonsets.forget(&mut s.daemonsets, scope),
+            SourceKind::PodDisruptionBudgets => i.pdbs.forget(&mut s.pdbs, scope),
             SourceKind::NodePools | SourceKind::Provisioners => {
-                i.nodepools.remove_source(&mut s.nodepools, source)
+                i.nodepools.forget(&mut s.nodepools, scope)
             }
             SourceKind::NodeClaims | SourceKind::Machines => {
-                i.nodeclaims.remove_source(&mut s.nodeclaims, source)
+                i.nodeclaims.forget(&mut s.nodeclaims, scope)
             }
             SourceKind::Ec2NodeClasses | SourceKind::AwsNodeTemplates => {
-                i.nodeclasses.remove_source(&mut s.nodeclasses, source)
+                i.nodeclasses.forget(&mut s.nodeclasses, scope)
             }
             SourceKind::CoreDnsConfig => s.settings.coredns_corefile = None,
             SourceKind::KarpenterSettings => self.karpenter_settings = None,
-            // Seen events stay seen: a re-list brings them again, and they are not news.
-            SourceKind::KarpenterEvents => {}
+            SourceKind::KarpenterEvents => {
+                // Seen events stay seen: a re-list brings them again, and they are not news.
+                if let Scope::One(key) = scope {
+                    self.event_counts.remove(key);
+                }
+            }
         }
         self.settle_karpenter();
     }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::catalog::Catalog;
+use crate::k8s::error::one_line;
 use crate::k8s::{self, Field, Origin};
 use crate::model::{labels, Snapshot};
 
@@ -130,10 +131,6 @@ pub fn finish(
         warnings,
         replica_changes,
     })
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 struct Loader {
