@@ -28,8 +28,11 @@ pub struct Contexts {
 /// A connected client and what it is connected to.
 #[derive(Clone)]
 pub struct Connection {
-    /// The client.
+    /// The client for reading (kube-client's own retries on 429, 503 and 504 are on).
     pub client: Client,
+    /// The client for calls that change the cluster: no automatic retries, so a refusal (an
+    /// eviction's 429) comes back at once for the executor to retry and show.
+    pub acting: Client,
     /// The context's name.
     pub context: String,
     /// The context's cluster name.
@@ -226,10 +229,17 @@ impl Contexts {
             .map(|c| c.cluster.clone())
             .unwrap_or_default();
         let server = config.cluster_url.to_string();
-        let client = Client::try_from(config)
-            .map_err(|e| kubeconfig_error(&format!("{} (context {context})", self.source), e))?;
+        let client_of = |config: Config| {
+            Client::try_from(config)
+                .map_err(|e| kubeconfig_error(&format!("{} (context {context})", self.source), e))
+        };
+        let mut no_retry = config.clone();
+        no_retry.default_retry = false;
+        let acting = client_of(no_retry)?;
+        let client = client_of(config)?;
         Ok(Connection {
             client,
+            acting,
             context: context.to_string(),
             cluster,
             server,

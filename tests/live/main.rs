@@ -9,6 +9,7 @@
 //! karpdeck on a real API server), and `populate NODES PODS_PER_NODE` fills the cluster for
 //! `karpdeck bench --kubeconfig`.
 
+mod act;
 mod apply;
 mod kubelet;
 #[path = "../support/output.rs"]
@@ -78,6 +79,7 @@ fn main() {
             "without_karpenter_the_cluster_still_opens",
             without_karpenter_the_cluster_still_opens,
         ),
+        ("evictions_arrive_as_asked", act::evictions_arrive_as_asked),
     ];
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {

@@ -1,0 +1,211 @@
+//! What karpdeck does to a live cluster, one API call each: cordon and uncordon, evict through
+//! the Eviction API at the version the server offers (with the delete options actually
+//! delivered), delete a pod, and tell whether a particular pod (by UID) is gone. The kube
+//! executor backend is built on these; each call returns at once, as backend calls do.
+
+use ::kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use ::kube::Client;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use serde_json::{json, Value};
+
+use super::connect::error_text;
+use super::Connection;
+use crate::exec::{BackendError, Eviction};
+
+/// The Eviction API's `apiVersion` a server offers for `pods/eviction`: `policy/v1` from
+/// Kubernetes 1.22, `policy/v1beta1` before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvictionVersion(pub String);
+
+impl EvictionVersion {
+    /// Ask the server, as kubectl's drain does: the `pods/eviction` entry of the core API's
+    /// resource list names the group and version it decodes evictions as.
+    pub async fn discover(client: &Client) -> Result<Self, BackendError> {
+        let resources = client
+            .list_core_api_resources("v1")
+            .await
+            .map_err(|e| BackendError(format!("cannot list the core API: {}", error_text(&e))))?;
+        let eviction = resources
+            .resources
+            .iter()
+            .find(|r| r.name == "pods/eviction")
+            .ok_or_else(|| {
+                BackendError("the server offers no Eviction API (pods/eviction)".into())
+            })?;
+        // Servers before 1.8 leave these empty; every server since names policy.
+        let group = eviction.group.as_deref().unwrap_or("policy");
+        let version = eviction.version.as_deref().unwrap_or("v1beta1");
+        Ok(Self(format!("{group}/{version}")))
+    }
+}
+
+/// How an eviction (or deletion) asks for a pod to go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ask<'a> {
+    /// Only the pod with this UID: a new pod of the same name is another pod.
+    pub uid: Option<&'a str>,
+    /// The grace period; the pod's own when `None`.
+    pub grace_seconds: Option<i64>,
+    /// Ask the server whether it would accept, changing nothing (`dryRun=All`: the budgets are
+    /// still checked).
+    pub dry_run: bool,
+}
+
+impl Ask<'_> {
+    /// The request's `DeleteOptions`, as the API spells them.
+    fn delete_options(&self) -> Value {
+        let mut options = json!({});
+        if let Some(uid) = self.uid {
+            options["preconditions"] = json!({ "uid": uid });
+        }
+        if let Some(grace) = self.grace_seconds {
+            options["gracePeriodSeconds"] = json!(grace);
+        }
+        if self.dry_run {
+            options["dryRun"] = json!(["All"]);
+        }
+        options
+    }
+}
+
+/// The API calls that act on one cluster.
+#[derive(Clone)]
+pub struct Actor {
+    client: Client,
+    eviction: EvictionVersion,
+}
+
+impl Actor {
+    /// An actor on the connection's cluster (through its client that does not retry by
+    /// itself), evicting at the version the server offers.
+    pub async fn new(conn: &Connection) -> Result<Self, BackendError> {
+        let client = conn.acting.clone();
+        let eviction = EvictionVersion::discover(&client).await?;
+        Ok(Self { client, eviction })
+    }
+
+    /// The Eviction API version in use.
+    pub fn eviction_version(&self) -> &EvictionVersion {
+        &self.eviction
+    }
+
+    /// Set or clear the node's `spec.unschedulable`; `false` if there is no such node.
+    pub async fn set_unschedulable(
+        &self,
+        node: &str,
+        unschedulable: bool,
+    ) -> Result<bool, BackendError> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let patch = json!({ "spec": { "unschedulable": unschedulable } });
+        match nodes
+            .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if status_code(&e) == Some(404) => Ok(false),
+            Err(e) => Err(failed(&format!("cordon {node}"), &e)),
+        }
+    }
+
+    /// Evict a pod through the Eviction API. The body is built here rather than by kube-rs's
+    /// `Api::evict`, whose delete options travel under a key the server ignores (so a grace
+    /// period or UID precondition would silently not apply).
+    pub async fn evict(
+        &self,
+        namespace: &str,
+        name: &str,
+        ask: &Ask<'_>,
+    ) -> Result<Eviction, BackendError> {
+        let body = json!({
+            "apiVersion": self.eviction.0,
+            "kind": "Eviction",
+            "metadata": { "name": name, "namespace": namespace },
+            "deleteOptions": ask.delete_options(),
+        });
+        let dry_run = if ask.dry_run { "?dryRun=All" } else { "" };
+        let request = http::Request::post(format!(
+            "/api/v1/namespaces/{namespace}/pods/{name}/eviction{dry_run}"
+        ))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(serde_json::to_vec(&body).expect("a JSON value serializes"))
+        .map_err(|e| BackendError(format!("evict {namespace}/{name}: {e}")))?;
+        match self.client.request::<Value>(request).await {
+            Ok(_) => Ok(Eviction::Accepted),
+            Err(e) => answer(&format!("evict {namespace}/{name}"), &e),
+        }
+    }
+
+    /// Delete a pod outright (no budget is asked: `--disable-eviction`).
+    pub async fn delete_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        ask: &Ask<'_>,
+    ) -> Result<Eviction, BackendError> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let params = DeleteParams {
+            grace_period_seconds: ask.grace_seconds.map(|g| g.max(0) as u32),
+            preconditions: ask.uid.map(|uid| Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            dry_run: ask.dry_run,
+            ..DeleteParams::default()
+        };
+        match pods.delete(name, &params).await {
+            Ok(_) => Ok(Eviction::Accepted),
+            Err(e) => answer(&format!("delete {namespace}/{name}"), &e),
+        }
+    }
+
+    /// The UID of the pod of that name now, if there is one.
+    pub async fn pod_uid(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<String>, BackendError> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        match pods.get_metadata_opt(name).await {
+            Ok(pod) => Ok(pod.and_then(|p| p.metadata.uid)),
+            Err(e) => Err(failed(&format!("read {namespace}/{name}"), &e)),
+        }
+    }
+
+    /// Whether the pod with that UID is gone (finished its grace period and was removed); a new
+    /// pod of the same name is not it.
+    pub async fn pod_gone(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+    ) -> Result<bool, BackendError> {
+        Ok(self.pod_uid(namespace, name).await?.as_deref() != Some(uid))
+    }
+}
+
+/// The HTTP status of an API error, if the server answered.
+fn status_code(e: &::kube::Error) -> Option<u16> {
+    match e {
+        ::kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+/// A call that failed, on one line: what was asked and why.
+fn failed(what: &str, e: &::kube::Error) -> BackendError {
+    BackendError(format!("{what}: {}", error_text(e)))
+}
+
+/// What an eviction's (or deletion's) refusal means. 429 is a PodDisruptionBudget that allows
+/// no more disruptions now (or whose status is not yet current), 500 a pod under several
+/// budgets: both are retried (any other 500 is a failure). 404 is a pod already gone, and 409 a UID precondition that no
+/// longer holds: the pod asked for is gone, whatever bears its name now.
+fn answer(what: &str, e: &::kube::Error) -> Result<Eviction, BackendError> {
+    let text = error_text(e);
+    match status_code(e) {
+        Some(429) => Ok(Eviction::Refused(text)),
+        Some(500) if text.contains("PodDisruptionBudget") => Ok(Eviction::Refused(text)),
+        Some(404 | 409) => Ok(Eviction::NotFound),
+        _ => Err(failed(what, e)),
+    }
+}

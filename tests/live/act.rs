@@ -1,0 +1,219 @@
+//! karpdeck's acting calls (`kube::act`) against the real apiserver: cordon, evictions at the
+//! version the server offers with the delete options it is asked for, the budgets' refusals,
+//! dry runs, and pods told apart by UID.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use kube::api::{DeleteParams, DynamicObject, ListParams};
+use kube::Api;
+use serde_json::json;
+
+use karpdeck::exec::Eviction;
+use karpdeck::kube::act::{Actor, Ask};
+
+use super::{apply, wait_until, Rig};
+
+const NS: &str = "act";
+
+/// A pod bound to `node` (the kubelet stand-in runs it) with a 30 s grace period.
+fn pod(name: &str, node: &str, app: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": {"app": app}},
+        "spec": {
+            "nodeName": node,
+            "terminationGracePeriodSeconds": 30,
+            "containers": [{"name": "c", "image": "nginx"}],
+        },
+    })
+}
+
+pub fn evictions_arrive_as_asked(rig: &Rig, rt: &tokio::runtime::Runtime) {
+    let client = rig.client.clone();
+    let node = rt
+        .block_on(Api::<Node>::all(client.clone()).list(&ListParams::default()))
+        .unwrap()
+        .items
+        .into_iter()
+        .find_map(|n| n.metadata.name)
+        .expect("the lab's nodes");
+    rt.block_on(async {
+        apply::create(
+            &client,
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
+            true,
+        )
+        .await;
+        for (name, app) in [
+            ("free", "free"),
+            ("guarded-0", "guarded"),
+            ("guarded-1", "guarded"),
+        ] {
+            apply::create(&client, &pod(name, &node, app), false).await;
+        }
+        apply::create(
+            &client,
+            &json!({
+                "apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget",
+                "metadata": {"name": "guarded", "namespace": NS},
+                "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "guarded"}}},
+            }),
+            false,
+        )
+        .await;
+    });
+    let target = karpdeck::kube::Target {
+        kubeconfig: Some(rig.kubeconfig.clone()),
+        context: None,
+    };
+    let contexts = karpdeck::kube::Contexts::read(&target).unwrap();
+    let context = contexts.resolve(None).unwrap();
+    let conn = rt.block_on(contexts.connect(&context)).unwrap();
+    let actor = rt.block_on(Actor::new(&conn)).unwrap();
+    assert_eq!(
+        actor.eviction_version().0,
+        "policy/v1beta1",
+        "a 1.20 server decodes evictions as policy/v1beta1"
+    );
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let running = |name: &str| {
+        let p = rt.block_on(pods.get(name)).map_err(|e| e.to_string())?;
+        let phase = p.status.and_then(|s| s.phase).unwrap_or_default();
+        (phase == "Running")
+            .then_some(p.metadata.uid.unwrap())
+            .ok_or(phase)
+    };
+    let free = wait_until(rt, Duration::from_secs(30), "free running", || {
+        running("free")
+    });
+    for name in ["guarded-0", "guarded-1"] {
+        wait_until(rt, Duration::from_secs(30), name, || running(name));
+    }
+
+    // Cordon and uncordon; a node that does not exist is no error.
+    assert!(rt.block_on(actor.set_unschedulable(&node, true)).unwrap());
+    let spec = |n: &str| {
+        rt.block_on(Api::<Node>::all(client.clone()).get(n))
+            .unwrap()
+            .spec
+            .unwrap_or_default()
+    };
+    assert_eq!(spec(&node).unschedulable, Some(true));
+    assert!(rt.block_on(actor.set_unschedulable(&node, false)).unwrap());
+    assert!(!spec(&node).unschedulable.unwrap_or(false));
+    assert!(!rt
+        .block_on(actor.set_unschedulable("no-such-node", true))
+        .unwrap());
+
+    // A dry run is answered and changes nothing.
+    let dry = Ask {
+        uid: Some(&free),
+        grace_seconds: Some(7),
+        dry_run: true,
+    };
+    assert_eq!(
+        rt.block_on(actor.evict(NS, "free", &dry)).unwrap(),
+        Eviction::Accepted
+    );
+    let after = rt.block_on(pods.get("free")).unwrap();
+    assert!(
+        after.metadata.deletion_timestamp.is_none(),
+        "a dry run evicts nothing"
+    );
+
+    // A precondition on another UID: the pod asked for is not this one.
+    let other = Ask {
+        uid: Some("00000000-0000-0000-0000-000000000000"),
+        ..Ask::default()
+    };
+    assert_eq!(
+        rt.block_on(actor.evict(NS, "free", &other)).unwrap(),
+        Eviction::NotFound
+    );
+
+    // The grace period asked for arrives (kube-rs's own evict drops it).
+    let ask = Ask {
+        uid: Some(&free),
+        grace_seconds: Some(7),
+        dry_run: false,
+    };
+    assert_eq!(
+        rt.block_on(actor.evict(NS, "free", &ask)).unwrap(),
+        Eviction::Accepted
+    );
+    let evicted = rt.block_on(pods.get("free")).unwrap();
+    assert!(evicted.metadata.deletion_timestamp.is_some());
+    assert_eq!(evicted.metadata.deletion_grace_period_seconds, Some(7));
+    assert!(!rt.block_on(actor.pod_gone(NS, "free", &free)).unwrap());
+    wait_until(rt, Duration::from_secs(30), "free gone", || {
+        match rt.block_on(actor.pod_gone(NS, "free", &free)) {
+            Ok(true) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    // A new pod of the same name is not the evicted one.
+    rt.block_on(apply::create(&client, &pod("free", &node, "free"), false));
+    assert!(rt.block_on(actor.pod_gone(NS, "free", &free)).unwrap());
+
+    // The budget lets no guarded pod go: 429, a refusal to retry, saying why.
+    let budgets: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        NS,
+        &apply::resource(&json!({"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget"})),
+    );
+    wait_until(rt, Duration::from_secs(30), "budget observed", || {
+        let pdb = rt
+            .block_on(budgets.get("guarded"))
+            .map_err(|e| e.to_string())?;
+        match pdb.data["status"]["currentHealthy"].as_i64() {
+            Some(2) => Ok(()),
+            other => Err(format!("currentHealthy {other:?}")),
+        }
+    });
+    match rt
+        .block_on(actor.evict(NS, "guarded-0", &Ask::default()))
+        .unwrap()
+    {
+        Eviction::Refused(why) => assert!(
+            why.contains("disruption budget") && why.contains("HTTP 429"),
+            "{why}"
+        ),
+        other => panic!("guarded-0: {other:?}"),
+    }
+    // Deleting outright asks no budget.
+    let delete = Ask {
+        grace_seconds: Some(0),
+        ..Ask::default()
+    };
+    assert_eq!(
+        rt.block_on(actor.delete_pod(NS, "guarded-1", &delete))
+            .unwrap(),
+        Eviction::Accepted
+    );
+    assert_eq!(
+        rt.block_on(actor.delete_pod(NS, "no-such-pod", &delete))
+            .unwrap(),
+        Eviction::NotFound
+    );
+
+    // Leave the lab as it was: the pods gone at once, then their namespace.
+    for name in ["free", "guarded-0"] {
+        rt.block_on(actor.delete_pod(NS, name, &delete)).unwrap();
+    }
+    wait_until(rt, Duration::from_secs(30), "act pods gone", || {
+        let left = rt
+            .block_on(pods.list(&ListParams::default()))
+            .map_err(|e| e.to_string())?
+            .items
+            .len();
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} pods"))
+        }
+    });
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    rt.block_on(namespaces.delete(NS, &DeleteParams::default()))
+        .unwrap();
+}
