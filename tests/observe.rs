@@ -123,3 +123,75 @@ async fn what_the_operator_does_is_told_apart_from_karpenters_moves() {
         .expect("the replacement is seen");
     assert_eq!(launched.verdict, Verdict::Operator, "{all:#?}");
 }
+
+/// Pending pods that find room before Karpenter launches for them: the launch predicted for
+/// them is withdrawn ("no longer needed"), not left to end "predicted but not done".
+#[tokio::test]
+async fn a_launch_whose_pods_found_room_is_no_longer_needed() {
+    use karpdeck::control::{Cluster, Observer};
+    use karpdeck::exec::Backend;
+    use std::collections::BTreeSet;
+
+    let config = SimConfig {
+        seed: 1,
+        interruption_multiplier: 0.0,
+        autopilot: false,
+        ..SimConfig::default()
+    };
+    // The lab without its load test: nothing else makes pods pending.
+    let loaded = karpdeck::scenario::load_str(
+        "demo",
+        sim::DEMO_SCENARIO,
+        &LoadOptions::default(),
+        karpdeck::catalog::Catalog::embedded(),
+    )
+    .unwrap();
+    let mut sim = Sim::at_scenario_time(loaded.snapshot, config, Vec::new());
+    let nodes: Vec<String> = sim
+        .snapshot()
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
+    for n in &nodes {
+        assert!(sim.set_unschedulable(n, true).await.unwrap());
+    }
+    // An evicted nginx pod's replacement has nowhere to go: Karpenter would launch for it.
+    let nginx = sim
+        .snapshot()
+        .pods
+        .iter()
+        .find(|p| p.name.starts_with("nginx") && p.node_name.is_some())
+        .map(|p| (p.key(), p.node_name.clone().unwrap()))
+        .unwrap();
+    sim.evict(&nginx.0, &nginx.1, false).await.unwrap();
+    sim.run_for(Duration::seconds(31));
+    let mut observer = Observer::default();
+    let operated = BTreeSet::new();
+    observer.predict(&sim, &operated, true);
+    observer.predict(&sim, &operated, true);
+    assert!(
+        observer.open().iter().any(|p| p
+            .expected
+            .summary()
+            .starts_with("launch a nodeclaim from default")),
+        "{:#?}",
+        observer.open()
+    );
+    // The old pod has exited; the node takes its replacement back once uncordoned.
+    assert!(sim.set_unschedulable(&nginx.1, false).await.unwrap());
+    sim.run_for(Duration::seconds(2));
+    assert_eq!(sim.pending_pods(), 0);
+    observer.predict(&sim, &operated, true);
+    let all: Vec<&Outcome> = observer.outcomes().collect();
+    assert!(
+        all.iter().any(|o| o.verdict == Verdict::Withdrawn
+            && o.summary.starts_with("launch a nodeclaim from default")),
+        "{all:#?}"
+    );
+    assert!(observer.open().is_empty(), "{:#?}", observer.open());
+    assert!(
+        all.iter().all(|o| o.verdict != Verdict::PredictedNotDone),
+        "{all:#?}"
+    );
+}

@@ -91,6 +91,9 @@ pub struct Prediction {
     pub made: DateTime<Utc>,
     /// What is expected.
     pub expected: Expectation,
+    /// Part of a predicted disruption (its replacement NodeClaims): looked for again only
+    /// when disruptions are.
+    pub for_disruption: bool,
 }
 
 /// How a change or a prediction turned out.
@@ -104,6 +107,8 @@ pub enum Verdict {
     PredictedNotDone,
     /// The operator did it, through one of karpdeck's plans: not Karpenter's move.
     Operator,
+    /// A predicted launch no longer needed: its pending pods went, or found room, first.
+    Withdrawn,
 }
 
 impl Verdict {
@@ -114,6 +119,7 @@ impl Verdict {
             Verdict::NotPredicted => "not predicted",
             Verdict::PredictedNotDone => "predicted but not done",
             Verdict::Operator => "operator's plan",
+            Verdict::Withdrawn => "no longer needed",
         }
     }
 }
@@ -308,10 +314,11 @@ impl Observer {
         disruption: bool,
     ) {
         let s = cluster.snapshot();
-        let mut expected: Vec<Expectation> = Vec::new();
+        // What is expected, and whether it is part of a disruption.
+        let mut expected: Vec<(Expectation, bool)> = Vec::new();
         if let Some(plan) = cluster.provisioning_plan() {
             for c in &plan.nodeclaims {
-                expected.push(Expectation::launch(c));
+                expected.push((Expectation::launch(c), false));
             }
         }
         // A node the cloud is taking: Karpenter cordons and drains it at once.
@@ -320,11 +327,12 @@ impl Observer {
             .iter()
             .filter(|n| s.nodes.iter().any(|m| m.name == n.node))
         {
-            expected.push(Expectation::Disrupt {
+            let interrupted = Expectation::Disrupt {
                 kind: DisruptionKind::Delete,
                 reason: "interrupted",
                 nodes: vec![n.node.clone()],
-            });
+            };
+            expected.push((interrupted, false));
         }
         let disruptions = if disruption {
             cluster.disruption_actions()
@@ -334,27 +342,37 @@ impl Observer {
         if let Some(a) = disruptions.first() {
             // A replacement's NodeClaims come first: they are the same move.
             for c in &a.replacements {
-                expected.push(Expectation::launch(c));
+                expected.push((Expectation::launch(c), true));
             }
-            expected.push(Expectation::Disrupt {
+            let disrupt = Expectation::Disrupt {
                 kind: a.kind,
                 reason: a.reason.as_str(),
                 nodes: a.nodes.iter().map(|&i| s.nodes[i].name.clone()).collect(),
-            });
+            };
+            expected.push((disrupt, true));
         }
         // Launches the open ones already cover (same pool) are the same prediction made again;
         // a disruption not looked for this time stays as it was.
-        let mut covered: Vec<&Prediction> = self.open.iter().collect();
+        let mut unmatched = vec![true; self.open.len()];
         let mut new = Vec::new();
-        for e in expected {
-            match covered.iter().position(|p| same(&p.expected, &e)) {
-                Some(i) => {
-                    covered.remove(i);
-                }
+        for (e, for_disruption) in expected {
+            match (0..self.open.len()).find(|&i| unmatched[i] && same(&self.open[i].expected, &e)) {
+                Some(i) => unmatched[i] = false,
                 None => new.push(Prediction {
                     made: now,
                     expected: e,
+                    for_disruption,
                 }),
+            }
+        }
+        // A launch looked for and no longer expected is no longer needed: Karpenter rightly
+        // does not make it (it would otherwise end "predicted but not done").
+        for (p, unmatched) in std::mem::take(&mut self.open).into_iter().zip(unmatched) {
+            let looked_for = !p.for_disruption || disruption;
+            if unmatched && looked_for && matches!(p.expected, Expectation::Launch { .. }) {
+                self.record(now, p.expected.summary(), Verdict::Withdrawn);
+            } else {
+                self.open.push(p);
             }
         }
         self.open.extend(new);

@@ -886,7 +886,7 @@ fn draw_observed(f: &mut Frame, app: &App, expected: &[(i64, String)], area: Rec
             Verdict::Predicted => t.fg(t.ok),
             Verdict::NotPredicted => t.fg(t.warn),
             Verdict::PredictedNotDone => t.fg(t.critical),
-            Verdict::Operator => t.fg(t.muted),
+            Verdict::Operator | Verdict::Withdrawn => t.fg(t.muted),
         };
         lines.push(Line::from(vec![
             Span::styled(format!("{} ", o.time.format("%H:%M:%S")), t.fg(t.muted)),
