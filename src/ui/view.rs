@@ -947,6 +947,17 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
             ])
         },
     );
+    // Observing, Karpenter's moves stay in sight beside the operator's own plans.
+    let detail = match (&app.world.expected, rows.is_empty()) {
+        (Some(expected), false) => {
+            let [plan, observed] =
+                Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(detail);
+            draw_observed(f, app, expected, observed);
+            plan
+        }
+        _ => detail,
+    };
     let Some(x) = rows.get(selected) else {
         match &app.world.expected {
             Some(expected) => draw_observed(f, app, expected, detail),
