@@ -40,6 +40,28 @@ fn console(extra: &str, config: SimConfig, journal: Option<PathBuf>) -> App {
     App::new(sup, "demo: lab cluster".into(), theme, keymap, warnings).unwrap()
 }
 
+/// The console observing the lab demo: the simulated Karpenter acts, karpdeck predicts.
+fn observing(config: SimConfig) -> App {
+    let loaded = load_str(
+        "demo",
+        DEMO_SCENARIO,
+        &LoadOptions::default(),
+        Catalog::embedded(),
+    )
+    .unwrap();
+    let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
+    let settings = Settings {
+        user: "oncall".into(),
+        journal: None,
+        read_only: false,
+    };
+    let sup = Supervisor::observing(sim, settings, 1);
+    let mut warnings = Vec::new();
+    let theme = Theme::load("default", None, &mut warnings);
+    let keymap = Keymap::load("default", None, &mut warnings);
+    App::new(sup, "demo: lab cluster".into(), theme, keymap, warnings).unwrap()
+}
+
 fn quiet() -> SimConfig {
     SimConfig {
         interruption_multiplier: 0.0,
@@ -794,4 +816,23 @@ fn an_approval_on_its_way_is_not_offered_again() {
     );
     app.settle();
     assert_eq!(app.status, "approved p1");
+}
+
+#[test]
+fn observing_karpenters_moves_stay_in_sight_beside_the_operators_plan() {
+    let mut app = observing(quiet());
+    // The load test scales nginx out; the simulated Karpenter launches for it.
+    run(&mut app, 90);
+    key(&mut app, KeyCode::Char('6'));
+    let s = screen(&mut app);
+    assert!(s.contains("Karpenter, observed"), "{s}");
+    assert!(s.contains("predicted"), "{s}");
+    // The operator proposes a drain of their own: its steps and Karpenter's moves both show.
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Char('d'));
+    assert_eq!(app.view, View::Plans);
+    let s = screen(&mut app);
+    assert!(s.contains("the plan: steps"), "{s}");
+    assert!(s.contains("Karpenter, observed"), "{s}");
+    assert!(s.contains("predicted"), "{s}");
 }
