@@ -95,3 +95,58 @@ fn a_damaged_journal_is_a_one_line_error() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("j.jsonl:2: not a journal entry"), "{err}");
 }
+
+#[test]
+fn journal_finds_the_simulators_journal_beside_the_clusters() {
+    let dir = scratch("both");
+    let state = dir.join("state/karpdeck");
+    append(
+        &state.join("journal.jsonl"),
+        &line("p1", Outcome::Approved, None),
+    )
+    .unwrap();
+    let mut sim = line("p7", Outcome::Approved, None);
+    sim.action = "scale-out".into();
+    append(&state.join("sim-journal.jsonl"), &sim).unwrap();
+    let out = karpdeck(&dir, &["journal"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("journal.jsonl") && text.contains("sim-journal.jsonl"),
+        "{text}"
+    );
+    assert!(
+        text.contains("UNFINISHED plan p1") && text.contains("UNFINISHED plan p7"),
+        "{text}"
+    );
+    // A plan is abandoned in the journal that holds it.
+    let out = karpdeck(&dir, &["journal", "--abandon", "p7"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sim-journal.jsonl"));
+    let sim_text = std::fs::read_to_string(state.join("sim-journal.jsonl")).unwrap();
+    assert!(sim_text.contains("abandoned"), "{sim_text}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&karpdeck(&dir, &["journal", "--json"]).stdout).unwrap();
+    assert_eq!(json["journals"].as_array().unwrap().len(), 2, "{json}");
+}
+
+#[test]
+fn without_a_journal_it_says_so_and_a_missing_file_is_an_error() {
+    let dir = scratch("none");
+    let out = karpdeck(&dir, &["journal"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "no journal yet: karpdeck has not acted here\n"
+    );
+    let missing = dir.join("nope.jsonl");
+    let out = karpdeck(&dir, &["journal", "--file", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope.jsonl: no such journal file"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

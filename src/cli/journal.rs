@@ -5,67 +5,135 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
+use super::sim::SIM_JOURNAL;
 use super::{Failure, JournalArgs};
-use crate::exec::journal::{self, Entry, Outcome};
+use crate::exec::journal::{self, Entry, Journal, Outcome, Unfinished};
+
+/// The journals the command reads: `--file` (which must exist), else every journal in the
+/// state directory — real clusters' and the simulator's — that exists.
+fn journals(args: &JournalArgs) -> Result<Vec<PathBuf>, Failure> {
+    if let Some(file) = &args.file {
+        if !file.exists() {
+            return Err(Failure::bad_input(format!(
+                "{}: no such journal file",
+                file.display()
+            )));
+        }
+        return Ok(vec![file.clone()]);
+    }
+    let Some(dir) = crate::logging::state_dir() else {
+        return Err(Failure::bad_input(
+            "no journal location: set XDG_STATE_HOME or HOME, or pass --file",
+        ));
+    };
+    Ok([journal::FILE_NAME, SIM_JOURNAL]
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|p| p.exists())
+        .collect())
+}
 
 /// Run the command and return its output.
 pub fn run(args: &JournalArgs) -> Result<String, Failure> {
-    let path: PathBuf = match args.file.clone().or_else(journal::default_path) {
-        Some(p) => p,
-        None => {
-            return Err(Failure::bad_input(
-                "no journal location: set XDG_STATE_HOME or HOME, or pass --file",
-            ))
-        }
-    };
-    let j = journal::read(&path).map_err(Failure::bad_input)?;
+    let paths = journals(args)?;
+    let read: Vec<(PathBuf, Journal)> = paths
+        .into_iter()
+        .map(|p| {
+            journal::read(&p)
+                .map(|j| (p, j))
+                .map_err(Failure::bad_input)
+        })
+        .collect::<Result<_, _>>()?;
     if let Some(plan) = &args.abandon {
-        let Some(u) = j.unfinished().into_iter().find(|u| &u.first.plan == plan) else {
-            return Err(Failure::bad_input(format!(
-                "{}: no unfinished plan {plan:?}",
-                path.display()
-            )));
-        };
-        let entry = Entry {
-            time: Utc::now(),
-            context: u.first.context.clone(),
-            user: crate::exec::executor::local_user(),
-            plan: plan.clone(),
-            action: u.first.action.clone(),
-            targets: u.first.targets.clone(),
-            outcome: Outcome::Abandoned,
-            step: None,
-            detail: Some(format!(
-                "abandoned after {} step(s); last: {}",
-                u.steps_done,
-                describe(&u.last)
-            )),
-        };
-        journal::append(&path, &entry).map_err(Failure::failed)?;
-        return Ok(format!(
-            "plan {plan} marked abandoned; nothing was re-run. Check {} by hand: {}\n",
-            u.first.targets.join(", "),
-            describe(&u.last)
-        ));
+        return abandon(&read, plan);
     }
     if args.json {
         let v = serde_json::json!({
-            "file": path.display().to_string(),
-            "entries": j.entries,
-            "unfinished": j.unfinished().iter().map(|u| serde_json::json!({
-                "plan": u.first.plan,
-                "action": u.first.action,
-                "targets": u.first.targets,
-                "steps_done": u.steps_done,
-                "last": u.last,
+            "journals": read.iter().map(|(path, j)| serde_json::json!({
+                "file": path.display().to_string(),
+                "entries": j.entries,
+                "unfinished": j.unfinished().iter().map(|u| serde_json::json!({
+                    "plan": u.first.plan,
+                    "action": u.first.action,
+                    "targets": u.first.targets,
+                    "steps_done": u.steps_done,
+                    "last": u.last,
+                })).collect::<Vec<_>>(),
+                "torn_tail": j.torn_tail.is_some(),
             })).collect::<Vec<_>>(),
-            "torn_tail": j.torn_tail.is_some(),
         });
         let mut s = serde_json::to_string_pretty(&v).map_err(Failure::bad_input)?;
         s.push('\n');
         return Ok(s);
     }
     let mut out = String::new();
+    if read.is_empty() {
+        let _ = writeln!(out, "no journal yet: karpdeck has not acted here");
+    }
+    for (path, j) in &read {
+        print_journal(&mut out, path, j);
+    }
+    Ok(out)
+}
+
+/// Record that an unfinished plan will not be resumed, in the journal that holds it.
+fn abandon(read: &[(PathBuf, Journal)], plan: &str) -> Result<String, Failure> {
+    let holding: Vec<(&PathBuf, Unfinished)> = read
+        .iter()
+        .flat_map(|(path, j)| j.unfinished().into_iter().map(move |u| (path, u)))
+        .filter(|(_, u)| u.first.plan == plan)
+        .collect();
+    let files = || {
+        read.iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (path, u) = match holding.len() {
+        1 => holding.into_iter().next().expect("one"),
+        0 => {
+            return Err(Failure::bad_input(format!(
+                "{}: no unfinished plan {plan:?}",
+                if read.is_empty() {
+                    "no journal".to_string()
+                } else {
+                    files()
+                }
+            )))
+        }
+        _ => {
+            return Err(Failure::bad_input(format!(
+                "plan {plan:?} is unfinished in several journals ({}): choose one with --file",
+                files()
+            )))
+        }
+    };
+    let entry = Entry {
+        time: Utc::now(),
+        context: u.first.context.clone(),
+        user: crate::exec::executor::local_user(),
+        plan: plan.to_string(),
+        action: u.first.action.clone(),
+        targets: u.first.targets.clone(),
+        outcome: Outcome::Abandoned,
+        step: None,
+        detail: Some(format!(
+            "abandoned after {} step(s); last: {}",
+            u.steps_done,
+            describe(&u.last)
+        )),
+    };
+    journal::append(path, &entry).map_err(Failure::failed)?;
+    Ok(format!(
+        "plan {plan} marked abandoned in {}; nothing was re-run. Check {} by hand: {}\n",
+        path.display(),
+        u.first.targets.join(", "),
+        describe(&u.last)
+    ))
+}
+
+/// One journal as text: its entries, a torn last line, and the plans it left unfinished.
+fn print_journal(out: &mut String, path: &std::path::Path, j: &Journal) {
     let _ = writeln!(out, "journal {}", path.display());
     if j.entries.is_empty() {
         let _ = writeln!(out, "no entries");
@@ -99,7 +167,6 @@ pub fn run(args: &JournalArgs) -> Result<String, Failure> {
             u.first.plan
         );
     }
-    Ok(out)
 }
 
 /// `outcome step — detail`.
