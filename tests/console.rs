@@ -293,6 +293,25 @@ fn read_only_refuses_approvals_in_the_console() {
     run(&mut app, 5);
     let s = screen(&mut app);
     assert!(s.contains(" READ-ONLY "), "{s}");
+    // What it would refuse is not advertised: no approve key in the footer or the plans' title.
+    assert!(!s.contains("a approve"), "{s}");
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Char('d'));
+    assert!(
+        app.status.contains("previewed (read-only"),
+        "{}",
+        app.status
+    );
+    let s = screen(&mut app);
+    assert!(s.contains("previews only (read-only)"), "{s}");
+    assert!(
+        !s.contains("a approve") && !s.contains("approve (a)"),
+        "{s}"
+    );
+    key(&mut app, KeyCode::Char('?'));
+    let s = screen(&mut app);
+    assert!(s.contains("not in read-only mode"), "{s}");
+    key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('6'));
     key(&mut app, KeyCode::Char('a'));
     assert_eq!(app.status, "read-only: approvals are refused");

@@ -890,6 +890,12 @@ impl App {
             .map(|x| x.action().id.clone())
     }
 
+    /// Whether approvals are offered at all: never in read-only mode, where the console shows
+    /// plans as previews and does not advertise the keys it would refuse.
+    pub fn approvals_offered(&self) -> bool {
+        !self.world.read_only
+    }
+
     /// Open the confirmation for approving `plans`: `y` for a scale-out or cordon, the node's
     /// name typed out for anything that evicts or deletes.
     fn ask_approval(&mut self, plans: Vec<String>) {
@@ -1009,7 +1015,15 @@ impl App {
             Reply::Proposed(id) => {
                 self.switch(View::Plans);
                 self.plan_focus = Some(id.clone());
-                self.status = format!("{id} proposed: review it, then approve (a) or reject (x)");
+                self.status = if self.approvals_offered() {
+                    format!(
+                        "{id} proposed: review it, then approve ({}) or reject ({})",
+                        self.keymap.keys_for(KeyAction::Approve),
+                        self.keymap.keys_for(KeyAction::Reject)
+                    )
+                } else {
+                    format!("{id} previewed (read-only: nothing is approved or run)")
+                };
             }
             // Opened once the operator is not typing (see update).
             Reply::WhatIf(Ok(lines)) => self.whatif = Some(lines),

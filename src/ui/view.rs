@@ -913,10 +913,20 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
         f,
         t,
         table,
-        format!(
-            " plans ({}), newest first — a approve, x reject, C cancel ",
-            rows.len()
-        ),
+        if app.approvals_offered() {
+            format!(
+                " plans ({}), newest first — {} approve, {} reject, {} cancel ",
+                rows.len(),
+                app.keymap.keys_for(KeyAction::Approve),
+                app.keymap.keys_for(KeyAction::Reject),
+                app.keymap.keys_for(KeyAction::CancelAction)
+            )
+        } else {
+            format!(
+                " plans ({}), newest first — previews only (read-only) ",
+                rows.len()
+            )
+        },
         &["ID", "KIND", "STATE", "PROGRESS", "SUMMARY"],
         &[
             Constraint::Length(6),
@@ -1146,20 +1156,26 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
                 Span::styled(format!("▏ tab: {hint}"), t.fg(t.muted)),
             ])
         }
-        _ => Line::from(vec![
-            Span::styled(format!(" {} ", app.status), t.text()),
-            Span::styled(
-                format!(
-                    " {} help  {} filter  {} command  {} approve  {} quit",
-                    app.keymap.keys_for(KeyAction::Help),
-                    app.keymap.keys_for(KeyAction::Filter),
-                    app.keymap.keys_for(KeyAction::Command),
-                    app.keymap.keys_for(KeyAction::Approve),
-                    app.keymap.keys_for(KeyAction::Quit)
+        _ => {
+            let approve = if app.approvals_offered() {
+                format!("  {} approve", app.keymap.keys_for(KeyAction::Approve))
+            } else {
+                String::new()
+            };
+            Line::from(vec![
+                Span::styled(format!(" {} ", app.status), t.text()),
+                Span::styled(
+                    format!(
+                        " {} help  {} filter  {} command{approve}  {} quit",
+                        app.keymap.keys_for(KeyAction::Help),
+                        app.keymap.keys_for(KeyAction::Filter),
+                        app.keymap.keys_for(KeyAction::Command),
+                        app.keymap.keys_for(KeyAction::Quit)
+                    ),
+                    t.fg(t.muted),
                 ),
-                t.fg(t.muted),
-            ),
-        ]),
+            ])
+        }
     };
     f.render_widget(Paragraph::new(line), area);
 }
@@ -1185,10 +1201,23 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
         .map(|w| Line::from(Span::styled(format!(" ! {}", w.0), t.fg(t.warn))))
         .collect();
     for a in KeyAction::ALL {
-        lines.push(Line::from(vec![
-            Span::styled(format!(" {:<16}", app.keymap.keys_for(*a)), t.title()),
-            Span::raw(a.describe()),
-        ]));
+        let refused =
+            !app.approvals_offered() && matches!(a, KeyAction::Approve | KeyAction::ApproveAll);
+        lines.push(if refused {
+            Line::from(Span::styled(
+                format!(
+                    " {:<16}{} — not in read-only mode",
+                    app.keymap.keys_for(*a),
+                    a.describe()
+                ),
+                t.fg(t.muted),
+            ))
+        } else {
+            Line::from(vec![
+                Span::styled(format!(" {:<16}", app.keymap.keys_for(*a)), t.title()),
+                Span::raw(a.describe()),
+            ])
+        });
     }
     lines.push(Line::from(Span::styled(
         " 1-7 jump to a view; enter opens a tree branch; commands: :nodes :plans :drain NODE [--force …] :approve ID :q",
