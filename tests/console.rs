@@ -855,3 +855,38 @@ fn observing_karpenters_moves_stay_in_sight_beside_the_operators_plan() {
     assert!(s.contains("Karpenter, observed"), "{s}");
     assert!(s.contains("predicted"), "{s}");
 }
+
+/// A drain approved after a pod landed on its node is not run as previewed: the console says
+/// the plan is stale and moves to the plan made in its place.
+#[test]
+fn a_stale_drain_is_planned_again_and_the_new_plan_shown() {
+    let mut app = console("", quiet(), None);
+    key(&mut app, KeyCode::Char(':'));
+    typed(
+        &mut app,
+        "drain ip-172-31-75-60.ap-southeast-1.compute.internal",
+    );
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Plans);
+    let first = app.selected_plan().expect("the drain is proposed");
+    // The load test's new nginx pod binds to the node meanwhile.
+    run(&mut app, 5);
+    select_plan(&mut app, &first);
+    key(&mut app, KeyCode::Char('a'));
+    typed(&mut app, "ip-172-31-75-60.ap-southeast-1.compute.internal");
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        app.status
+            .contains("the cluster changed since its preview; review its new plan"),
+        "{}",
+        app.status
+    );
+    let fresh = app.selected_plan().unwrap();
+    assert_ne!(fresh, first);
+    let s = screen(&mut app);
+    assert!(
+        s.contains(&format!("{first}     drain")) && s.contains("withdrawn"),
+        "{s}"
+    );
+    assert!(s.contains(&format!("{fresh} drain previewed")), "{s}");
+}

@@ -79,7 +79,8 @@ fn submit_drain(sup: &mut Supervisor<Sim>, node: &str, disable_eviction: bool) -
         force: false,
         disable_eviction,
     };
-    sup.submit(|id, s| {
+    let node = node.to_string();
+    sup.submit(move |id, s| {
         let i = s.nodes.iter().position(|n| n.name == node).unwrap();
         Action::drain(id, s, &drain_plan(s, &[i], &options), &options)
     })
@@ -158,34 +159,44 @@ async fn nothing_is_launched_or_deleted_until_approved() {
     assert_eq!(x.action().kind.as_str(), "scale-out");
     assert!(journal::read(&path).unwrap().entries.is_empty());
 
-    sup.approve("p1").unwrap();
+    // Made 30 minutes ago for the pods pending then, p1 is planned again at approval: the
+    // load test has changed what is pending, so p1 is withdrawn and p2 asked instead.
+    let before = sup.executor("p1").unwrap().action().summary.clone();
+    match sup.approve("p1") {
+        Err(ApprovalError::Stale {
+            replanned: Some(p2),
+            ..
+        }) => assert_eq!(p2, "p2"),
+        other => panic!("p1 approved as first proposed: {other:?}"),
+    }
+    assert_eq!(sup.executor("p1").unwrap().state(), State::Withdrawn);
+    let p2 = sup.executor("p2").unwrap();
+    assert_eq!(p2.state(), State::Previewed);
+    assert_ne!(
+        p2.action().summary,
+        before,
+        "p2 is planned for the pods pending now"
+    );
+    sup.approve("p2").unwrap();
     assert!(matches!(
-        sup.approve("p1"),
+        sup.approve("p2"),
         Err(ApprovalError::NotPreviewed { .. })
     ));
     sup.run_for(Duration::minutes(1)).await;
     let events = sup.cluster().events();
-    assert_eq!(count(events, EventKind::NodeClaimCreated), 1);
-    let p1 = sup.executor("p1").unwrap();
-    assert_eq!(p1.state(), State::Done, "{:?}", p1.report());
+    let launched = sup.executor("p2").unwrap().action().launches.len();
+    assert_eq!(count(events, EventKind::NodeClaimCreated), launched);
+    let p2 = sup.executor("p2").unwrap();
+    assert_eq!(p2.state(), State::Done, "{:?}", p2.report());
     let j = journal::read(&path).unwrap();
-    let outcomes: Vec<Outcome> = j
-        .entries
-        .iter()
-        .filter(|e| e.plan == "p1")
-        .map(|e| e.outcome)
+    assert!(j.entries.iter().all(|e| e.plan == "p2"), "p1 never ran");
+    let outcomes: Vec<Outcome> = j.entries.iter().map(|e| e.outcome).collect();
+    let steps = p2.action().steps.len();
+    let expected: Vec<Outcome> = std::iter::once(Outcome::Approved)
+        .chain((0..steps).flat_map(|_| [Outcome::StepStarted, Outcome::StepDone]))
+        .chain([Outcome::Done])
         .collect();
-    assert_eq!(
-        outcomes,
-        [
-            Outcome::Approved,
-            Outcome::StepStarted,
-            Outcome::StepDone,
-            Outcome::StepStarted,
-            Outcome::StepDone,
-            Outcome::Done
-        ]
-    );
+    assert_eq!(outcomes, expected);
     assert!(j
         .entries
         .iter()
@@ -611,9 +622,10 @@ async fn interruption_notices_are_answered_before_ec2_reclaims_the_node() {
 #[tokio::test]
 async fn replace_launches_waits_cordons_drains_and_deletes_in_that_order() {
     let (mut sup, node) = scaled_demo("", None).await;
+    let replaced = node.clone();
     let id = sup
-        .submit(|id, s| {
-            let i = s.nodes.iter().position(|n| n.name == node).unwrap();
+        .submit(move |id, s| {
+            let i = s.nodes.iter().position(|n| n.name == replaced).unwrap();
             Ok(Action::replace(id, s, &replacement_plan(s, i)))
         })
         .unwrap();
@@ -651,7 +663,10 @@ async fn cordon_and_uncordon_are_actions_too() {
             .unschedulable
     };
     let cordon = sup
-        .submit(|id, _| Ok(Action::cordon(id, &node, true)))
+        .submit({
+            let node = node.clone();
+            move |id, _| Ok(Action::cordon(id, &node, true))
+        })
         .unwrap();
     sup.step().await;
     assert!(!unschedulable(&sup), "not before approval");
@@ -659,7 +674,10 @@ async fn cordon_and_uncordon_are_actions_too() {
     sup.step().await;
     assert!(unschedulable(&sup));
     let uncordon = sup
-        .submit(|id, _| Ok(Action::cordon(id, &node, false)))
+        .submit({
+            let node = node.clone();
+            move |id, _| Ok(Action::cordon(id, &node, false))
+        })
         .unwrap();
     assert!(sup.reject(&uncordon));
     sup.step().await;
@@ -716,8 +734,10 @@ async fn an_approval_that_cannot_be_journaled_does_not_happen() {
     let _ = std::fs::remove_file(&blocker);
 }
 
+/// The preview no longer holds once a pod lands on the node: approval plans the drain again
+/// (the new pod included), and only that plan runs.
 #[tokio::test]
-async fn a_pod_that_lands_between_preview_and_approval_is_evicted_too() {
+async fn a_pod_that_lands_between_preview_and_approval_makes_the_drain_stale() {
     let mut sup = demo("", false, settings(None));
     let node = "ip-172-31-75-60.ap-southeast-1.compute.internal";
     let id = submit_drain(&mut sup, node, false);
@@ -738,18 +758,32 @@ async fn a_pod_that_lands_between_preview_and_approval_is_evicted_too() {
         .filter(|k| !previewed.contains(k))
         .collect();
     assert!(!late.is_empty(), "the HPA's new pod binds to {node}");
-    sup.approve(&id).unwrap();
-    let x = run_to_end(&mut sup, &id).await;
+    let fresh = match sup.approve(&id) {
+        Err(ApprovalError::Stale {
+            replanned: Some(fresh),
+            ..
+        }) => fresh,
+        other => panic!("{id} approved as first previewed: {other:?}"),
+    };
+    assert_eq!(sup.executor(&id).unwrap().state(), State::Withdrawn);
+    let evicts = |id: &str| -> Vec<String> {
+        sup.executor(id)
+            .unwrap()
+            .action()
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Evict { pod, .. } => Some(pod.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(evicts(&fresh).contains(&late[0]), "{:?}", evicts(&fresh));
+    sup.approve(&fresh).unwrap();
+    let x = run_to_end(&mut sup, &fresh).await;
     assert_eq!(x.state(), State::Done, "{:?}", x.report());
     let on_node = pods_on(&sup, node);
     assert!(on_node.is_empty(), "{on_node:?}");
-    let swept = sup
-        .cluster()
-        .events()
-        .iter()
-        .find(|e| e.message.contains("landed after the preview"))
-        .unwrap();
-    assert!(swept.message.contains(&late[0]), "{}", swept.message);
 }
 
 #[tokio::test]
@@ -851,7 +885,10 @@ async fn an_operator_action_on_a_node_another_action_holds_is_refused() {
     let mut sup = demo("", false, settings(None));
     let node = sup.cluster().snapshot().nodes[0].name.clone();
     let cordon = sup
-        .submit(|id, _| Ok(Action::cordon(id, &node, true)))
+        .submit({
+            let node = node.clone();
+            move |id, _| Ok(Action::cordon(id, &node, true))
+        })
         .unwrap();
     let options = DrainOptions {
         ignore_daemonsets: true,
@@ -859,7 +896,7 @@ async fn an_operator_action_on_a_node_another_action_holds_is_refused() {
         ..DrainOptions::default()
     };
     let err = sup
-        .submit(|id, s| Action::drain(id, s, &drain_plan(s, &[0], &options), &options))
+        .submit(move |id, s| Action::drain(id, s, &drain_plan(s, &[0], &options), &options))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -867,7 +904,61 @@ async fn an_operator_action_on_a_node_another_action_holds_is_refused() {
     );
     assert!(sup.reject(&cordon));
     let drain = sup
-        .submit(|id, s| Action::drain(id, s, &drain_plan(s, &[0], &options), &options))
+        .submit(move |id, s| Action::drain(id, s, &drain_plan(s, &[0], &options), &options))
         .unwrap();
     assert_eq!(drain, "p2", "a refused submission uses no plan id");
+}
+
+/// A drain previewed to land its pods on a node that is cordoned by the time it is approved:
+/// approval plans it again, and the new preview lands them elsewhere.
+#[tokio::test]
+async fn a_drain_whose_landing_node_went_away_is_planned_again_before_it_runs() {
+    let mut sup = demo("", false, settings(None));
+    let (a, b) = (
+        "ip-172-31-55-131.ap-southeast-1.compute.internal",
+        "ip-172-31-82-248.ap-southeast-1.compute.internal",
+    );
+    let first = submit_drain(&mut sup, a, false);
+    let lands_on_b = |sup: &Supervisor<Sim>, id: &str| {
+        sup.executor(id)
+            .unwrap()
+            .action()
+            .preview
+            .iter()
+            .any(|l| l.ends_with(&format!("lands on {b}")))
+    };
+    assert!(lands_on_b(&sup, &first), "{first} lands a pod on {b}");
+    let other = submit_drain(&mut sup, b, false);
+    sup.approve(&other).unwrap();
+    let x = run_to_end(&mut sup, &other).await;
+    assert_eq!(x.state(), State::Done, "{:?}", x.report());
+    let fresh = match sup.approve(&first) {
+        Err(e @ ApprovalError::Stale { .. }) => {
+            assert!(e.to_string().contains("review its new plan"), "{e}");
+            let ApprovalError::Stale { replanned, .. } = e else {
+                unreachable!()
+            };
+            replanned.expect("a drain of a still has an answer")
+        }
+        other => panic!("{first} approved as first previewed: {other:?}"),
+    };
+    assert_eq!(sup.executor(&first).unwrap().state(), State::Withdrawn);
+    assert!(!lands_on_b(&sup, &fresh), "{b} is cordoned now");
+    sup.approve(&fresh).unwrap();
+    let x = run_to_end(&mut sup, &fresh).await;
+    assert_eq!(x.state(), State::Done, "{:?}", x.report());
+}
+
+/// A plan planned again to the same outcome is approved as it stands.
+#[tokio::test]
+async fn an_unchanged_plan_is_approved_as_previewed() {
+    let mut sup = demo("", false, settings(None));
+    sup.run_for(Duration::seconds(1)).await;
+    let node = "ip-172-31-75-60.ap-southeast-1.compute.internal";
+    let id = sup
+        .submit(move |id, _| Ok(Action::cordon(id, node, true)))
+        .unwrap();
+    sup.run_for(Duration::seconds(3)).await;
+    sup.approve(&id).unwrap();
+    assert_eq!(sup.executor(&id).unwrap().state(), State::Approved);
 }

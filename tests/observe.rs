@@ -90,9 +90,10 @@ async fn what_the_operator_does_is_told_apart_from_karpenters_moves() {
         .find(|n| n.nodepool().is_some())
         .map(|n| n.name.clone())
         .expect("a Karpenter node after the scale-out");
+    let replaced = node.clone();
     let id = sup
-        .submit(|id, s| {
-            let i = s.nodes.iter().position(|n| n.name == node).unwrap();
+        .submit(move |id, s| {
+            let i = s.nodes.iter().position(|n| n.name == replaced).unwrap();
             Ok(karpdeck::exec::Action::replace(
                 id,
                 s,

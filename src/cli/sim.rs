@@ -213,11 +213,12 @@ fn supervisor(args: &SimArgs, sim: Sim) -> Result<Supervisor<Sim>, Failure> {
         disable_eviction: args.disable_eviction,
     };
     for node in &args.drains {
-        sup.submit(|id, snapshot| {
+        let node = node.clone();
+        sup.submit(move |id, snapshot| {
             let i = snapshot
                 .nodes
                 .iter()
-                .position(|n| &n.name == node)
+                .position(|n| n.name == node)
                 .ok_or_else(|| Refusal(format!("--drain {node}: no such node")))?;
             Action::drain(
                 id,

@@ -5,11 +5,13 @@
 pub mod cluster;
 pub mod event;
 pub mod observe;
+pub mod replan;
 pub mod signals;
 pub mod supervisor;
 
 pub use cluster::{Cluster, OfferingKey, Pool};
 pub use event::{ClusterEvent, EventKind};
 pub use observe::{Expectation, Observer, Outcome, Prediction, Verdict};
+pub use replan::Replan;
 pub use signals::{Notice, PoolSignals, SourceHealth, SourceState};
 pub use supervisor::{first_free_plan, Supervisor, REJECTION_BACKOFF};

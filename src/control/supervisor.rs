@@ -4,13 +4,15 @@
 //! until the operator approves it, and approved actions run through the executor against the
 //! cluster's backend. Operator actions (drain, cordon, replace) are submitted the same way.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::cluster::Cluster;
 use super::event::EventKind;
 use super::observe::Observer;
+use super::replan::Replan;
 use crate::engine::interruption::{respond, InterruptionEvent, MessageKind};
 use crate::exec::action::Refusal;
 use crate::exec::journal::{Journal, Outcome};
@@ -38,6 +40,8 @@ pub struct Supervisor<C> {
     rejected: Vec<(ActionKind, Vec<String>, DateTime<Utc>)>,
     /// In observe mode, Karpenter acts and this matches what it does against predictions.
     observer: Option<Observer>,
+    /// How each proposal is planned again at approval, and when it was made.
+    replans: BTreeMap<String, (Replan, DateTime<Utc>)>,
 }
 
 /// The nodes karpdeck's own plans act on (approved or done) and the NodeClaims they created:
@@ -111,6 +115,7 @@ impl<C: Cluster> Supervisor<C> {
             proposed: BTreeSet::new(),
             rejected: Vec::new(),
             observer,
+            replans: BTreeMap::new(),
         }
     }
 
@@ -160,10 +165,11 @@ impl<C: Cluster> Supervisor<C> {
     }
 
     /// Propose an operator's action, built from the cluster as it is now; returns its plan id.
-    /// Refused when another action not yet over holds one of its nodes.
+    /// Refused when another action not yet over holds one of its nodes. `build` is asked
+    /// again at approval, against the cluster as it is then.
     pub fn submit(
         &mut self,
-        build: impl FnOnce(String, &Snapshot) -> Result<Action, Refusal>,
+        build: impl Fn(String, &Snapshot) -> Result<Action, Refusal> + Send + Sync + 'static,
     ) -> Result<String, Refusal> {
         let action = build(format!("p{}", self.next_plan), self.cluster.snapshot())?;
         if let Some((node, other)) = self.holder(&action, |x| !x.state().is_final()) {
@@ -175,7 +181,7 @@ impl<C: Cluster> Supervisor<C> {
             )));
         }
         self.next_plan += 1;
-        Ok(self.propose(action))
+        Ok(self.propose(action, Some(Replan::Operator(Arc::new(build)))))
     }
 
     /// A node of `action` that another action matching `filter` acts on, and that action.
@@ -193,8 +199,12 @@ impl<C: Cluster> Supervisor<C> {
         })
     }
 
-    fn propose(&mut self, action: Action) -> String {
+    fn propose(&mut self, action: Action, replan: Option<Replan>) -> String {
         let id = action.id.clone();
+        if let Some(replan) = replan {
+            self.replans
+                .insert(id.clone(), (replan, self.cluster.now()));
+        }
         let steps = action.steps.len();
         self.cluster.emit(
             EventKind::PlanProposed,
@@ -239,7 +249,9 @@ impl<C: Cluster> Supervisor<C> {
             });
         let result = match conflict {
             Some(e) => Err(e),
-            None => self.executors[i].approve(now, &context),
+            None => self
+                .recheck(i)
+                .and_then(|()| self.executors[i].approve(now, &context)),
         };
         match result {
             Ok(note) => {
@@ -253,6 +265,52 @@ impl<C: Cluster> Supervisor<C> {
                     vec![plan.to_string()],
                 );
                 Err(e)
+            }
+        }
+    }
+
+    /// Plan the proposal at `i` again against the cluster as it is now. The same outcome
+    /// lets the approval go on; a different one withdraws it and proposes the new plan in its
+    /// place, to be reviewed and approved itself; none withdraws it. Urgent responses are not
+    /// re-planned (their deadline does not wait), nor is a proposal made this very moment.
+    fn recheck(&mut self, i: usize) -> Result<(), ApprovalError> {
+        let plan = self.executors[i].action().id.clone();
+        if self.executors[i].state() != State::Previewed || self.executors[i].action().is_urgent() {
+            return Ok(());
+        }
+        let Some((replan, made)) = self.replans.get(&plan).cloned() else {
+            return Ok(());
+        };
+        if made == self.cluster.now() {
+            return Ok(());
+        }
+        let id = format!("p{}", self.next_plan);
+        match replan.rebuild(&self.cluster, id.clone()) {
+            Ok(fresh) if fresh.same_outcome(self.executors[i].action()) => Ok(()),
+            Ok(fresh) => {
+                self.next_plan += 1;
+                let why =
+                    format!("stale: the cluster changed since its preview; planned again as {id}");
+                self.withdraw(i, &why);
+                if self.proposed.contains(&plan) {
+                    self.proposed.insert(id.clone());
+                }
+                let approve_all = std::mem::replace(&mut self.approve_all, false);
+                self.propose(fresh, Some(replan));
+                self.approve_all = approve_all;
+                Err(ApprovalError::Stale {
+                    plan,
+                    replanned: Some(id),
+                    why: "the cluster changed since its preview".into(),
+                })
+            }
+            Err(refusal) => {
+                self.withdraw(i, &format!("stale: {refusal}"));
+                Err(ApprovalError::Stale {
+                    plan,
+                    replanned: None,
+                    why: refusal.to_string(),
+                })
             }
         }
     }
@@ -520,7 +578,7 @@ impl<C: Cluster> Supervisor<C> {
             }
             if let Some(action) = self.interruption_response(&node, kind) {
                 self.proposed.insert(action.id.clone());
-                self.propose(action);
+                self.propose(action, None);
             }
         }
     }
@@ -546,7 +604,7 @@ impl<C: Cluster> Supervisor<C> {
             return;
         }
         if let Some(plan) = self.cluster.provisioning_plan() {
-            self.propose_engine_move(Action::scale_out(String::new(), &plan));
+            self.propose_engine_move(Action::scale_out(String::new(), &plan), Replan::ScaleOut);
             return;
         }
         // Disruption waits until karpdeck's own actions are done changing the cluster.
@@ -568,18 +626,19 @@ impl<C: Cluster> Supervisor<C> {
             return;
         };
         let action = Action::disruption(String::new(), self.cluster.snapshot(), &a);
-        self.propose_engine_move(action);
+        let nodes = action.nodes().map(str::to_string).collect();
+        self.propose_engine_move(action, Replan::Disruption(nodes));
     }
 
     /// Give the engine's move a plan id and propose it, unless the operator just rejected the
     /// same move.
-    fn propose_engine_move(&mut self, mut action: Action) {
+    fn propose_engine_move(&mut self, mut action: Action, replan: Replan) {
         if self.recently_rejected(action.kind, &action.targets) {
             return;
         }
         action.id = self.plan_id();
         self.proposed.insert(action.id.clone());
-        self.propose(action);
+        self.propose(action, Some(replan));
     }
 
     /// The engine's answer to the notice on `node`; a Spot pool goes into the unavailable

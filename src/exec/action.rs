@@ -476,6 +476,34 @@ impl Action {
         self.kind == ActionKind::InterruptionResponse
     }
 
+    /// Whether `other` (the same question planned again) would do what this one does: the
+    /// same steps (the pods evicted and from where, the nodes cordoned and deleted), the same
+    /// landings in its preview, and NodeClaims from the same pools, of the same types and
+    /// zones, for as many pods asking as much. Prices and plan ids aside.
+    pub fn same_outcome(&self, other: &Action) -> bool {
+        let launches = |a: &Action| -> Vec<_> {
+            a.launches
+                .iter()
+                .map(|c| {
+                    (
+                        c.claim.nodepool.clone(),
+                        c.claim.pods.len(),
+                        c.claim.requests.clone(),
+                        c.launch.instance_types.clone(),
+                        c.launch.capacity_type,
+                        c.launch.zones.clone(),
+                    )
+                })
+                .collect()
+        };
+        self.kind == other.kind
+            && self.targets == other.targets
+            && self.steps == other.steps
+            && self.preview == other.preview
+            && self.options == other.options
+            && launches(self) == launches(other)
+    }
+
     /// Nodes the action cordons, drains or deletes.
     pub fn nodes(&self) -> impl Iterator<Item = &str> {
         self.steps.iter().filter_map(|s| match s {

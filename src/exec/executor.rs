@@ -128,6 +128,19 @@ pub enum ApprovalError {
         /// The plan holding it.
         other: String,
     },
+    /// Planned again at approval, the action no longer does what its preview showed.
+    #[error("{plan} not approved: {why}; {}", match replanned {
+        Some(new) => format!("review its new plan {new} and approve that"),
+        None => "it was withdrawn".to_string(),
+    })]
+    Stale {
+        /// Plan id.
+        plan: String,
+        /// The plan proposed in its place, if the question still has an answer.
+        replanned: Option<String>,
+        /// What changed.
+        why: String,
+    },
     /// The approval could not be recorded, so it did not happen.
     #[error("{0}")]
     Journal(#[from] JournalError),

@@ -1006,11 +1006,18 @@ impl App {
     fn answer(&mut self, reply: Reply) {
         match reply {
             Reply::Status(s) => self.status = s,
-            Reply::Answered { plans, status } => {
+            Reply::Answered {
+                plans,
+                status,
+                focus,
+            } => {
                 for p in &plans {
                     self.answering.remove(p);
                 }
                 self.status = status;
+                if focus.is_some() {
+                    self.plan_focus = focus;
+                }
             }
             Reply::Proposed(id) => {
                 self.switch(View::Plans);

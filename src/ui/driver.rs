@@ -15,7 +15,7 @@ use crate::control::{Cluster, Supervisor};
 use crate::engine::drain::{drain_plan, DrainOptions};
 use crate::engine::replace::replacement_plan;
 use crate::exec::action::Refusal;
-use crate::exec::Action;
+use crate::exec::{Action, ApprovalError};
 use crate::model::Snapshot;
 
 /// The console's drain flags unless the operator gives others: DaemonSet pods stay (kubectl's
@@ -81,6 +81,8 @@ pub enum Reply {
         plans: Vec<String>,
         /// What came of it.
         status: String,
+        /// A plan to look at next: the one planned again in place of a stale one.
+        focus: Option<String>,
     },
     /// A proposal was made: its plan id.
     Proposed(String),
@@ -360,9 +362,14 @@ impl<C: Cluster> Driver<C> {
                 Reply::WhatIf(preview)
             }
             Command::Approve(plans) => {
-                let (approved, status) = self.approve(&plans);
-                changed = approved > 0;
-                Reply::Answered { plans, status }
+                let (approved, status, focus) = self.approve(&plans);
+                // A stale plan's replacement is a change to show too.
+                changed = approved > 0 || focus.is_some();
+                Reply::Answered {
+                    plans,
+                    status,
+                    focus,
+                }
             }
             Command::Reject(plan) => {
                 changed = self.sup.reject(&plan);
@@ -374,6 +381,7 @@ impl<C: Cluster> Driver<C> {
                 Reply::Answered {
                     plans: vec![plan],
                     status,
+                    focus: None,
                 }
             }
             Command::Context(None) => {
@@ -408,7 +416,19 @@ impl<C: Cluster> Driver<C> {
                 })
             }
             Command::Propose(kind, node) => {
-                match self.sup.submit(|id, s| propose(id, s, kind, &node)) {
+                // Cordon or uncordon as the operator saw the node: planned again at approval,
+                // the direction stays theirs.
+                let cordon = !self
+                    .sup
+                    .cluster()
+                    .snapshot()
+                    .nodes
+                    .iter()
+                    .any(|n| n.name == node && n.unschedulable);
+                match self
+                    .sup
+                    .submit(move |id, s| propose(id, s, kind, &node, cordon))
+                {
                     Ok(id) => Reply::Proposed(id),
                     Err(e) => {
                         changed = false;
@@ -421,9 +441,9 @@ impl<C: Cluster> Driver<C> {
         self.replies.push(reply);
     }
 
-    /// Approve `plans` in order, stopping at the first refusal: how many were approved, and
-    /// the status line.
-    fn approve(&mut self, plans: &[String]) -> (usize, String) {
+    /// Approve `plans` in order, stopping at the first refusal: how many were approved, the
+    /// status line, and the plan proposed in place of a stale one.
+    fn approve(&mut self, plans: &[String]) -> (usize, String, Option<String>) {
         let mut done = Vec::new();
         for p in plans {
             if let Err(e) = self.sup.approve(p) {
@@ -432,23 +452,33 @@ impl<C: Cluster> Driver<C> {
                 } else {
                     format!("approved {}; then {e}", done.join(", "))
                 };
-                return (done.len(), status);
+                let focus = match e {
+                    ApprovalError::Stale { replanned, .. } => replanned,
+                    _ => None,
+                };
+                return (done.len(), status, focus);
             }
             done.push(p.clone());
         }
-        (done.len(), format!("approved {}", done.join(", ")))
+        (done.len(), format!("approved {}", done.join(", ")), None)
     }
 }
 
 /// Build the operator's action on `node` from the cluster as it is now.
-fn propose(id: String, s: &Snapshot, kind: Proposal, node: &str) -> Result<Action, Refusal> {
+fn propose(
+    id: String,
+    s: &Snapshot,
+    kind: Proposal,
+    node: &str,
+    cordon: bool,
+) -> Result<Action, Refusal> {
     let i = s.nodes.iter().position(|n| n.name == node).ok_or_else(|| {
         Refusal(format!(
             "{node} is not a node (a NodeClaim still launching?)"
         ))
     })?;
     match kind {
-        Proposal::Cordon => Ok(Action::cordon(id, node, !s.nodes[i].unschedulable)),
+        Proposal::Cordon => Ok(Action::cordon(id, node, cordon)),
         Proposal::Drain(options) => Action::drain(id, s, &drain_plan(s, &[i], &options), &options),
         Proposal::Replace => Ok(Action::replace(id, s, &replacement_plan(s, i))),
     }
