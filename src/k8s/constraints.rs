@@ -56,6 +56,52 @@ pub fn requirement(f: &Field) -> Result<(String, Requirement), ConvertError> {
     Ok((key, req))
 }
 
+/// Requirements as an object's spec writes them (`{key, operator, values[, minValues]}`), the
+/// way Karpenter writes a NodeClaim's: integer bounds as `Gt`/`Lt`, complements as `NotIn` or
+/// `Exists`. The reverse of [`requirements`].
+pub fn requirements_json(reqs: &Requirements) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let mut out = Vec::new();
+    for (key, r) in reqs.iter() {
+        let mut bounded = false;
+        if let Some(n) = r.gte() {
+            out.push(json!({"key": key, "operator": "Gt", "values": [(n - 1).to_string()]}));
+            bounded = true;
+        }
+        if let Some(n) = r.lte() {
+            out.push(json!({"key": key, "operator": "Lt", "values": [(n + 1).to_string()]}));
+            bounded = true;
+        }
+        if bounded {
+            continue;
+        }
+        let op = r.operator();
+        let mut item = json!({"key": key, "operator": op.as_str()});
+        if matches!(op, Operator::In | Operator::NotIn) {
+            item["values"] = json!(r.values().iter().collect::<Vec<_>>());
+        }
+        if let Some(m) = r.min_values() {
+            item["minValues"] = json!(m);
+        }
+        out.push(item);
+    }
+    out
+}
+
+/// Taints as a spec writes them (`{key, value, effect}`).
+pub fn taints_json(taints: &[Taint]) -> Vec<serde_json::Value> {
+    taints
+        .iter()
+        .map(|t| {
+            let mut item = serde_json::json!({"key": t.key, "effect": t.effect.as_str()});
+            if !t.value.is_empty() {
+                item["value"] = serde_json::json!(t.value);
+            }
+            item
+        })
+        .collect()
+}
+
 /// A list of requirements ANDed together.
 pub fn requirements<'a>(f: &Field<'a>, key: &'a str) -> Result<Requirements, ConvertError> {
     let mut out = Requirements::new();
@@ -312,4 +358,35 @@ pub fn topology_spread(spec: &Field) -> Result<Vec<TopologySpread>, ConvertError
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+    use crate::k8s::field::Origin;
+
+    #[test]
+    fn requirements_written_read_back_are_the_same() {
+        let text = serde_json::json!({"r": [
+            {"key": "a", "operator": "In", "values": ["x", "y"], "minValues": 2},
+            {"key": "b", "operator": "NotIn", "values": ["z"]},
+            {"key": "c", "operator": "Exists"},
+            {"key": "d", "operator": "DoesNotExist"},
+            {"key": "e", "operator": "Gt", "values": ["4"]},
+            {"key": "f", "operator": "Lt", "values": ["9"]},
+        ]});
+        let origin = Origin {
+            file: "t".into(),
+            position: String::new(),
+            object: "t".into(),
+        };
+        let read = requirements(&Field::root(&text, &origin), "r").unwrap();
+        let written = serde_json::json!({ "r": requirements_json(&read) });
+        let again = requirements(&Field::root(&written, &origin), "r").unwrap();
+        assert_eq!(read, again);
+        assert_eq!(
+            written["r"][4],
+            serde_json::json!({"key": "e", "operator": "Gt", "values": ["4"]})
+        );
+    }
 }

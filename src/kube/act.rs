@@ -3,14 +3,19 @@
 //! delivered), delete a pod, and tell whether a particular pod (by UID) is gone. The kube
 //! executor backend is built on these; each call returns at once, as backend calls do.
 
-use ::kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use ::kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions,
+};
 use ::kube::Client;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::{json, Value};
 
+use super::claim::{claim_api_version, manifest};
 use super::connect::error_text;
 use super::Connection;
+use crate::engine::launch::NodeClaimPlan;
 use crate::exec::{BackendError, Eviction};
+use crate::model::{NodePool, NodePoolApi};
 
 /// The Eviction API's `apiVersion` a server offers for `pods/eviction`: `policy/v1` from
 /// Kubernetes 1.22, `policy/v1beta1` before.
@@ -158,6 +163,60 @@ impl Actor {
         }
     }
 
+    /// Create the NodeClaim for `plan` from `pool`, made by karpdeck plan `plan_id`, as
+    /// Karpenter would (its NodePool owns it); returns the name the server gave it.
+    pub async fn create_nodeclaim(
+        &self,
+        pool: &NodePool,
+        plan: &NodeClaimPlan,
+        plan_id: &str,
+    ) -> Result<String, BackendError> {
+        let api_version = claim_api_version(pool.api).map_err(BackendError)?;
+        let pools: Api<DynamicObject> = Api::all_with(
+            self.client.clone(),
+            &karpenter(api_version, "NodePool", "nodepools"),
+        );
+        let owner = pools
+            .get(&pool.name)
+            .await
+            .map_err(|e| failed(&format!("read nodepool {}", pool.name), &e))?;
+        let uid = owner.metadata.uid.unwrap_or_default();
+        let object = manifest(pool, &uid, plan, plan_id).map_err(BackendError)?;
+        let claim: DynamicObject = serde_json::from_value(object)
+            .map_err(|e| BackendError(format!("nodeclaim for {}: {e}", pool.name)))?;
+        let claims: Api<DynamicObject> = Api::all_with(
+            self.client.clone(),
+            &karpenter(api_version, "NodeClaim", "nodeclaims"),
+        );
+        let created = claims
+            .create(&PostParams::default(), &claim)
+            .await
+            .map_err(|e| failed(&format!("create a nodeclaim from {}", pool.name), &e))?;
+        created
+            .metadata
+            .name
+            .ok_or_else(|| BackendError("the server named no nodeclaim".into()))
+    }
+
+    /// Delete a NodeClaim (Karpenter's finalizer then drains and terminates its instance);
+    /// `false` if it was already gone.
+    pub async fn delete_nodeclaim(
+        &self,
+        api: NodePoolApi,
+        name: &str,
+    ) -> Result<bool, BackendError> {
+        let api_version = claim_api_version(api).map_err(BackendError)?;
+        let claims: Api<DynamicObject> = Api::all_with(
+            self.client.clone(),
+            &karpenter(api_version, "NodeClaim", "nodeclaims"),
+        );
+        match claims.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(true),
+            Err(e) if status_code(&e) == Some(404) => Ok(false),
+            Err(e) => Err(failed(&format!("delete nodeclaim {name}"), &e)),
+        }
+    }
+
     /// The UID of the pod of that name now, if there is one.
     pub async fn pod_uid(
         &self,
@@ -180,6 +239,20 @@ impl Actor {
         uid: &str,
     ) -> Result<bool, BackendError> {
         Ok(self.pod_uid(namespace, name).await?.as_deref() != Some(uid))
+    }
+}
+
+/// A Karpenter resource (`karpenter.sh/…`) at `api_version`.
+fn karpenter(api_version: &str, kind: &str, plural: &str) -> ApiResource {
+    let (group, version) = api_version
+        .split_once('/')
+        .unwrap_or(("karpenter.sh", api_version));
+    ApiResource {
+        group: group.to_string(),
+        version: version.to_string(),
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        plural: plural.to_string(),
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod act;
 pub mod backoff;
+pub mod claim;
 pub mod cluster;
 pub mod connect;
 pub mod dump;

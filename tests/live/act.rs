@@ -217,3 +217,108 @@ pub fn evictions_arrive_as_asked(rig: &Rig, rt: &tokio::runtime::Runtime) {
     rt.block_on(namespaces.delete(NS, &DeleteParams::default()))
         .unwrap();
 }
+
+/// After the lab's nginx is scaled to 6: karpdeck's NodeClaims for the pending pods, created
+/// through the API as Karpenter writes them, then deleted.
+pub fn nodeclaims_are_created_as_karpenter_writes_them(rig: &Rig, rt: &tokio::runtime::Runtime) {
+    use karpdeck::engine::plan::{plan, Strategy};
+    use karpdeck::engine::scheduling::Options;
+    use karpdeck::model::NodePoolApi;
+
+    let target = karpdeck::kube::Target {
+        kubeconfig: Some(rig.kubeconfig.clone()),
+        context: None,
+    };
+    // A one-shot read runs its own runtime: off this thread's.
+    let loaded = {
+        let target = target.clone();
+        std::thread::spawn(move || {
+            karpdeck::kube::load(
+                &target,
+                &karpdeck::scenario::LoadOptions::default(),
+                karpdeck::catalog::Catalog::embedded(),
+            )
+        })
+        .join()
+        .unwrap()
+        .unwrap()
+    };
+    let s = &loaded.snapshot;
+    let planned = plan(s, Strategy::Karpenter, &Options::default());
+    assert_eq!(planned.nodeclaims.len(), 2, "the lab's two NodeClaims");
+    let contexts = karpdeck::kube::Contexts::read(&target).unwrap();
+    let conn = rt
+        .block_on(contexts.connect(&contexts.resolve(None).unwrap()))
+        .unwrap();
+    let actor = rt.block_on(Actor::new(&conn)).unwrap();
+    let claims: Api<DynamicObject> = Api::all_with(
+        rig.client.clone(),
+        &apply::resource(&json!({"apiVersion": "karpenter.sh/v1", "kind": "NodeClaim"})),
+    );
+    // The lab's pool is a v1alpha5 Provisioner, whose Machines karpdeck does not create.
+    let provisioner = s.nodepool(&planned.nodeclaims[0].claim.nodepool).unwrap();
+    assert_eq!(provisioner.api, NodePoolApi::V1alpha5Provisioner);
+    let refused = rt
+        .block_on(actor.create_nodeclaim(provisioner, &planned.nodeclaims[0], "p9"))
+        .unwrap_err();
+    assert!(refused.0.contains("Machines"), "{refused}");
+    // The same pool as a karpenter.sh/v1 NodePool.
+    let mut v1 = provisioner.clone();
+    v1.name = "act".into();
+    v1.api = NodePoolApi::V1;
+    v1.node_class = Some("default".into());
+    let pool_object = json!({
+        "apiVersion": "karpenter.sh/v1", "kind": "NodePool",
+        "metadata": {"name": "act"},
+        "spec": {"template": {"spec": {
+            "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"},
+            "requirements": [],
+        }}},
+    });
+    rt.block_on(apply::create(&rig.client, &pool_object, false));
+    for (i, c) in planned.nodeclaims.iter().enumerate() {
+        let pool = &v1;
+        let name = rt.block_on(actor.create_nodeclaim(pool, c, "p9")).unwrap();
+        assert!(name.starts_with(&format!("{}-", pool.name)), "{name}");
+        let made = rt.block_on(claims.get(&name)).unwrap();
+        let meta = &made.metadata;
+        assert_eq!(
+            meta.labels.as_ref().unwrap()["karpenter.sh/nodepool"],
+            pool.name
+        );
+        assert_eq!(meta.annotations.as_ref().unwrap()["karpdeck.io/plan"], "p9");
+        let owner = &meta.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str()),
+            ("NodePool", pool.name.as_str())
+        );
+        assert!(!owner.uid.is_empty());
+        let spec = &made.data["spec"];
+        assert_eq!(
+            spec["resources"]["requests"],
+            json!(karpdeck::engine::plan::requests_json(&c.claim.requests)),
+            "nodeclaim {i}"
+        );
+        let types = spec["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == "node.kubernetes.io/instance-type")
+            .unwrap();
+        assert_eq!(types["operator"], "In");
+        let mut want = c.launch.instance_types.clone();
+        want.sort();
+        assert_eq!(types["values"], json!(want));
+        assert_eq!(spec["nodeClassRef"]["kind"], "EC2NodeClass");
+        assert!(rt
+            .block_on(actor.delete_nodeclaim(pool.api, &name))
+            .unwrap());
+        assert!(!rt
+            .block_on(actor.delete_nodeclaim(pool.api, &name))
+            .unwrap());
+    }
+    let pools: Api<DynamicObject> =
+        Api::all_with(rig.client.clone(), &apply::resource(&pool_object));
+    rt.block_on(pools.delete("act", &DeleteParams::default()))
+        .unwrap();
+}

@@ -64,6 +64,10 @@ fn main() {
             scaled_nginx_gives_the_labs_two_nodeclaims,
         ),
         (
+            "nodeclaims_are_created_as_karpenter_writes_them",
+            act::nodeclaims_are_created_as_karpenter_writes_them,
+        ),
+        (
             "dump_replays_with_the_same_plan",
             dump_replays_with_the_same_plan,
         ),
