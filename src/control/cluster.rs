@@ -26,6 +26,11 @@ pub trait Cluster: Backend + Send {
     /// The cluster as it is now.
     fn snapshot(&self) -> &Snapshot;
 
+    /// The permissions karpdeck's actions need that the user lacks here (none in a simulation).
+    fn denied(&self) -> std::collections::BTreeSet<super::Permission> {
+        std::collections::BTreeSet::new()
+    }
+
     /// What the snapshot's pods ask of each node, summed. A cluster that keeps the totals as
     /// its pods change answers without adding them all up again.
     fn tally(&self) -> std::borrow::Cow<'_, PodTally> {

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod event;
 pub mod observe;
+pub mod permission;
 pub mod replan;
 pub mod signals;
 pub mod supervisor;
@@ -12,6 +13,7 @@ pub mod supervisor;
 pub use cluster::{Cluster, OfferingKey, Pool};
 pub use event::{ClusterEvent, EventKind};
 pub use observe::{Expectation, Observer, Outcome, Prediction, Verdict};
+pub use permission::Permission;
 pub use replan::Replan;
 pub use signals::{Notice, PoolSignals, SourceHealth, SourceState};
 pub use supervisor::{first_free_plan, Supervisor, REJECTION_BACKOFF};

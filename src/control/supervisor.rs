@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::cluster::Cluster;
 use super::event::EventKind;
 use super::observe::Observer;
+use super::permission;
 use super::replan::Replan;
 use crate::engine::interruption::{respond, InterruptionEvent, MessageKind};
 use crate::exec::action::Refusal;
@@ -247,7 +248,14 @@ impl<C: Cluster> Supervisor<C> {
                 node,
                 other: other.action().id.clone(),
             });
-        let result = match conflict {
+        // What the user may not do is refused before anything else is asked.
+        let forbidden = permission::missing(&permission::needs(action), &self.cluster.denied())
+            .map(|missing| ApprovalError::Forbidden {
+                plan: plan.to_string(),
+                context: context.clone(),
+                missing,
+            });
+        let result = match forbidden.or(conflict) {
             Some(e) => Err(e),
             None => self
                 .recheck(i)

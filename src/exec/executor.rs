@@ -128,6 +128,16 @@ pub enum ApprovalError {
         /// The plan holding it.
         other: String,
     },
+    /// The user may not do what the action needs on this cluster.
+    #[error("{plan} not approved: context {context} may not {missing}")]
+    Forbidden {
+        /// Plan id.
+        plan: String,
+        /// The context.
+        context: String,
+        /// The missing permissions (`create pods/eviction`).
+        missing: String,
+    },
     /// Planned again at approval, the action no longer does what its preview showed.
     #[error("{plan} not approved: {why}; {}", match replanned {
         Some(new) => format!("review its new plan {new} and approve that"),

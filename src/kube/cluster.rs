@@ -3,7 +3,7 @@
 //! workflow shows what Karpenter would do next, and every action is refused (read-only) until
 //! karpdeck acts through the Kubernetes API.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -12,7 +12,8 @@ use super::watch::Watching;
 use super::{Connection, Contexts, LiveError, Target};
 use crate::catalog::Catalog;
 use crate::control::{
-    Cluster, ClusterEvent, EventKind, Notice, OfferingKey, Pool, PoolSignals, SourceHealth,
+    Cluster, ClusterEvent, EventKind, Notice, OfferingKey, Permission, Pool, PoolSignals,
+    SourceHealth,
 };
 use crate::engine::drain::DrainOptions;
 use crate::engine::launch::NodeClaimPlan;
@@ -39,6 +40,8 @@ pub struct LiveCluster {
     events: Vec<ClusterEvent>,
     unavailable: BTreeMap<OfferingKey, DateTime<Utc>>,
     no_signals: BTreeMap<Pool, PoolSignals>,
+    /// What the user may not do through this context, asked when it was connected.
+    denied: BTreeSet<Permission>,
 }
 
 impl std::fmt::Debug for LiveCluster {
@@ -57,7 +60,8 @@ impl LiveCluster {
         let contexts = Contexts::read(target)?;
         let context = contexts.resolve(target.context.as_deref())?;
         let runtime = super::runtime()?;
-        let (conn, watching) = runtime.block_on(watch(&contexts, &context, catalog.clone()))?;
+        let (conn, watching, denied) =
+            runtime.block_on(watch(&contexts, &context, catalog.clone()))?;
         Ok(Self {
             runtime: Some(runtime),
             contexts,
@@ -68,6 +72,7 @@ impl LiveCluster {
             events: Vec::new(),
             unavailable: BTreeMap::new(),
             no_signals: BTreeMap::new(),
+            denied,
         })
     }
 
@@ -77,16 +82,21 @@ impl LiveCluster {
     }
 }
 
-/// Connect through `context` and start a watcher per source the server serves.
+/// A context connected to: its connection, its watchers, and what the user may not do there.
+type Connected = (Connection, Watching, BTreeSet<Permission>);
+
+/// Connect through `context`, ask what the user may not do there, and start a watcher per
+/// source the server serves.
 async fn watch(
     contexts: &Contexts,
     context: &str,
     catalog: Arc<Catalog>,
-) -> Result<(Connection, Watching), LiveError> {
+) -> Result<Connected, LiveError> {
     let conn = contexts.connect(context).await?;
     let sources = super::discover(&conn).await?;
+    let denied = super::access::denied(&conn.client).await;
     let watching = Watching::start(&conn, sources, catalog);
-    Ok((conn, watching))
+    Ok((conn, watching, denied))
 }
 
 impl Drop for LiveCluster {
@@ -247,7 +257,7 @@ impl Cluster for LiveCluster {
         // Called from the console's cluster thread, inside its own runtime: the watchers'
         // runtime is driven from a thread of its own for the connection.
         let contexts = &self.contexts;
-        let (conn, watching) = std::thread::scope(|s| {
+        let (conn, watching, denied) = std::thread::scope(|s| {
             s.spawn(|| runtime.block_on(watch(contexts, &context, self.catalog.clone())))
                 .join()
                 .unwrap_or_else(|_| {
@@ -262,6 +272,7 @@ impl Cluster for LiveCluster {
         // The old watchers stop as they are dropped.
         self.watching = watching;
         self.conn = conn;
+        self.denied = denied;
         self.unavailable.clear();
         self.started = Utc::now();
         self.events.clear();
@@ -274,6 +285,10 @@ impl Cluster for LiveCluster {
 
     fn karpenter_present(&self) -> Option<bool> {
         Some(self.watching.store.has_karpenter())
+    }
+
+    fn denied(&self) -> BTreeSet<Permission> {
+        self.denied.clone()
     }
 }
 

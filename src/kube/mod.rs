@@ -3,6 +3,7 @@
 //! (converted by [`crate::k8s`], the scenario loader's converter), and a one-shot read for the
 //! headless commands.
 
+pub mod access;
 pub mod act;
 pub mod backoff;
 pub mod claim;

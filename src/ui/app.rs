@@ -829,9 +829,11 @@ impl App {
                     self.cancel(&p);
                 }
             }
-            KeyAction::Cordon => self.propose_selected(Proposal::Cordon),
-            KeyAction::Drain => self.propose_selected(Proposal::Drain(CONSOLE_DRAIN)),
-            KeyAction::Replace => self.propose_selected(Proposal::Replace),
+            KeyAction::Cordon | KeyAction::Drain | KeyAction::Replace => {
+                if let Some(kind) = proposal_of(action) {
+                    self.propose_selected(kind);
+                }
+            }
             KeyAction::Pause | KeyAction::Faster | KeyAction::Slower if !self.world.simulated => {
                 self.status =
                     "a live cluster runs on the wall clock: nothing to pause or speed up".into();
@@ -988,10 +990,25 @@ impl App {
         }
     }
 
-    /// Propose an action on `node`; it opens in the Plans view once made.
+    /// Propose an action on `node`; it opens in the Plans view once made. One the user may
+    /// not run here is not proposed: the status says what is missing.
     fn propose(&mut self, kind: Proposal, node: &str) {
+        if let Some(why) = self.not_permitted(&kind) {
+            self.status = why;
+            return;
+        }
         self.link.send(Command::Propose(kind, node.to_string()));
         self.status = format!("working out the plan for {node}…");
+    }
+
+    /// Why the user may not run `kind` here (`context C may not create pods/eviction`), if so.
+    pub fn not_permitted(&self, kind: &Proposal) -> Option<String> {
+        crate::control::permission::missing(&kind.needs(), &self.world.denied).map(|missing| {
+            format!(
+                "not permitted: context {} may not {missing}",
+                self.world.context
+            )
+        })
     }
 
     /// The clock's speed and pause, to the cluster side.
@@ -1048,6 +1065,16 @@ pub const MAX_SPEED: f64 = 240.0;
 
 /// `:drain`'s arguments: one node and kubectl drain's flags in any order, over the console's
 /// defaults. Flag values are Go's booleans, as kubectl reads them.
+/// The proposal a key makes on the selected node, if it makes one.
+pub fn proposal_of(action: KeyAction) -> Option<Proposal> {
+    match action {
+        KeyAction::Cordon => Some(Proposal::Cordon),
+        KeyAction::Drain => Some(Proposal::Drain(CONSOLE_DRAIN)),
+        KeyAction::Replace => Some(Proposal::Replace),
+        _ => None,
+    }
+}
+
 fn drain_args<'a>(
     args: &[&'a str],
 ) -> Result<(&'a str, crate::engine::drain::DrainOptions), String> {

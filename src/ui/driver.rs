@@ -11,7 +11,7 @@ use chrono::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::world::{Interest, World};
-use crate::control::{Cluster, Supervisor};
+use crate::control::{Cluster, Permission, Supervisor};
 use crate::engine::drain::{drain_plan, DrainOptions};
 use crate::engine::replace::replacement_plan;
 use crate::exec::action::Refusal;
@@ -36,6 +36,25 @@ pub enum Proposal {
     Drain(DrainOptions),
     /// Launch a replacement, then drain and delete.
     Replace,
+}
+
+impl Proposal {
+    /// The permissions running it needs.
+    pub fn needs(&self) -> std::collections::BTreeSet<Permission> {
+        use Permission as P;
+        match self {
+            Proposal::Cordon => [P::PatchNodes].into(),
+            Proposal::Drain(o) if o.disable_eviction => [P::PatchNodes, P::DeletePods].into(),
+            Proposal::Drain(_) => [P::PatchNodes, P::EvictPods].into(),
+            Proposal::Replace => [
+                P::PatchNodes,
+                P::EvictPods,
+                P::CreateNodeClaims,
+                P::DeleteNodeClaims,
+            ]
+            .into(),
+        }
+    }
 }
 
 /// What the console asks of the cluster side.

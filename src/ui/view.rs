@@ -1201,15 +1201,16 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
         .map(|w| Line::from(Span::styled(format!(" ! {}", w.0), t.fg(t.warn))))
         .collect();
     for a in KeyAction::ALL {
-        let refused =
-            !app.approvals_offered() && matches!(a, KeyAction::Approve | KeyAction::ApproveAll);
-        lines.push(if refused {
+        let refused = if !app.approvals_offered()
+            && matches!(a, KeyAction::Approve | KeyAction::ApproveAll)
+        {
+            Some("not in read-only mode".to_string())
+        } else {
+            crate::ui::app::proposal_of(*a).and_then(|kind| app.not_permitted(&kind))
+        };
+        lines.push(if let Some(why) = refused {
             Line::from(Span::styled(
-                format!(
-                    " {:<16}{} — not in read-only mode",
-                    app.keymap.keys_for(*a),
-                    a.describe()
-                ),
+                format!(" {:<16}{} — {why}", app.keymap.keys_for(*a), a.describe()),
                 t.fg(t.muted),
             ))
         } else {

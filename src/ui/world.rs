@@ -193,6 +193,8 @@ pub struct World {
     pub karpenter: Option<bool>,
     /// The context the cluster is read through (`sim` for the simulator).
     pub context: String,
+    /// The permissions karpdeck's actions need that the user lacks there.
+    pub denied: std::collections::BTreeSet<crate::control::Permission>,
     /// The other contexts it could be read through (`:ctx`).
     pub contexts: Vec<String>,
     /// In observe mode (`Some`): Karpenter's next moves as karpdeck predicts them, with how
@@ -407,6 +409,7 @@ impl World {
             sources: sim.sources(),
             karpenter: sim.karpenter_present(),
             context: sim.context(),
+            denied: sim.denied(),
             contexts: sim.contexts(),
             expected: sup.observer().map(|o| {
                 o.open()

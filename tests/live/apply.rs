@@ -193,5 +193,7 @@ fn cluster_scoped(ar: &ApiResource) -> bool {
             | "EC2NodeClass"
             | "AWSNodeTemplate"
             | "CustomResourceDefinition"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
     )
 }

@@ -9,6 +9,7 @@
 //! karpdeck on a real API server), and `populate NODES PODS_PER_NODE` fills the cluster for
 //! `karpdeck bench --kubeconfig`.
 
+mod access;
 mod act;
 mod apply;
 mod kubelet;
@@ -74,6 +75,10 @@ fn main() {
         (
             "errors_name_the_context_and_the_refusal",
             errors_name_the_context_and_the_refusal,
+        ),
+        (
+            "a_user_who_may_not_evict_sees_drain_disabled",
+            access::a_user_who_may_not_evict_sees_drain_disabled,
         ),
         (
             "watchers_reconnect_after_an_apiserver_outage",
