@@ -1,6 +1,7 @@
 //! `karpdeck console` (and `karpdeck` with no command): the console on a live cluster, in
-//! observe mode — Karpenter acts, karpdeck shows what it will do next. Acting on a live
-//! cluster is not built yet, so the console is read-only there.
+//! observe mode — Karpenter acts, karpdeck shows what it will do next — where the operator's
+//! own actions (drain, cordon, replace) are previewed, approved and run through the API, unless
+//! `--read-only`.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -42,7 +43,7 @@ pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let options = ConsoleOptions {
         theme: args.theme.clone(),
         keymap: args.keymap.clone(),
-        read_only: true,
+        read_only: args.read_only,
         journal: if view.is_some() { None } else { journal_path },
     };
     let mut app = console::app(

@@ -43,6 +43,10 @@ pub struct Cli {
     /// The live cluster for the console, when no command is given.
     #[command(flatten)]
     pub live: LiveArgs,
+    /// The console without a command: refuse every approval (nothing is changed on the
+    /// cluster).
+    #[arg(long)]
+    pub read_only: bool,
     /// What to do (none: the console on the live cluster).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -92,6 +96,9 @@ pub struct ConsoleArgs {
     /// Keymap: default, emacs (default: config.toml's, else default).
     #[arg(long)]
     pub keymap: Option<String>,
+    /// Refuse every approval: karpdeck observes and previews, and changes nothing.
+    #[arg(long)]
+    pub read_only: bool,
     /// Render one frame of VIEW to stdout once every source has synced, and exit (nodes,
     /// pending, nodepools, tree, spot, plans, journal).
     #[arg(long, value_name = "VIEW")]
@@ -495,15 +502,16 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
     let Some(command) = cli.command else {
         let args = ConsoleArgs {
             live: cli.live,
+            read_only: cli.read_only,
             ..ConsoleArgs::default()
         };
         return console::run(&args, out);
     };
-    if cli.live.given() {
+    if cli.live.given() || cli.read_only {
         // Before a command they would silently not apply to it: the wrong cluster is worse
         // than an error.
         return Err(Failure::bad_input(
-            "--kubeconfig and --context go after the command (karpdeck plan --context C), or alone for the console",
+            "--kubeconfig, --context and --read-only go after the command (karpdeck plan --context C), or alone for the console",
         ));
     }
     let text = match command {

@@ -68,9 +68,10 @@ pub trait Backend {
     /// Where the actions run, as the journal's `context` (a kube context, or `sim`).
     fn context(&self) -> String;
 
-    /// Create a NodeClaim for the plan; returns its name.
+    /// Create a NodeClaim for karpdeck plan `plan`; returns its name.
     fn create_nodeclaim(
         &mut self,
+        plan: &str,
         claim: &NodeClaimPlan,
     ) -> impl Future<Output = Result<String, BackendError>> + Send;
 

@@ -597,7 +597,7 @@ impl Executor {
                 let name = match self.claims.get(i).cloned().flatten() {
                     Some(name) => name,
                     None => {
-                        let name = b.create_nodeclaim(plan).await?;
+                        let name = b.create_nodeclaim(&self.action.id, plan).await?;
                         if let Some(slot) = self.claims.get_mut(i) {
                             *slot = Some(name.clone());
                         }
@@ -917,7 +917,11 @@ mod tests {
             "scripted".into()
         }
 
-        async fn create_nodeclaim(&mut self, _: &NodeClaimPlan) -> Result<String, BackendError> {
+        async fn create_nodeclaim(
+            &mut self,
+            _: &str,
+            _: &NodeClaimPlan,
+        ) -> Result<String, BackendError> {
             if self.fail_launches {
                 return Err(BackendError("InsufficientInstanceCapacity".into()));
             }

@@ -1,13 +1,14 @@
 //! A live cluster as the workflow and the console see it: the watchers' store, whose snapshot
-//! changes in place with each watch event, and the wall clock. karpdeck observes it: the
-//! workflow shows what Karpenter would do next, and every action is refused (read-only) until
-//! karpdeck acts through the Kubernetes API.
+//! changes in place with each watch event, and the wall clock. karpdeck observes it (the
+//! workflow shows what Karpenter would do next) and acts on it, on the operator's approval,
+//! through [`super::act`]: cordon, evictions by UID, NodeClaims created and deleted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::act::{Actor, Ask};
 use super::watch::Watching;
 use super::{Connection, Contexts, LiveError, Target};
 use crate::catalog::Catalog;
@@ -42,6 +43,10 @@ pub struct LiveCluster {
     no_signals: BTreeMap<Pool, PoolSignals>,
     /// What the user may not do through this context, asked when it was connected.
     denied: BTreeSet<Permission>,
+    /// The API calls that act on it (or why there are none: no Eviction API).
+    actor: Result<Actor, String>,
+    /// Pods evicted through it, by (pod key, node): the UID that must go.
+    evicted: BTreeMap<(String, String), String>,
 }
 
 impl std::fmt::Debug for LiveCluster {
@@ -60,7 +65,7 @@ impl LiveCluster {
         let contexts = Contexts::read(target)?;
         let context = contexts.resolve(target.context.as_deref())?;
         let runtime = super::runtime()?;
-        let (conn, watching, denied) =
+        let (conn, watching, denied, actor) =
             runtime.block_on(watch(&contexts, &context, catalog.clone()))?;
         Ok(Self {
             runtime: Some(runtime),
@@ -73,6 +78,8 @@ impl LiveCluster {
             unavailable: BTreeMap::new(),
             no_signals: BTreeMap::new(),
             denied,
+            actor,
+            evicted: BTreeMap::new(),
         })
     }
 
@@ -80,10 +87,22 @@ impl LiveCluster {
     pub fn context(&self) -> &str {
         &self.conn.context
     }
+
+    /// The API calls that act on the cluster, or why the server offers none.
+    fn actor(&self) -> Result<&Actor, BackendError> {
+        self.actor
+            .as_ref()
+            .map_err(|why| BackendError(format!("context {}: {why}", self.conn.context)))
+    }
 }
 
 /// A context connected to: its connection, its watchers, and what the user may not do there.
-type Connected = (Connection, Watching, BTreeSet<Permission>);
+type Connected = (
+    Connection,
+    Watching,
+    BTreeSet<Permission>,
+    Result<Actor, String>,
+);
 
 /// Connect through `context`, ask what the user may not do there, and start a watcher per
 /// source the server serves.
@@ -95,8 +114,9 @@ async fn watch(
     let conn = contexts.connect(context).await?;
     let sources = super::discover(&conn).await?;
     let denied = super::access::denied(&conn.client).await;
+    let actor = Actor::new(&conn).await.map_err(|e| e.0);
     let watching = Watching::start(&conn, sources, catalog);
-    Ok((conn, watching, denied))
+    Ok((conn, watching, denied, actor))
 }
 
 impl Drop for LiveCluster {
@@ -106,13 +126,6 @@ impl Drop for LiveCluster {
             rt.shutdown_background();
         }
     }
-}
-
-/// The refusal every action on a live cluster gets for now.
-fn read_only(context: &str) -> BackendError {
-    BackendError(format!(
-        "context {context} is read-only: karpdeck observes live clusters and does not act on them yet"
-    ))
 }
 
 impl Cluster for LiveCluster {
@@ -257,7 +270,7 @@ impl Cluster for LiveCluster {
         // Called from the console's cluster thread, inside its own runtime: the watchers'
         // runtime is driven from a thread of its own for the connection.
         let contexts = &self.contexts;
-        let (conn, watching, denied) = std::thread::scope(|s| {
+        let (conn, watching, denied, actor) = std::thread::scope(|s| {
             s.spawn(|| runtime.block_on(watch(contexts, &context, self.catalog.clone())))
                 .join()
                 .unwrap_or_else(|_| {
@@ -273,6 +286,8 @@ impl Cluster for LiveCluster {
         self.watching = watching;
         self.conn = conn;
         self.denied = denied;
+        self.actor = actor;
+        self.evicted.clear();
         self.unavailable.clear();
         self.started = Utc::now();
         self.events.clear();
@@ -301,8 +316,17 @@ impl Backend for LiveCluster {
         self.conn.context.clone()
     }
 
-    async fn create_nodeclaim(&mut self, _claim: &NodeClaimPlan) -> Result<String, BackendError> {
-        Err(read_only(&self.conn.context))
+    async fn create_nodeclaim(
+        &mut self,
+        plan: &str,
+        claim: &NodeClaimPlan,
+    ) -> Result<String, BackendError> {
+        let pool = self
+            .snapshot()
+            .nodepool(&claim.claim.nodepool)
+            .cloned()
+            .ok_or_else(|| BackendError(format!("nodepool {} is gone", claim.claim.nodepool)))?;
+        self.actor()?.create_nodeclaim(&pool, claim, plan).await
     }
 
     async fn nodeclaim_state(&mut self, claim: &str) -> Result<ClaimState, BackendError> {
@@ -320,10 +344,10 @@ impl Backend for LiveCluster {
 
     async fn set_unschedulable(
         &mut self,
-        _node: &str,
-        _unschedulable: bool,
+        node: &str,
+        unschedulable: bool,
     ) -> Result<bool, BackendError> {
-        Err(read_only(&self.conn.context))
+        self.actor()?.set_unschedulable(node, unschedulable).await
     }
 
     async fn pods_to_move(
@@ -337,14 +361,52 @@ impl Backend for LiveCluster {
 
     async fn evict(
         &mut self,
-        _pod: &str,
-        _node: &str,
-        _bypass_pdbs: bool,
+        pod: &str,
+        node: &str,
+        bypass_pdbs: bool,
     ) -> Result<Eviction, BackendError> {
-        Err(read_only(&self.conn.context))
+        let (namespace, name) = pod
+            .split_once('/')
+            .ok_or_else(|| BackendError(format!("{pod}: not namespace/name")))?;
+        self.refresh();
+        let here = self
+            .snapshot()
+            .pods
+            .iter()
+            .any(|p| p.node_name.as_deref() == Some(node) && p.key() == pod);
+        let actor = self.actor()?.clone();
+        // The pod as it is now: the eviction (or deletion) is for that one only, by UID, and
+        // it is gone when that UID is.
+        let uid = match actor.pod_uid(namespace, name).await? {
+            Some(uid) if here => uid,
+            _ => return Ok(Eviction::NotFound),
+        };
+        let ask = Ask {
+            uid: Some(&uid),
+            ..Ask::default()
+        };
+        let answer = if bypass_pdbs {
+            actor.delete_pod(namespace, name, &ask).await?
+        } else {
+            actor.evict(namespace, name, &ask).await?
+        };
+        if answer == Eviction::Accepted {
+            self.evicted
+                .insert((pod.to_string(), node.to_string()), uid);
+        }
+        Ok(answer)
     }
 
     async fn pod_gone(&mut self, pod: &str, node: &str) -> Result<bool, BackendError> {
+        let key = (pod.to_string(), node.to_string());
+        if let (Some(uid), Some((namespace, name))) = (self.evicted.get(&key), pod.split_once('/'))
+        {
+            let gone = self.actor()?.pod_gone(namespace, name, uid).await?;
+            if gone {
+                self.evicted.remove(&key);
+            }
+            return Ok(gone);
+        }
         self.refresh();
         Ok(!self
             .snapshot()
@@ -353,8 +415,27 @@ impl Backend for LiveCluster {
             .any(|p| p.node_name.as_deref() == Some(node) && p.key() == pod))
     }
 
-    async fn delete_node(&mut self, _node: &str) -> Result<(), BackendError> {
-        Err(read_only(&self.conn.context))
+    async fn delete_node(&mut self, node: &str) -> Result<(), BackendError> {
+        // A Karpenter node goes with its NodeClaim: Karpenter's finalizer drains what is
+        // left and terminates the instance. Any other node is only drained.
+        let s = self.snapshot();
+        let claim = s
+            .nodeclaims
+            .iter()
+            .find(|c| c.node_name.as_deref() == Some(node))
+            .ok_or_else(|| {
+                BackendError(format!(
+                    "{node} has no NodeClaim: karpdeck removes only Karpenter's nodes (it stays cordoned and drained)"
+                ))
+            })?;
+        let api = claim
+            .nodepool
+            .as_deref()
+            .and_then(|p| s.nodepool(p))
+            .map_or(crate::model::NodePoolApi::V1, |p| p.api);
+        let name = claim.name.clone();
+        self.actor()?.delete_nodeclaim(api, &name).await?;
+        Ok(())
     }
 
     async fn node_gone(&mut self, node: &str) -> Result<bool, BackendError> {

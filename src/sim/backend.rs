@@ -20,7 +20,11 @@ impl Backend for Sim {
         "sim".to_string()
     }
 
-    async fn create_nodeclaim(&mut self, claim: &NodeClaimPlan) -> Result<String, BackendError> {
+    async fn create_nodeclaim(
+        &mut self,
+        _plan: &str,
+        claim: &NodeClaimPlan,
+    ) -> Result<String, BackendError> {
         self.create_claim(claim).ok_or_else(|| {
             BackendError(format!(
                 "InsufficientInstanceCapacity: no offering of {} has capacity",

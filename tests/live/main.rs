@@ -12,6 +12,7 @@
 mod access;
 mod act;
 mod apply;
+mod drain;
 mod kubelet;
 #[path = "../support/output.rs"]
 mod output;
@@ -89,6 +90,10 @@ fn main() {
             without_karpenter_the_cluster_still_opens,
         ),
         ("evictions_arrive_as_asked", act::evictions_arrive_as_asked),
+        (
+            "an_approved_drain_runs_through_the_api",
+            drain::an_approved_drain_runs_through_the_api,
+        ),
     ];
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
@@ -320,7 +325,7 @@ fn scale_nginx(rig: &Rig, rt: &tokio::runtime::Runtime, replicas: i32) {
 fn the_console_follows_the_cluster_and_switches_context(rig: &Rig, rt: &tokio::runtime::Runtime) {
     let name = format!("karpdeck-live-{}", std::process::id());
     let command = format!(
-        "XDG_STATE_HOME={} {} --kubeconfig {}; sleep 30",
+        "XDG_STATE_HOME={} {} --kubeconfig {} --read-only; sleep 30",
         rig.scratch.join("state").display(),
         env!("CARGO_BIN_EXE_karpdeck"),
         rig.k()
@@ -362,7 +367,7 @@ fn the_console_follows_the_cluster_and_switches_context(rig: &Rig, rt: &tokio::r
         session.wait_for("needs a new node from nodepool default")
     };
     assert!(screen.contains("nginx-deployment-75d9ffff7-"), "{screen}");
-    // Approvals are refused on a live cluster: karpdeck observes.
+    // --read-only: approvals are refused, karpdeck only observes.
     assert!(screen.contains("READ-ONLY"), "{screen}");
     // Karpenter's next move is predicted (the lab's NodeClaims for the pending pods); a
     // NodeClaim made by hand, which Karpenter would not make, is told apart.

@@ -1,0 +1,235 @@
+//! A drain approved on the real apiserver, run by karpdeck's executor through the Kubernetes
+//! API: cordon, one eviction per step through the Eviction API (a budget's refusals retried),
+//! the real ReplicaSet controller recreating each pod and the real scheduler binding it
+//! elsewhere, and the node left cordoned and empty.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::ListParams;
+use kube::Api;
+use serde_json::json;
+
+use karpdeck::control::{Cluster, Supervisor};
+use karpdeck::engine::drain::{drain_plan, DrainOptions};
+use karpdeck::exec::{Action, Settings, State};
+use karpdeck::kube::cluster::LiveCluster;
+
+use super::{apply, scale_nginx, wait_until, Rig};
+
+const NS: &str = "drain";
+
+/// The options an operator drains with (kubectl drain --ignore-daemonsets
+/// --delete-emptydir-data).
+const OPTIONS: DrainOptions = DrainOptions {
+    ignore_daemonsets: true,
+    delete_emptydir_data: true,
+    force: false,
+    disable_eviction: false,
+};
+
+pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Runtime) {
+    // Room for everything the drained node runs.
+    scale_nginx(rig, rt, 1);
+    rt.block_on(async {
+        apply::create(
+            &rig.client,
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
+            true,
+        )
+        .await;
+        apply::create(
+            &rig.client,
+            &json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": NS},
+                "spec": {
+                    "replicas": 3,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "web"}},
+                        "spec": {
+                            "terminationGracePeriodSeconds": 2,
+                            "containers": [{"name": "c", "image": "nginx",
+                                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
+                        },
+                    },
+                },
+            }),
+            false,
+        )
+        .await;
+        apply::create(
+            &rig.client,
+            &json!({
+                "apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget",
+                "metadata": {"name": "web", "namespace": NS},
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+            }),
+            false,
+        )
+        .await;
+    });
+    let pods: Api<Pod> = Api::namespaced(rig.client.clone(), NS);
+    let running = || -> Result<Vec<(String, String)>, String> {
+        let list = rt
+            .block_on(pods.list(&ListParams::default()))
+            .map_err(|e| e.to_string())?;
+        let placed: Vec<(String, String)> = list
+            .items
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .filter_map(|p| {
+                Some((
+                    p.metadata.name.clone()?,
+                    p.spec.as_ref()?.node_name.clone()?,
+                ))
+            })
+            .collect();
+        if placed.len() == 3 {
+            Ok(placed)
+        } else {
+            Err(format!("{placed:?}"))
+        }
+    };
+    let placed = wait_until(rt, Duration::from_secs(60), "web running", running);
+    // An empty node joins: what the drained node runs has somewhere to go.
+    rt.block_on(rig.kubelets.register(&json!({
+        "metadata": {"name": "spare", "labels": {
+            "kubernetes.io/hostname": "spare", "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "arm64", "topology.kubernetes.io/zone": "ap-southeast-1a",
+            "node.kubernetes.io/instance-type": "m6g.4xlarge",
+        }},
+        "spec": {},
+        "status": {
+            "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"},
+            "allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110"},
+        },
+    })));
+    // The cluster as karpdeck sees it, opened as the console opens it (off this runtime).
+    let kubeconfig = rig.kubeconfig.clone();
+    let cluster = std::thread::spawn(move || {
+        let target = karpdeck::kube::Target {
+            kubeconfig: Some(kubeconfig),
+            context: None,
+        };
+        LiveCluster::open(&target, karpdeck::catalog::Catalog::embedded())
+    })
+    .join()
+    .unwrap()
+    .unwrap();
+    let journal = rig.scratch.join("drain-journal.jsonl");
+    let settings = Settings {
+        user: "oncall".into(),
+        journal: Some(journal.clone()),
+        read_only: false,
+    };
+    let mut sup = Supervisor::observing(cluster, settings, 1);
+    let started = Instant::now();
+    // Synced, and the spare node seen Ready.
+    while !sup.cluster().synced()
+        || !sup
+            .cluster()
+            .snapshot()
+            .nodes
+            .iter()
+            .any(|n| n.name == "spare" && n.ready)
+    {
+        assert!(started.elapsed() < Duration::from_secs(60), "not synced");
+        sup.refresh();
+        rt.block_on(sup.tick());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A lab node running a web pod, whose pods all fit elsewhere.
+    let s = sup.cluster().snapshot();
+    let node = placed
+        .iter()
+        .map(|(_, n)| n.clone())
+        .find(|n| {
+            let i = s.nodes.iter().position(|m| &m.name == n).unwrap();
+            let plan = drain_plan(s, &[i], &OPTIONS);
+            n != "spare"
+                && plan.shortfall().next().is_none()
+                && Action::drain("x".into(), s, &plan, &OPTIONS).is_ok()
+        })
+        .unwrap_or_else(|| {
+            let why: Vec<String> = placed
+                .iter()
+                .map(|(_, n)| {
+                    let i = s.nodes.iter().position(|m| &m.name == n).unwrap();
+                    let plan = drain_plan(s, &[i], &OPTIONS);
+                    let refused = Action::drain("x".into(), s, &plan, &OPTIONS).err();
+                    format!("{n}: {} short, {refused:?}", plan.shortfall().count())
+                })
+                .collect();
+            panic!("no node whose pods fit elsewhere: {why:?}")
+        });
+    let on_node: Vec<String> = placed
+        .iter()
+        .filter(|(_, n)| *n == node)
+        .map(|(p, _)| p.clone())
+        .collect();
+    let drained = node.clone();
+    let id = sup
+        .submit(move |id, s| {
+            let i = s
+                .nodes
+                .iter()
+                .position(|n| n.name == drained)
+                .ok_or_else(|| karpdeck::exec::action::Refusal("gone".into()))?;
+            Action::drain(id, s, &drain_plan(s, &[i], &OPTIONS), &OPTIONS)
+        })
+        .unwrap_or_else(|e| panic!("drain {node}: {e}"));
+    sup.approve(&id).unwrap();
+    let started = Instant::now();
+    loop {
+        sup.refresh();
+        rt.block_on(sup.tick());
+        let x = sup.executor(&id).unwrap();
+        if x.state().is_final() {
+            assert_eq!(x.state(), State::Done, "{:?}", x.report());
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(150),
+            "the drain is still {}: {:?}",
+            x.state().as_str(),
+            x.report()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    println!(
+        "  (drain of {node} with {} web pod(s): {:.1} s)",
+        on_node.len(),
+        started.elapsed().as_secs_f64()
+    );
+    // The node is cordoned and holds no web pod; the ReplicaSet has its three back elsewhere.
+    let n = rt
+        .block_on(Api::<Node>::all(rig.client.clone()).get(&node))
+        .unwrap();
+    assert_eq!(n.spec.unwrap().unschedulable, Some(true));
+    let after = wait_until(rt, Duration::from_secs(60), "web running again", running);
+    assert!(after.iter().all(|(_, n)| *n != node), "{after:?}");
+    // Every pod went through the Eviction API, once accepted.
+    let audit = std::fs::read_to_string(std::env::var("KARPDECK_RIG_AUDIT_LOG").unwrap()).unwrap();
+    for pod in &on_node {
+        let uri = format!("/api/v1/namespaces/{NS}/pods/{pod}/eviction");
+        let accepted = audit
+            .lines()
+            .filter(|l| l.contains(&uri) && l.contains("\"ResponseComplete\""))
+            .filter(|l| l.contains("\"code\":201") || l.contains("\"code\":200"))
+            .count();
+        assert_eq!(accepted, 1, "{pod}: one eviction accepted");
+    }
+    let j = karpdeck::exec::journal::read(&journal).unwrap();
+    assert!(j.entries.iter().all(|e| e.context == "rig"));
+    assert!(j.unfinished().is_empty());
+    // Leave the lab schedulable for whatever comes next.
+    rt.block_on(Api::<Node>::all(rig.client.clone()).patch(
+        &node,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"spec": {"unschedulable": false}})),
+    ))
+    .unwrap();
+}
