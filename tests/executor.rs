@@ -962,3 +962,30 @@ async fn an_unchanged_plan_is_approved_as_previewed() {
     sup.approve(&id).unwrap();
     assert_eq!(sup.executor(&id).unwrap().state(), State::Approved);
 }
+
+/// karpdeck's own consolidation, approved some seconds after it was proposed with nothing
+/// changed meanwhile: planned again, found the same, and run.
+#[tokio::test]
+async fn a_consolidation_approved_later_is_the_same_and_runs() {
+    let mut sup = demo("", true, settings(None));
+    // The load test scales out (approved as proposed) and back in.
+    sup.run_for(Duration::minutes(12)).await;
+    sup.set_approve_all(false);
+    let mut waited = 0;
+    let id = loop {
+        sup.step().await;
+        waited += 1;
+        let found = sup.executors().iter().find(|x| {
+            x.state() == State::Previewed
+                && matches!(x.action().kind.as_str(), "delete" | "replace")
+        });
+        if let Some(x) = found {
+            break x.action().id.clone();
+        }
+        assert!(waited < 20 * 60, "no consolidation proposed");
+    };
+    sup.run_for(Duration::seconds(2)).await;
+    sup.approve(&id).unwrap();
+    let x = run_to_end(&mut sup, &id).await;
+    assert_eq!(x.state(), State::Done, "{:?}", x.report());
+}

@@ -173,6 +173,15 @@ impl<C: Cluster> Supervisor<C> {
         build: impl Fn(String, &Snapshot) -> Result<Action, Refusal> + Send + Sync + 'static,
     ) -> Result<String, Refusal> {
         let action = build(format!("p{}", self.next_plan), self.cluster.snapshot())?;
+        // What the user may not carry out is not offered (a drain short of room launches, too).
+        if let Some(missing) =
+            permission::missing(&permission::needs(&action), &self.cluster.denied())
+        {
+            return Err(Refusal(format!(
+                "not permitted: context {} may not {missing}",
+                self.cluster.context()
+            )));
+        }
         if let Some((node, other)) = self.holder(&action, |x| !x.state().is_final()) {
             return Err(Refusal(format!(
                 "{node} is held by plan {} ({} {}); reject or cancel it first",
@@ -257,10 +266,15 @@ impl<C: Cluster> Supervisor<C> {
             });
         let result = match forbidden.or(conflict) {
             Some(e) => Err(e),
+            // Read-only refuses without planning anything again.
+            None if self.settings.read_only => self.executors[i].approve(now, &context),
             None => self
                 .recheck(i)
                 .and_then(|()| self.executors[i].approve(now, &context)),
         };
+        if result.is_ok() {
+            self.replans.remove(plan);
+        }
         match result {
             Ok(note) => {
                 self.report(vec![note]);
@@ -335,6 +349,7 @@ impl<C: Cluster> Supervisor<C> {
         }
         let (kind, targets) = (x.action().kind, x.action().targets.clone());
         self.rejected.push((kind, targets, until));
+        self.replans.remove(plan);
         self.cluster.emit(
             EventKind::PlanRejected,
             format!(
@@ -522,6 +537,7 @@ impl<C: Cluster> Supervisor<C> {
             return;
         }
         let plan = self.executors[i].action().id.clone();
+        self.replans.remove(&plan);
         self.cluster.emit(
             EventKind::PlanWithdrawn,
             format!("plan {plan} withdrawn: {why}"),
@@ -634,8 +650,8 @@ impl<C: Cluster> Supervisor<C> {
             return;
         };
         let action = Action::disruption(String::new(), self.cluster.snapshot(), &a);
-        let nodes = action.nodes().map(str::to_string).collect();
-        self.propose_engine_move(action, Replan::Disruption(nodes));
+        let nodes: BTreeSet<String> = action.nodes().map(str::to_string).collect();
+        self.propose_engine_move(action, Replan::Disruption(nodes.into_iter().collect()));
     }
 
     /// Give the engine's move a plan id and propose it, unless the operator just rejected the

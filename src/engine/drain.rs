@@ -272,7 +272,8 @@ pub fn drain_plan(snapshot: &Snapshot, nodes: &[usize], options: &DrainOptions) 
             .pods
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.node_name.as_deref() == Some(node.name.as_str()))
+            // A pod already terminating is leaving on its own: nothing to evict.
+            .filter(|(_, p)| p.node_name.as_deref() == Some(node.name.as_str()) && !p.deleting)
         {
             let mut warnings = Vec::new();
             let mut action = kubectl_action(snapshot, pod, options, &mut warnings);

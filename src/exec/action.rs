@@ -479,8 +479,41 @@ impl Action {
     /// Whether `other` (the same question planned again) would do what this one does: the
     /// same steps (the pods evicted and from where, the nodes cordoned and deleted), the same
     /// landings in its preview, and NodeClaims from the same pools, of the same types and
-    /// zones, for as many pods asking as much. Prices and plan ids aside.
+    /// zones, for as many pods asking as much. Prices, plan ids, the order pods are listed in
+    /// (a live store's order moves as pods come and go) and budget counts aside.
     pub fn same_outcome(&self, other: &Action) -> bool {
+        let steps = |a: &Action| -> Vec<String> {
+            let mut steps: Vec<String> = a
+                .steps
+                .iter()
+                .map(|s| match s {
+                    Step::WaitGone { node, pods } => {
+                        let mut pods = pods.clone();
+                        pods.sort();
+                        format!(
+                            "{:?}",
+                            Step::WaitGone {
+                                node: node.clone(),
+                                pods
+                            }
+                        )
+                    }
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            steps.sort();
+            steps
+        };
+        let preview = |a: &Action| -> Vec<String> {
+            let mut lines: Vec<String> = a
+                .preview
+                .iter()
+                .filter(|l| !l.starts_with("budget:"))
+                .cloned()
+                .collect();
+            lines.sort();
+            lines
+        };
         let launches = |a: &Action| -> Vec<_> {
             a.launches
                 .iter()
@@ -498,8 +531,8 @@ impl Action {
         };
         self.kind == other.kind
             && self.targets == other.targets
-            && self.steps == other.steps
-            && self.preview == other.preview
+            && steps(self) == steps(other)
+            && preview(self) == preview(other)
             && self.options == other.options
             && launches(self) == launches(other)
     }

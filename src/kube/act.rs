@@ -217,6 +217,23 @@ impl Actor {
         }
     }
 
+    /// The UID of the pod of that name if it is bound to `node` now: a pod of the same name
+    /// elsewhere (a StatefulSet's, recreated) is another pod.
+    pub async fn pod_on(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+    ) -> Result<Option<String>, BackendError> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        match pods.get_opt(name).await {
+            Ok(pod) => Ok(pod
+                .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+                .and_then(|p| p.metadata.uid)),
+            Err(e) => Err(failed(&format!("read {namespace}/{name}"), &e)),
+        }
+    }
+
     /// The UID of the pod of that name now, if there is one.
     pub async fn pod_uid(
         &self,

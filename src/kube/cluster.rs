@@ -368,18 +368,11 @@ impl Backend for LiveCluster {
         let (namespace, name) = pod
             .split_once('/')
             .ok_or_else(|| BackendError(format!("{pod}: not namespace/name")))?;
-        self.refresh();
-        let here = self
-            .snapshot()
-            .pods
-            .iter()
-            .any(|p| p.node_name.as_deref() == Some(node) && p.key() == pod);
         let actor = self.actor()?.clone();
-        // The pod as it is now: the eviction (or deletion) is for that one only, by UID, and
-        // it is gone when that UID is.
-        let uid = match actor.pod_uid(namespace, name).await? {
-            Some(uid) if here => uid,
-            _ => return Ok(Eviction::NotFound),
+        // The pod on that node as the server has it now: the eviction (or deletion) is for
+        // that one only, by UID, and it is gone when that UID is.
+        let Some(uid) = actor.pod_on(namespace, name, node).await? else {
+            return Ok(Eviction::NotFound);
         };
         let ask = Ask {
             uid: Some(&uid),
@@ -419,10 +412,12 @@ impl Backend for LiveCluster {
         // A Karpenter node goes with its NodeClaim: Karpenter's finalizer drains what is
         // left and terminates the instance. Any other node is only drained.
         let s = self.snapshot();
+        // A NodeClaim already going (node names come back with reused IPs) is not this one.
         let claim = s
             .nodeclaims
             .iter()
-            .find(|c| c.node_name.as_deref() == Some(node))
+            .filter(|c| c.node_name.as_deref() == Some(node))
+            .min_by_key(|c| c.deleting)
             .ok_or_else(|| {
                 BackendError(format!(
                     "{node} has no NodeClaim: karpdeck removes only Karpenter's nodes (it stays cordoned and drained)"

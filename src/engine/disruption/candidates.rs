@@ -108,14 +108,14 @@ pub fn eviction_cost(pod: &Pod) -> f64 {
 }
 
 /// Pods that count on a node (`on_node`: its entry of [`Snapshot::pods_per_node`]): not
-/// finished, not DaemonSet or mirror pods.
+/// finished or terminating (Karpenter's `IsReschedulable`), not DaemonSet or mirror pods.
 pub fn movable_pods<'a>(
     snapshot: &'a Snapshot,
     on_node: &'a [usize],
 ) -> impl Iterator<Item = usize> + 'a {
     on_node.iter().copied().filter(move |&i| {
         let p = &snapshot.pods[i];
-        !p.phase.is_terminal() && !p.is_daemon() && !p.mirror
+        !p.phase.is_terminal() && !p.deleting && !p.is_daemon() && !p.mirror
     })
 }
 
