@@ -288,14 +288,19 @@ fn failed(what: &str, e: &::kube::Error) -> BackendError {
 
 /// What an eviction's (or deletion's) refusal means. 429 is a PodDisruptionBudget that allows
 /// no more disruptions now (or whose status is not yet current), 500 a pod under several
-/// budgets: both are retried (any other 500 is a failure). 404 is a pod already gone, and 409 a UID precondition that no
-/// longer holds: the pod asked for is gone, whatever bears its name now.
+/// budgets: both are retried (any other 500 is a failure). 404 is a pod already gone, and a
+/// 409 for a UID precondition that no longer holds means the pod asked for is gone, whatever
+/// bears its name now.
 fn answer(what: &str, e: &::kube::Error) -> Result<Eviction, BackendError> {
     let text = error_text(e);
     match status_code(e) {
         Some(429) => Ok(Eviction::Refused(text)),
         Some(500) if text.contains("PodDisruptionBudget") => Ok(Eviction::Refused(text)),
-        Some(404 | 409) => Ok(Eviction::NotFound),
+        Some(404) => Ok(Eviction::NotFound),
+        // A UID precondition that no longer holds; any other conflict (a budget's status
+        // updated meanwhile) is asked again.
+        Some(409) if text.to_ascii_lowercase().contains("precondition") => Ok(Eviction::NotFound),
+        Some(409) => Ok(Eviction::Refused(text)),
         _ => Err(failed(what, e)),
     }
 }

@@ -113,8 +113,18 @@ async fn watch(
 ) -> Result<Connected, LiveError> {
     let conn = contexts.connect(context).await?;
     let sources = super::discover(&conn).await?;
-    let denied = super::access::denied(&conn.client).await;
-    let actor = Actor::new(&conn).await.map_err(|e| e.0);
+    // Bounded like discovery: a server that never answers must not hang a context switch.
+    let limit = super::DISCOVERY_TIMEOUT;
+    let denied = tokio::time::timeout(limit, super::access::denied(&conn.client))
+        .await
+        .unwrap_or_default();
+    let actor = match tokio::time::timeout(limit, Actor::new(&conn)).await {
+        Ok(actor) => actor.map_err(|e| e.0),
+        Err(_) => Err(format!(
+            "the server did not list its Eviction API within {} s",
+            limit.as_secs()
+        )),
+    };
     let watching = Watching::start(&conn, sources, catalog);
     Ok((conn, watching, denied, actor))
 }
