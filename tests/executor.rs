@@ -741,17 +741,19 @@ async fn a_pod_that_lands_between_preview_and_approval_makes_the_drain_stale() {
     let mut sup = demo("", false, settings(None));
     let node = "ip-172-31-75-60.ap-southeast-1.compute.internal";
     let id = submit_drain(&mut sup, node, false);
-    let previewed: Vec<String> = sup
-        .executor(&id)
-        .unwrap()
-        .action()
-        .steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Evict { pod, .. } => Some(pod.clone()),
-            _ => None,
-        })
-        .collect();
+    let evicts = |sup: &Supervisor<Sim>, id: &str| -> Vec<String> {
+        sup.executor(id)
+            .unwrap()
+            .action()
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Evict { pod, .. } => Some(pod.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let previewed = evicts(&sup, &id);
     sup.run_for(Duration::seconds(5)).await;
     let late: Vec<String> = pods_on(&sup, node)
         .into_iter()
@@ -766,19 +768,8 @@ async fn a_pod_that_lands_between_preview_and_approval_makes_the_drain_stale() {
         other => panic!("{id} approved as first previewed: {other:?}"),
     };
     assert_eq!(sup.executor(&id).unwrap().state(), State::Withdrawn);
-    let evicts = |id: &str| -> Vec<String> {
-        sup.executor(id)
-            .unwrap()
-            .action()
-            .steps
-            .iter()
-            .filter_map(|s| match s {
-                Step::Evict { pod, .. } => Some(pod.clone()),
-                _ => None,
-            })
-            .collect()
-    };
-    assert!(evicts(&fresh).contains(&late[0]), "{:?}", evicts(&fresh));
+    let fresh_evicts = evicts(&sup, &fresh);
+    assert!(fresh_evicts.contains(&late[0]), "{fresh_evicts:?}");
     sup.approve(&fresh).unwrap();
     let x = run_to_end(&mut sup, &fresh).await;
     assert_eq!(x.state(), State::Done, "{:?}", x.report());

@@ -5,7 +5,7 @@ use kube::api::{DeleteParams, DynamicObject};
 use kube::Api;
 use serde_json::json;
 
-use super::{apply, tmux, Rig};
+use super::{apply, Rig};
 
 /// The rig's `viewer`, allowed to read everything and to change nothing, opens the console:
 /// drain is refused before it is proposed, naming what is missing, and help shows it disabled.
@@ -23,25 +23,7 @@ pub fn a_user_who_may_not_evict_sees_drain_disabled(rig: &Rig, rt: &tokio::runti
     });
     rt.block_on(apply::create(&rig.client, &role, false));
     rt.block_on(apply::create(&rig.client, &binding, false));
-    let name = format!("karpdeck-access-{}", std::process::id());
-    let command = format!(
-        "XDG_STATE_HOME={} {} console --kubeconfig {} --context rig-viewer; sleep 30",
-        rig.scratch.join("state").display(),
-        env!("CARGO_BIN_EXE_karpdeck"),
-        rig.k()
-    );
-    tmux::tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "160",
-        "-y",
-        "40",
-        &command,
-    ]);
-    let session = tmux::Session(name);
+    let session = rig.console("access", "console --context rig-viewer", 40);
     let screen = session.wait_for("ip-172-31-55-131");
     assert!(screen.contains("context rig-viewer"), "{screen}");
     session.keys(&["d"]);

@@ -322,26 +322,35 @@ fn scale_nginx(rig: &Rig, rt: &tokio::runtime::Runtime, replicas: i32) {
     .unwrap();
 }
 
+impl Rig {
+    /// karpdeck run with `args` (and the rig's kubeconfig) in a tmux session of `rows` rows,
+    /// as an operator opens it.
+    fn console(&self, label: &str, args: &str, rows: u16) -> tmux::Session {
+        let name = format!("karpdeck-{label}-{}", std::process::id());
+        let command = format!(
+            "XDG_STATE_HOME={} {} {args} --kubeconfig {}; sleep 30",
+            self.scratch.join("state").display(),
+            env!("CARGO_BIN_EXE_karpdeck"),
+            self.k()
+        );
+        let rows = rows.to_string();
+        tmux::tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "160",
+            "-y",
+            &rows,
+            &command,
+        ]);
+        tmux::Session(name)
+    }
+}
+
 fn the_console_follows_the_cluster_and_switches_context(rig: &Rig, rt: &tokio::runtime::Runtime) {
-    let name = format!("karpdeck-live-{}", std::process::id());
-    let command = format!(
-        "XDG_STATE_HOME={} {} --kubeconfig {} --read-only; sleep 30",
-        rig.scratch.join("state").display(),
-        env!("CARGO_BIN_EXE_karpdeck"),
-        rig.k()
-    );
-    tmux::tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "160",
-        "-y",
-        "32",
-        &command,
-    ]);
-    let session = tmux::Session(name);
+    let session = rig.console("live", "--read-only", 32);
     // The lab's nodes, every source live.
     let screen = session.wait_for("live (17 sources");
     for node in ["ip-172-31-55-131", "ip-172-31-75-60", "ip-172-31-82-248"] {
