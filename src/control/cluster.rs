@@ -26,6 +26,11 @@ pub trait Cluster: Backend + Send {
     /// The cluster as it is now.
     fn snapshot(&self) -> &Snapshot;
 
+    /// Why karpdeck cannot launch NodeClaims from NodePool `pool` here, if it cannot.
+    fn launch_refusal(&self, _pool: &str) -> Option<String> {
+        None
+    }
+
     /// The permissions karpdeck's actions need that the user lacks here (none in a simulation).
     fn denied(&self) -> std::collections::BTreeSet<super::Permission> {
         std::collections::BTreeSet::new()

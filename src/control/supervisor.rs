@@ -182,6 +182,16 @@ impl<C: Cluster> Supervisor<C> {
                 self.cluster.context()
             )));
         }
+        // Nor what needs a launch karpdeck cannot make here (a v1alpha5 Provisioner's).
+        if let Some(why) = action
+            .launches
+            .iter()
+            .find_map(|c| self.cluster.launch_refusal(&c.claim.nodepool))
+        {
+            return Err(Refusal(format!(
+                "not offered: it needs a new node, and {why}"
+            )));
+        }
         if let Some((node, other)) = self.holder(&action, |x| !x.state().is_final()) {
             return Err(Refusal(format!(
                 "{node} is held by plan {} ({} {}); reject or cancel it first",

@@ -20,10 +20,9 @@ pub fn claim_api_version(api: NodePoolApi) -> Result<&'static str, String> {
     match api {
         NodePoolApi::V1 => Ok("karpenter.sh/v1"),
         NodePoolApi::V1beta1 => Ok("karpenter.sh/v1beta1"),
-        NodePoolApi::V1alpha5Provisioner => Err(
-            "a v1alpha5 Provisioner launches Machines, which karpdeck does not create: upgrade to NodePools, or let Karpenter launch"
-                .into(),
-        ),
+        NodePoolApi::V1alpha5Provisioner => {
+            Err("a v1alpha5 Provisioner, whose Machines karpdeck does not create".into())
+        }
     }
 }
 

@@ -315,6 +315,13 @@ impl Cluster for LiveCluster {
     fn denied(&self) -> BTreeSet<Permission> {
         self.denied.clone()
     }
+
+    fn launch_refusal(&self, pool: &str) -> Option<String> {
+        let pool = self.snapshot().nodepool(pool)?;
+        super::claim::claim_api_version(pool.api)
+            .err()
+            .map(|why| format!("nodepool {} is {why}", pool.name))
+    }
 }
 
 impl Backend for LiveCluster {
