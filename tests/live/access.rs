@@ -42,3 +42,51 @@ pub fn a_user_who_may_not_evict_sees_drain_disabled(rig: &Rig, rt: &tokio::runti
             .unwrap();
     }
 }
+
+/// A console session in `--read-only`, with the keys for every action, makes not one mutating
+/// request: the apiserver's audit log is the witness (the kubelet stand-in's status updates
+/// aside, and karpdeck's own access reviews, which change nothing).
+pub fn a_read_only_console_changes_nothing(rig: &Rig, _rt: &tokio::runtime::Runtime) {
+    let audit_log = std::env::var("KARPDECK_RIG_AUDIT_LOG").expect("the rig's audit log");
+    let session = rig.console("readonly", "--read-only", 40);
+    session.wait_for("live (");
+    let from = std::fs::metadata(&audit_log).unwrap().len() as usize;
+    let node = "ip-172-31-55-131.ap-southeast-1.compute.internal";
+    // Every key that proposes, approves, rejects or cancels; and the palette's drain.
+    for keys in [
+        &["1", "g", "d"][..],
+        &["a", node, "Enter"],
+        &["y"],
+        &["1", "c"],
+        &["a", "y"],
+        &["1", "r"],
+        &["A", "approve all", "Enter"],
+        &["x"],
+        &["C"],
+        &[":drain ", node, " --disable-eviction --force", "Enter"],
+        &["a", node, "Enter"],
+        &[":approve p1", "Enter"],
+    ] {
+        session.keys(keys);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let screen = session.screen();
+    drop(session);
+    let text = std::fs::read_to_string(&audit_log).unwrap();
+    let mutating: Vec<String> = text[from..]
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["stage"] == "ResponseComplete")
+        .filter(|e| {
+            matches!(
+                e["verb"].as_str(),
+                Some("create" | "update" | "patch" | "delete" | "deletecollection")
+            )
+        })
+        .filter(|e| e["objectRef"]["subresource"] != "status")
+        .filter(|e| e["objectRef"]["apiGroup"] != "authorization.k8s.io")
+        .map(|e| format!("{} {}", e["verb"], e["requestURI"]))
+        .collect();
+    assert!(mutating.is_empty(), "{mutating:#?}\n{screen}");
+}

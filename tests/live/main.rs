@@ -82,6 +82,10 @@ fn main() {
             access::a_user_who_may_not_evict_sees_drain_disabled,
         ),
         (
+            "a_read_only_console_changes_nothing",
+            access::a_read_only_console_changes_nothing,
+        ),
+        (
             "watchers_reconnect_after_an_apiserver_outage",
             watchers_reconnect_after_an_apiserver_outage,
         ),
