@@ -49,6 +49,12 @@ pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Ru
                     "template": {
                         "metadata": {"labels": {"app": "web"}},
                         "spec": {
+                            // One per node: which node is drained does not hang on where the
+                            // scheduler happened to put them.
+                            "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                                {"labelSelector": {"matchLabels": {"app": "web"}},
+                                 "topologyKey": "kubernetes.io/hostname"}
+                            ]}},
                             "terminationGracePeriodSeconds": 2,
                             "containers": [{"name": "c", "image": "nginx",
                                 "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
