@@ -74,6 +74,17 @@ pub fn needs(action: &Action) -> BTreeSet<Permission> {
         .collect()
 }
 
+/// Why an action needing `needed` is not offered through `context`, if `denied` holds any of
+/// it: `not permitted: context C may not create pods/eviction`.
+pub fn not_permitted(
+    needed: &BTreeSet<Permission>,
+    denied: &BTreeSet<Permission>,
+    context: &str,
+) -> Option<String> {
+    missing(needed, denied)
+        .map(|missing| format!("not permitted: context {context} may not {missing}"))
+}
+
 /// What of `needed` is in `denied`, as one line (`create pods/eviction, patch nodes`), if any.
 pub fn missing(needed: &BTreeSet<Permission>, denied: &BTreeSet<Permission>) -> Option<String> {
     let missing: Vec<String> = needed.intersection(denied).map(|p| p.describe()).collect();

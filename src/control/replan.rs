@@ -1,6 +1,7 @@
 //! How a proposal is planned again from the cluster as it is now, so that an approval never
 //! runs a plan made for a cluster that has since changed: the same question asked anew.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::cluster::Cluster;
@@ -20,7 +21,7 @@ pub enum Replan {
     ScaleOut,
     /// karpdeck's disruption of these nodes: the engine's move for them now, if it still
     /// makes one.
-    Disruption(Vec<String>),
+    Disruption(BTreeSet<String>),
 }
 
 impl std::fmt::Debug for Replan {
@@ -47,14 +48,15 @@ impl Replan {
                 .disruption_actions()
                 .into_iter()
                 .find(|a| {
-                    a.nodes.len() == nodes.len()
-                        && a.nodes.iter().all(|&i| nodes.contains(&s.nodes[i].name))
+                    let named: BTreeSet<&String> =
+                        a.nodes.iter().map(|&i| &s.nodes[i].name).collect();
+                    named.len() == nodes.len() && named.iter().all(|n| nodes.contains(*n))
                 })
                 .map(|a| Action::disruption(id, s, &a))
                 .ok_or_else(|| {
                     Refusal(format!(
                         "the engine no longer disrupts {}",
-                        nodes.join(", ")
+                        Vec::from_iter(nodes.iter().map(String::as_str)).join(", ")
                     ))
                 }),
         }

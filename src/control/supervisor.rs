@@ -174,13 +174,10 @@ impl<C: Cluster> Supervisor<C> {
     ) -> Result<String, Refusal> {
         let action = build(format!("p{}", self.next_plan), self.cluster.snapshot())?;
         // What the user may not carry out is not offered (a drain short of room launches, too).
-        if let Some(missing) =
-            permission::missing(&permission::needs(&action), &self.cluster.denied())
-        {
-            return Err(Refusal(format!(
-                "not permitted: context {} may not {missing}",
-                self.cluster.context()
-            )));
+        let needed = permission::needs(&action);
+        let (denied, context) = (self.cluster.denied(), self.cluster.context());
+        if let Some(why) = permission::not_permitted(&needed, &denied, &context) {
+            return Err(Refusal(why));
         }
         // Nor what needs a launch karpdeck cannot make here (a v1alpha5 Provisioner's).
         if let Some(why) = action
@@ -660,8 +657,8 @@ impl<C: Cluster> Supervisor<C> {
             return;
         };
         let action = Action::disruption(String::new(), self.cluster.snapshot(), &a);
-        let nodes: BTreeSet<String> = action.nodes().map(str::to_string).collect();
-        self.propose_engine_move(action, Replan::Disruption(nodes.into_iter().collect()));
+        let nodes = action.nodes().map(str::to_string).collect();
+        self.propose_engine_move(action, Replan::Disruption(nodes));
     }
 
     /// Give the engine's move a plan id and propose it, unless the operator just rejected the

@@ -184,11 +184,8 @@ impl Actor {
         let object = manifest(pool, &uid, plan, plan_id).map_err(BackendError)?;
         let claim: DynamicObject = serde_json::from_value(object)
             .map_err(|e| BackendError(format!("nodeclaim for {}: {e}", pool.name)))?;
-        let claims: Api<DynamicObject> = Api::all_with(
-            self.client.clone(),
-            &karpenter(api_version, "NodeClaim", "nodeclaims"),
-        );
-        let created = claims
+        let created = self
+            .nodeclaims(api_version)
             .create(&PostParams::default(), &claim)
             .await
             .map_err(|e| failed(&format!("create a nodeclaim from {}", pool.name), &e))?;
@@ -206,15 +203,23 @@ impl Actor {
         name: &str,
     ) -> Result<bool, BackendError> {
         let api_version = claim_api_version(api).map_err(BackendError)?;
-        let claims: Api<DynamicObject> = Api::all_with(
-            self.client.clone(),
-            &karpenter(api_version, "NodeClaim", "nodeclaims"),
-        );
-        match claims.delete(name, &DeleteParams::default()).await {
+        match self
+            .nodeclaims(api_version)
+            .delete(name, &DeleteParams::default())
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if status_code(&e) == Some(404) => Ok(false),
             Err(e) => Err(failed(&format!("delete nodeclaim {name}"), &e)),
         }
+    }
+
+    /// The NodeClaims at `api_version`.
+    fn nodeclaims(&self, api_version: &str) -> Api<DynamicObject> {
+        Api::all_with(
+            self.client.clone(),
+            &karpenter(api_version, "NodeClaim", "nodeclaims"),
+        )
     }
 
     /// The UID of the pod of that name if it is bound to `node` now: a pod of the same name

@@ -1003,12 +1003,11 @@ impl App {
 
     /// Why the user may not run `kind` here (`context C may not create pods/eviction`), if so.
     pub fn not_permitted(&self, kind: &Proposal) -> Option<String> {
-        crate::control::permission::missing(&kind.needs(), &self.world.denied).map(|missing| {
-            format!(
-                "not permitted: context {} may not {missing}",
-                self.world.context
-            )
-        })
+        crate::control::permission::not_permitted(
+            &kind.needs(),
+            &self.world.denied,
+            &self.world.context,
+        )
     }
 
     /// The clock's speed and pause, to the cluster side.

@@ -29,11 +29,9 @@ pub fn a_user_who_may_not_evict_sees_drain_disabled(rig: &Rig, rt: &tokio::runti
     session.keys(&["d"]);
     session.wait_for("not permitted: context rig-viewer may not patch nodes, create pods/eviction");
     session.keys(&["?"]);
-    let help = session.wait_for("keys (any key closes)");
-    assert!(
-        help.contains("Propose draining the selected node. — not permitted"),
-        "{help}"
-    );
+    // Waited for, not read once: tmux may catch the help box half drawn.
+    let help = session.wait_for("Propose draining the selected node. — not permitted");
+    assert!(help.contains("keys (any key closes)"), "{help}");
     drop(session);
     for object in [&binding, &role] {
         let api: Api<DynamicObject> = Api::all_with(rig.client.clone(), &apply::resource(object));

@@ -29,6 +29,12 @@ fn pod(name: &str, node: &str, app: &str) -> serde_json::Value {
     })
 }
 
+/// karpdeck's acting calls on the rig, connected as every command connects.
+fn actor(rig: &Rig, rt: &tokio::runtime::Runtime) -> Actor {
+    let conn = rt.block_on(karpdeck::kube::connect(&rig.target())).unwrap();
+    rt.block_on(Actor::new(&conn)).unwrap()
+}
+
 pub fn evictions_arrive_as_asked(rig: &Rig, rt: &tokio::runtime::Runtime) {
     let client = rig.client.clone();
     let node = rt
@@ -63,14 +69,7 @@ pub fn evictions_arrive_as_asked(rig: &Rig, rt: &tokio::runtime::Runtime) {
         )
         .await;
     });
-    let target = karpdeck::kube::Target {
-        kubeconfig: Some(rig.kubeconfig.clone()),
-        context: None,
-    };
-    let contexts = karpdeck::kube::Contexts::read(&target).unwrap();
-    let context = contexts.resolve(None).unwrap();
-    let conn = rt.block_on(contexts.connect(&context)).unwrap();
-    let actor = rt.block_on(Actor::new(&conn)).unwrap();
+    let actor = actor(rig, rt);
     assert_eq!(
         actor.eviction_version().0,
         "policy/v1beta1",
@@ -225,13 +224,9 @@ pub fn nodeclaims_are_created_as_karpenter_writes_them(rig: &Rig, rt: &tokio::ru
     use karpdeck::engine::scheduling::Options;
     use karpdeck::model::NodePoolApi;
 
-    let target = karpdeck::kube::Target {
-        kubeconfig: Some(rig.kubeconfig.clone()),
-        context: None,
-    };
     // A one-shot read runs its own runtime: off this thread's.
     let loaded = {
-        let target = target.clone();
+        let target = rig.target();
         std::thread::spawn(move || {
             karpdeck::kube::load(
                 &target,
@@ -246,11 +241,7 @@ pub fn nodeclaims_are_created_as_karpenter_writes_them(rig: &Rig, rt: &tokio::ru
     let s = &loaded.snapshot;
     let planned = plan(s, Strategy::Karpenter, &Options::default());
     assert_eq!(planned.nodeclaims.len(), 2, "the lab's two NodeClaims");
-    let contexts = karpdeck::kube::Contexts::read(&target).unwrap();
-    let conn = rt
-        .block_on(contexts.connect(&contexts.resolve(None).unwrap()))
-        .unwrap();
-    let actor = rt.block_on(Actor::new(&conn)).unwrap();
+    let actor = actor(rig, rt);
     let claims: Api<DynamicObject> = Api::all_with(
         rig.client.clone(),
         &apply::resource(&json!({"apiVersion": "karpenter.sh/v1", "kind": "NodeClaim"})),

@@ -114,12 +114,8 @@ pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Ru
         },
     })));
     // The cluster as karpdeck sees it, opened as the console opens it (off this runtime).
-    let kubeconfig = rig.kubeconfig.clone();
+    let target = rig.target();
     let cluster = std::thread::spawn(move || {
-        let target = karpdeck::kube::Target {
-            kubeconfig: Some(kubeconfig),
-            context: None,
-        };
         LiveCluster::open(&target, karpdeck::catalog::Catalog::embedded())
     })
     .join()

@@ -217,6 +217,14 @@ impl Rig {
         self.kubeconfig.to_str().unwrap()
     }
 
+    /// The rig's cluster through its kubeconfig's current context.
+    fn target(&self) -> karpdeck::kube::Target {
+        karpdeck::kube::Target {
+            kubeconfig: Some(self.kubeconfig.clone()),
+            context: None,
+        }
+    }
+
     /// `karpdeck plan --json` of the live cluster.
     fn live_plan(&self) -> Value {
         let out = karpdeck(&["plan", "--kubeconfig", self.k(), "--json", "--now", NOW]);
@@ -586,11 +594,8 @@ fn without_karpenter_the_cluster_still_opens(rig: &Rig, rt: &tokio::runtime::Run
 
 fn watchers_reconnect_after_an_apiserver_outage(rig: &Rig, rt: &tokio::runtime::Runtime) {
     use karpdeck::control::SourceState;
-    use karpdeck::kube::{SourceKind, Target};
-    let target = Target {
-        kubeconfig: Some(rig.kubeconfig.clone()),
-        context: None,
-    };
+    use karpdeck::kube::SourceKind;
+    let target = rig.target();
     let watching = std::cell::RefCell::new(rt.block_on(async {
         let conn = karpdeck::kube::connect(&target).await.unwrap();
         karpdeck::kube::sync(&conn, Duration::from_secs(30), Catalog::embedded())
