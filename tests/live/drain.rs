@@ -128,45 +128,48 @@ pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Ru
         read_only: false,
     };
     let mut sup = Supervisor::observing(cluster, settings, 1);
+    // A lab node running a web pod, whose pods all fit elsewhere. Waited for, not read once:
+    // the spare node joins Ready before the node controller lifts its not-ready taint, and
+    // until then the engine rightly sees no room on it.
+    let candidate = |s: &karpdeck::model::Snapshot| -> Result<String, Vec<String>> {
+        let mut why = Vec::new();
+        for (_, n) in &placed {
+            let Some(i) = s.nodes.iter().position(|m| &m.name == n) else {
+                why.push(format!("{n}: not seen yet"));
+                continue;
+            };
+            let plan = drain_plan(s, &[i], &OPTIONS);
+            match Action::drain("x".into(), s, &plan, &OPTIONS) {
+                Ok(_) if plan.shortfall().next().is_none() => return Ok(n.clone()),
+                refused => why.push(format!(
+                    "{n}: {} short, {:?}; spare: {:?}",
+                    plan.shortfall().count(),
+                    refused.err(),
+                    s.nodes
+                        .iter()
+                        .find(|m| m.name == "spare")
+                        .map(|m| (m.ready, &m.taints))
+                )),
+            }
+        }
+        Err(why)
+    };
     let started = Instant::now();
-    // Synced, and the spare node seen Ready.
-    while !sup.cluster().synced()
-        || !sup
-            .cluster()
-            .snapshot()
-            .nodes
-            .iter()
-            .any(|n| n.name == "spare" && n.ready)
-    {
-        assert!(started.elapsed() < Duration::from_secs(60), "not synced");
+    let node = loop {
         sup.refresh();
         rt.block_on(sup.tick());
+        if sup.cluster().synced() {
+            match candidate(sup.cluster().snapshot()) {
+                Ok(node) => break node,
+                Err(why) if started.elapsed() > Duration::from_secs(60) => {
+                    panic!("no node whose pods fit elsewhere: {why:?}")
+                }
+                Err(_) => {}
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "not synced");
         std::thread::sleep(Duration::from_millis(100));
-    }
-    // A lab node running a web pod, whose pods all fit elsewhere.
-    let s = sup.cluster().snapshot();
-    let node = placed
-        .iter()
-        .map(|(_, n)| n.clone())
-        .find(|n| {
-            let i = s.nodes.iter().position(|m| &m.name == n).unwrap();
-            let plan = drain_plan(s, &[i], &OPTIONS);
-            n != "spare"
-                && plan.shortfall().next().is_none()
-                && Action::drain("x".into(), s, &plan, &OPTIONS).is_ok()
-        })
-        .unwrap_or_else(|| {
-            let why: Vec<String> = placed
-                .iter()
-                .map(|(_, n)| {
-                    let i = s.nodes.iter().position(|m| &m.name == n).unwrap();
-                    let plan = drain_plan(s, &[i], &OPTIONS);
-                    let refused = Action::drain("x".into(), s, &plan, &OPTIONS).err();
-                    format!("{n}: {} short, {refused:?}", plan.shortfall().count())
-                })
-                .collect();
-            panic!("no node whose pods fit elsewhere: {why:?}")
-        });
+    };
     let on_node: Vec<String> = placed
         .iter()
         .filter(|(_, n)| *n == node)
