@@ -102,6 +102,17 @@ pub fn local_user() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Who karpdeck acts for, as the holds it puts on NodePools name them: `user@host`.
+pub fn holder(user: &str) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{user}@{host}")
+}
+
 /// Why an approval was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApprovalError {

@@ -8,11 +8,11 @@ use super::error::ConvertError;
 use super::field::Field;
 use crate::model::duration::parse_go_duration;
 use crate::model::pdb::IntOrPercent;
-use crate::model::Limits;
 use crate::model::{
     Budget, ConsolidationPolicy, DisruptionReason, KubeletConfig, NodeClass, NodePool, NodePoolApi,
     Resources,
 };
+use crate::model::{Hold, HoldKind, Limits};
 
 use super::constraints::{opt_resources, requirements, taints};
 use super::meta::Meta;
@@ -175,6 +175,7 @@ pub fn nodepool(api: NodePoolApi, meta: Meta, root: &Field) -> Result<NodePool, 
         ),
     };
 
+    let meta_holds = meta.annotations;
     Ok(NodePool {
         name: meta.name,
         api,
@@ -195,7 +196,21 @@ pub fn nodepool(api: NodePoolApi, meta: Meta, root: &Field) -> Result<NodePool, 
         },
         kubelet: tspec.get("kubelet").map(|k| kubelet(&k)).transpose()?,
         static_replicas: spec.opt_int("replicas")?,
+        holds: holds(&meta_holds, root)?,
     })
+}
+
+/// karpdeck's holds, from the NodePool's annotations.
+fn holds(annotations: &BTreeMap<String, String>, root: &Field) -> Result<Vec<Hold>, ConvertError> {
+    HoldKind::ALL
+        .iter()
+        .filter_map(|&kind| Some((kind, annotations.get(kind.annotation())?)))
+        .map(|(kind, value)| {
+            Hold::parse(kind, value).map_err(|e| {
+                root.error_at(&format!("metadata.annotations.{}", kind.annotation()), e)
+            })
+        })
+        .collect()
 }
 
 /// A karpenter.sh/v1alpha5 Provisioner, read as the NodePool Karpenter's migration would produce:
@@ -258,6 +273,8 @@ pub fn provisioner(meta: Meta, root: &Field) -> Result<NodePool, ConvertError> {
             .map(|k| kubelet(&k))
             .transpose()?,
         static_replicas: None,
+        // karpdeck holds only NodePools: a Provisioner's budgets and limits are not its levers.
+        holds: Vec::new(),
     })
 }
 

@@ -10,6 +10,7 @@ pub mod claim;
 pub mod cluster;
 pub mod connect;
 pub mod dump;
+pub mod lever;
 pub mod raw;
 pub mod sources;
 pub mod store;

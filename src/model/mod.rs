@@ -2,6 +2,7 @@
 
 pub mod affinity;
 pub mod duration;
+pub mod hold;
 pub mod labels;
 pub mod limits;
 pub mod node;
@@ -22,6 +23,7 @@ pub use affinity::{
     HostPort, LabelSelector, NodeAffinity, PodAffinityTerm, SelectorOp, TopologySpread,
     WeightedPodAffinityTerm,
 };
+pub use hold::{Hold, HoldKind};
 pub use limits::{LimitBreach, Limits};
 pub use node::{CapacityType, Node};
 pub use nodeclaim::NodeClaim;

@@ -147,9 +147,16 @@ pub struct NodePool {
     pub kubelet: Option<KubeletConfig>,
     /// `spec.replicas` of a static pool (Karpenter v1.8+); static pools are not provisioned dynamically.
     pub static_replicas: Option<i64>,
+    /// karpdeck's holds on it (supervision, the freeze), as its annotations say.
+    pub holds: Vec<super::Hold>,
 }
 
 impl NodePool {
+    /// karpdeck's hold of this kind on the pool, if there is one.
+    pub fn hold(&self, kind: super::HoldKind) -> Option<&super::Hold> {
+        self.holds.iter().find(|h| h.kind == kind)
+    }
+
     /// Every node of this pool carries these labels as requirements, plus `karpenter.sh/nodepool`.
     pub fn launch_requirements(&self) -> Requirements {
         let mut r = self.requirements.clone();
