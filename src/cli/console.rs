@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::cluster::live_failure;
 use super::{ConsoleArgs, Failure};
 use crate::catalog::Catalog;
-use crate::control::{first_free_plan, SourceState, Supervisor};
+use crate::control::{first_free_plan, SourceHealth, SourceState, Supervisor};
 use crate::exec::journal;
 use crate::kube::cluster::LiveCluster;
 use crate::ui::app::View;
@@ -64,18 +64,10 @@ pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
             break;
         }
         if started.elapsed() > SNAPSHOT_SYNC {
-            let waiting: Vec<String> = sources
-                .iter()
-                .filter(|s| s.state != SourceState::Live)
-                .map(|s| match &s.state {
-                    SourceState::Reconnecting { error, .. } => format!("{} ({error})", s.name),
-                    _ => s.name.clone(),
-                })
-                .collect();
             return Err(Failure::failed(format!(
                 "not synced after {} s: still waiting for {}",
                 SNAPSHOT_SYNC.as_secs(),
-                waiting.join(", ")
+                waiting_for(sources)
             )));
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -83,4 +75,17 @@ pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let text = console::render_text(&mut app, view, args.width, args.height);
     app.link.close().map_err(Failure::failed)?;
     out.write_all(text.as_bytes()).map_err(Failure::output)
+}
+
+/// The sources not yet live, each with its latest error: `pods (forbidden …), nodes`.
+pub fn waiting_for(sources: &[SourceHealth]) -> String {
+    let waiting: Vec<String> = sources
+        .iter()
+        .filter(|s| s.state != SourceState::Live)
+        .map(|s| match &s.state {
+            SourceState::Reconnecting { error, .. } => format!("{} ({error})", s.name),
+            _ => s.name.clone(),
+        })
+        .collect();
+    waiting.join(", ")
 }

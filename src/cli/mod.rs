@@ -8,6 +8,7 @@ mod console;
 mod demo;
 mod drain;
 mod dump;
+mod hold;
 mod inspect;
 mod journal;
 mod plan;
@@ -24,7 +25,7 @@ use chrono::{DateTime, Utc};
 use crate::catalog::Arch;
 use crate::engine::plan::Strategy;
 use crate::engine::whatif::WhatIf;
-use crate::model::Quantity;
+use crate::model::{HoldKind, Quantity};
 use crate::scenario::ScaleSpec;
 pub use cluster::{ClusterArgs, LiveArgs};
 
@@ -82,6 +83,55 @@ pub enum Command {
     /// Open the console on a live cluster (the kubeconfig's current context, or --context):
     /// karpdeck observes, showing what Karpenter will do next.
     Console(ConsoleArgs),
+    /// Take NodePools from Karpenter: limits pinned to their usage and disruption budgets at
+    /// zero, so that karpdeck proposes there instead (previewed; --yes approves).
+    Supervise(PoolHoldArgs),
+    /// Give supervised NodePools back to Karpenter, their limits and budgets as they were
+    /// (also what a killed karpdeck supervised).
+    Release(PoolHoldArgs),
+    /// Stop Karpenter's voluntary disruption on every NodePool at once (budgets zero), the
+    /// incident freeze (previewed; --yes approves).
+    Freeze(HoldArgs),
+    /// Lift the freeze: every NodePool's budgets as they were.
+    Unfreeze(HoldArgs),
+}
+
+/// `karpdeck freeze` / `unfreeze` options.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HoldArgs {
+    /// The live cluster.
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Approve the change previewed (without it nothing is changed).
+    #[arg(long)]
+    pub yes: bool,
+    /// The NodePools (none: every NodePool).
+    #[arg(skip)]
+    pub pools: Vec<String>,
+}
+
+/// `karpdeck supervise` / `release` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PoolHoldArgs {
+    /// The NodePools.
+    #[arg(required = true, value_name = "NODEPOOL")]
+    pub pools: Vec<String>,
+    /// The live cluster.
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Approve the change previewed (without it nothing is changed).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+impl PoolHoldArgs {
+    fn hold(&self) -> HoldArgs {
+        HoldArgs {
+            live: self.live.clone(),
+            yes: self.yes,
+            pools: self.pools.clone(),
+        }
+    }
 }
 
 /// `karpdeck console` options.
@@ -544,6 +594,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Sim(args) => return sim::run(&args, out),
         Command::Demo(args) => return demo::run(&args, out),
         Command::Console(args) => return console::run(&args, out),
+        Command::Supervise(args) => return hold::run(&args.hold(), HoldKind::Supervise, true, out),
+        Command::Release(args) => return hold::run(&args.hold(), HoldKind::Supervise, false, out),
+        Command::Freeze(args) => return hold::run(&args, HoldKind::Freeze, true, out),
+        Command::Unfreeze(args) => return hold::run(&args, HoldKind::Freeze, false, out),
         Command::Journal(args) => journal::run(&args)?,
         Command::Dump(args) => dump::run(&args)?,
     };

@@ -19,16 +19,19 @@ pub enum Permission {
     CreateNodeClaims,
     /// `delete nodeclaims.karpenter.sh`: remove a Karpenter node.
     DeleteNodeClaims,
+    /// `patch nodepools.karpenter.sh`: supervise, release, freeze and unfreeze.
+    PatchNodePools,
 }
 
 impl Permission {
     /// Every permission karpdeck may need.
-    pub const ALL: [Permission; 5] = [
+    pub const ALL: [Permission; 6] = [
         Permission::PatchNodes,
         Permission::EvictPods,
         Permission::DeletePods,
         Permission::CreateNodeClaims,
         Permission::DeleteNodeClaims,
+        Permission::PatchNodePools,
     ];
 
     /// `(verb, API group, resource, subresource)` for an access review.
@@ -39,6 +42,7 @@ impl Permission {
             Permission::DeletePods => ("delete", "", "pods", ""),
             Permission::CreateNodeClaims => ("create", "karpenter.sh", "nodeclaims", ""),
             Permission::DeleteNodeClaims => ("delete", "karpenter.sh", "nodeclaims", ""),
+            Permission::PatchNodePools => ("patch", "karpenter.sh", "nodepools", ""),
         }
     }
 
@@ -69,6 +73,7 @@ pub fn needs(action: &Action) -> BTreeSet<Permission> {
             Step::Evict { .. } | Step::WaitGone { .. } => Some(Permission::EvictPods),
             Step::Launch(_) => Some(Permission::CreateNodeClaims),
             Step::Delete(_) => Some(Permission::DeleteNodeClaims),
+            Step::Hold { .. } => Some(Permission::PatchNodePools),
             Step::WaitReady(_) => None,
         })
         .collect()

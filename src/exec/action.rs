@@ -15,7 +15,7 @@ use crate::engine::interruption::{InterruptionResponse, MessageKind};
 use crate::engine::launch::NodeClaimPlan;
 use crate::engine::plan::Plan;
 use crate::engine::replace::ReplacementPlan;
-use crate::model::Snapshot;
+use crate::model::{HoldKind, NodePool, Snapshot};
 
 /// What an action is, as the journal names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +35,14 @@ pub enum ActionKind {
     Uncordon,
     /// Answer a Spot interruption or instance-state event: cordon, launch, drain, delete.
     InterruptionResponse,
+    /// Take Karpenter's hand off NodePools: karpdeck proposes there instead.
+    Supervise,
+    /// Give NodePools back to Karpenter.
+    Release,
+    /// Stop Karpenter's voluntary disruption on every NodePool (the incident freeze).
+    Freeze,
+    /// Lift the freeze.
+    Unfreeze,
 }
 
 impl ActionKind {
@@ -48,6 +56,10 @@ impl ActionKind {
             Self::Cordon => "cordon",
             Self::Uncordon => "uncordon",
             Self::InterruptionResponse => "interruption-response",
+            Self::Supervise => "supervise",
+            Self::Release => "release",
+            Self::Freeze => "freeze",
+            Self::Unfreeze => "unfreeze",
         }
     }
 }
@@ -88,6 +100,15 @@ pub enum Step {
     },
     /// Delete the node and its instance.
     Delete(String),
+    /// Take (or release) karpdeck's hold of this kind on a NodePool.
+    Hold {
+        /// The NodePool.
+        pool: String,
+        /// Which hold.
+        kind: HoldKind,
+        /// Take it (else release it).
+        take: bool,
+    },
 }
 
 /// An action, as previewed.
@@ -113,6 +134,10 @@ pub struct Action {
     /// lands, pods left alone, blockers and the flag that overrides each.
     pub preview: Vec<String>,
 }
+
+/// How a refusal to hold what is held (or release what is not) begins: asking for what
+/// already is changes nothing, and is no failure.
+pub const NOTHING_TO_DO: &str = "nothing to do: ";
 
 /// Why an action cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,6 +243,33 @@ fn drain_preview(snapshot: &Snapshot, plan: &DrainPlan) -> Vec<String> {
 
 /// What a disruption takes from each NodePool's budget, its replacements, and pods left without
 /// a place (forced expiry only).
+/// What taking or releasing a hold does to one NodePool, and what it does not stop.
+fn hold_preview(pool: &NodePool, kind: HoldKind, take: bool) -> Vec<String> {
+    let name = &pool.name;
+    if !take {
+        let other = pool.holds.iter().find(|h| h.kind != kind);
+        return vec![match other {
+            None => format!(
+                "nodepool {name}: limits and disruption budgets back as they were before karpdeck's first hold"
+            ),
+            Some(h) => format!(
+                "nodepool {name}: still {} (by {}): budgets stay at nodes 0",
+                h.kind.as_str(),
+                h.by
+            ),
+        }];
+    }
+    let mut lines = vec![format!(
+        "nodepool {name}: disruption budgets → nodes 0 (no consolidation, emptiness or drift)"
+    )];
+    if kind == HoldKind::Supervise {
+        lines.push(format!(
+            "nodepool {name}: limits pinned at its usage now (no new launches by Karpenter); karpdeck proposes its scale-outs and consolidations, run only on approval"
+        ));
+    }
+    lines
+}
+
 fn disruption_preview(action: &DisruptionAction) -> Vec<String> {
     let mut lines: Vec<String> = action
         .budget
@@ -427,6 +479,120 @@ impl Action {
         }
     }
 
+    /// Take (`take`) or release a hold of `kind` on NodePools, for holder `by`: supervision of
+    /// the ones named, or the freeze of every NodePool (`pools` empty). Refused where a pool
+    /// cannot be held, another holder supervises it, or there is nothing to do (the refusal
+    /// then starts with [`NOTHING_TO_DO`]).
+    pub fn hold(
+        id: String,
+        snapshot: &Snapshot,
+        kind: HoldKind,
+        take: bool,
+        pools: &[String],
+        by: &str,
+    ) -> Result<Self, Refusal> {
+        let action = match (kind, take) {
+            (HoldKind::Supervise, true) => ActionKind::Supervise,
+            (HoldKind::Supervise, false) => ActionKind::Release,
+            (HoldKind::Freeze, true) => ActionKind::Freeze,
+            (HoldKind::Freeze, false) => ActionKind::Unfreeze,
+        };
+        let mut chosen: Vec<&NodePool> = Vec::new();
+        for name in pools {
+            let pool = snapshot
+                .nodepool(name)
+                .ok_or_else(|| Refusal(format!("there is no nodepool {name}")))?;
+            chosen.push(pool);
+        }
+        let provisioner = |p: &NodePool| p.api == crate::model::NodePoolApi::V1alpha5Provisioner;
+        if let Some(p) = chosen.iter().find(|p| provisioner(p)) {
+            return Err(Refusal(format!(
+                "{} is a v1alpha5 Provisioner: karpdeck holds only NodePools (karpenter.sh v1beta1 and v1)",
+                p.name
+            )));
+        }
+        // Every NodePool, and a line for each Provisioner left as it is (it has no budgets).
+        let mut passed_over = Vec::new();
+        if pools.is_empty() {
+            let (old, held): (Vec<&NodePool>, Vec<&NodePool>) =
+                snapshot.nodepools.iter().partition(|p| provisioner(p));
+            chosen = held;
+            passed_over = old
+                .iter()
+                .map(|p| {
+                    format!(
+                        "provisioner {}: left as it is (v1alpha5: karpdeck holds only NodePools)",
+                        p.name
+                    )
+                })
+                .collect();
+        }
+        // One karpdeck supervises a pool at a time.
+        if let Some((p, h)) = chosen
+            .iter()
+            .filter_map(|p| Some((p, p.hold(HoldKind::Supervise)?)))
+            .find(|(_, h)| kind == HoldKind::Supervise && take && h.by != by)
+        {
+            return Err(Refusal(format!(
+                "nodepool {} is already supervised by {} since {}: `karpdeck release {}` lets go of it",
+                p.name,
+                h.by,
+                h.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                p.name
+            )));
+        }
+        let none_to_hold = chosen.is_empty();
+        // Taking what is held, or releasing what is not, changes nothing.
+        chosen.retain(|p| p.hold(kind).is_some() != take);
+        if chosen.is_empty() {
+            let why = match (pools.len(), take) {
+                (0, _) if none_to_hold && !passed_over.is_empty() => {
+                    return Err(Refusal(format!(
+                        "there are no NodePools to hold: {}",
+                        passed_over.join("; ")
+                    )))
+                }
+                (0, _) if snapshot.nodepools.is_empty() => {
+                    return Err(Refusal("there are no NodePools".to_string()))
+                }
+                (0, true) => format!("every nodepool is already {}", kind.as_str()),
+                (0, false) => format!("no nodepool is {}", kind.as_str()),
+                (_, true) => format!("{} already {}", few(pools), kind.as_str()),
+                (_, false) => format!("{} not {}", few(pools), kind.as_str()),
+            };
+            return Err(Refusal(format!("{NOTHING_TO_DO}{why}")));
+        }
+        let names: Vec<String> = chosen.iter().map(|p| p.name.clone()).collect();
+        let steps = names
+            .iter()
+            .map(|pool| Step::Hold {
+                pool: pool.clone(),
+                kind,
+                take,
+            })
+            .collect();
+        let mut preview: Vec<String> = chosen
+            .iter()
+            .flat_map(|p| hold_preview(p, kind, take))
+            .chain(passed_over)
+            .collect();
+        if take {
+            preview.push(
+                "does NOT stop: expiry, Spot interruption, node repair, manual deletion".into(),
+            );
+        }
+        Ok(Self {
+            id,
+            kind: action,
+            summary: format!("{} nodepool(s) {}", action.as_str(), few(&names)),
+            targets: names,
+            launches: Vec::new(),
+            steps,
+            options: DrainOptions::default(),
+            preview,
+        })
+    }
+
     /// Karpenter's answer to an interruption: cordon at once (the notice is short), launch the
     /// replacements while draining, delete the node when it is empty. `None` when the response
     /// is to do nothing.
@@ -606,6 +772,12 @@ impl Action {
                 format!("wait for {} evicted pod(s) to leave {node}", pods.len())
             }
             Step::Delete(n) => format!("delete {n}"),
+            Step::Hold { pool, kind, take } => match (kind, take) {
+                (HoldKind::Supervise, true) => format!("supervise nodepool {pool}"),
+                (HoldKind::Supervise, false) => format!("release nodepool {pool}"),
+                (HoldKind::Freeze, true) => format!("freeze nodepool {pool}"),
+                (HoldKind::Freeze, false) => format!("unfreeze nodepool {pool}"),
+            },
         }
     }
 }
@@ -619,6 +791,57 @@ mod tests {
         let names: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
         assert_eq!(few(&names[..2]), "n1, n2");
         assert_eq!(few(&names), "n1, n2, n3 and 2 more");
+    }
+
+    #[test]
+    fn holds_skip_provisioners_refuse_another_supervisor_and_say_when_nothing_changes() {
+        use crate::model::{Hold, NodePoolApi};
+        let loaded = crate::scenario::load_str(
+            "demo",
+            crate::sim::DEMO_SCENARIO,
+            &Default::default(),
+            crate::catalog::Catalog::embedded(),
+        )
+        .unwrap();
+        let mut s = loaded.snapshot;
+        s.nodepools[0].api = NodePoolApi::V1;
+        let mut pool = s.nodepools[0].clone();
+        pool.api = NodePoolApi::V1alpha5Provisioner;
+        pool.name = "legacy".into();
+        s.nodepools.push(pool);
+        let first = vec![s.nodepools[0].name.clone()];
+        let freeze = Action::hold("p1".into(), &s, HoldKind::Freeze, true, &[], "a@h").unwrap();
+        assert_eq!(freeze.kind, ActionKind::Freeze);
+        assert!(!freeze.targets.contains(&"legacy".to_string()));
+        assert!(freeze
+            .preview
+            .iter()
+            .any(|l| l.starts_with("provisioner legacy: left")));
+        let named = Action::hold(
+            "p1".into(),
+            &s,
+            HoldKind::Freeze,
+            true,
+            &["legacy".into()],
+            "a@h",
+        );
+        assert!(named.unwrap_err().0.contains("v1alpha5 Provisioner"));
+        s.nodepools[0].holds.push(Hold {
+            kind: HoldKind::Supervise,
+            by: "a@h".into(),
+            since: "2026-12-06T22:41:00Z".parse().unwrap(),
+        });
+        let mine = Action::hold("p2".into(), &s, HoldKind::Supervise, true, &first, "a@h");
+        assert!(mine.unwrap_err().0.starts_with(NOTHING_TO_DO));
+        let theirs = Action::hold("p2".into(), &s, HoldKind::Supervise, true, &first, "b@h");
+        let why = theirs.unwrap_err().0;
+        assert!(
+            why.contains("already supervised by a@h since 2026-12-06T22:41:00Z"),
+            "{why}"
+        );
+        let release =
+            Action::hold("p3".into(), &s, HoldKind::Supervise, false, &first, "b@h").unwrap();
+        assert_eq!(release.kind, ActionKind::Release);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::engine::drain::{pod_action, DrainOptions, PodAction};
 use crate::engine::launch::NodeClaimPlan;
-use crate::model::Snapshot;
+use crate::model::{HoldChange, Snapshot};
 
 /// A backend call that failed: the API's error, in one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +116,20 @@ pub trait Backend {
 
     /// Whether the node is gone.
     fn node_gone(&mut self, node: &str) -> impl Future<Output = Result<bool, BackendError>> + Send;
+
+    /// Take or release karpdeck's hold on NodePool `pool`; what changed, one line. A cluster
+    /// without NodePool objects to change refuses.
+    fn change_hold(
+        &mut self,
+        pool: &str,
+        _change: &HoldChange,
+    ) -> impl Future<Output = Result<String, BackendError>> + Send {
+        let why = format!(
+            "{}: nodepool {pool} cannot be held here (karpdeck holds a live cluster's NodePools)",
+            self.context()
+        );
+        async move { Err(BackendError(why)) }
+    }
 }
 
 /// The pods a drain with these options must move off `node` in `snapshot`: bound, still

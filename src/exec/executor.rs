@@ -16,6 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::action::{Action, Step};
 use super::backend::{Backend, BackendError, ClaimState, Eviction};
 use super::journal::{self, Entry, JournalError, Outcome};
+use crate::model::{Hold, HoldChange};
 
 /// How long a step waits (for a node to be Ready, pods to exit, a node to go) before it fails:
 /// Karpenter's registration timeout, generous for the rest. Refused evictions are not limited —
@@ -663,6 +664,18 @@ impl Executor {
                 }
             }
             Step::WaitGone { node, pods } => self.wait_gone(b, &node, &pods, notes).await?,
+            Step::Hold { pool, kind, take } => {
+                let change = if take {
+                    HoldChange::Take(Hold {
+                        kind,
+                        by: holder(&self.settings.user),
+                        since: b.now(),
+                    })
+                } else {
+                    HoldChange::Release(kind)
+                };
+                StepStatus::Done(Some(b.change_hold(&pool, &change).await?))
+            }
             Step::Delete(node) => {
                 if !self.issued {
                     b.delete_node(&node).await?;

@@ -4,18 +4,22 @@
 //! executor backend is built on these; each call returns at once, as backend calls do.
 
 use ::kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions,
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+    Preconditions,
 };
 use ::kube::Client;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::{json, Value};
 
+use std::collections::BTreeMap;
+
 use super::claim::{claim_api_version, manifest};
 use super::connect::error_text;
+use super::lever::{self, Edit, Unchanged};
 use super::Connection;
 use crate::engine::launch::NodeClaimPlan;
 use crate::exec::{BackendError, Eviction};
-use crate::model::{NodePool, NodePoolApi};
+use crate::model::{labels, HoldChange, NodePool, NodePoolApi, Quantity, Resources};
 
 /// The Eviction API's `apiVersion` a server offers for `pods/eviction`: `policy/v1` from
 /// Kubernetes 1.22, `policy/v1beta1` before.
@@ -220,6 +224,83 @@ impl Actor {
             self.client.clone(),
             &karpenter(api_version, "NodeClaim", "nodeclaims"),
         )
+    }
+
+    /// Take or release a hold on NodePool `pool` (see [`super::lever`]). A pool changed
+    /// between the read and the patch is read again, a few times, rather than overwritten.
+    pub async fn change_hold(
+        &self,
+        pool: &NodePool,
+        change: &HoldChange,
+    ) -> Result<Result<Edit, Unchanged>, BackendError> {
+        let api_version = claim_api_version(pool.api).map_err(BackendError)?;
+        let pools: Api<DynamicObject> = Api::all_with(
+            self.client.clone(),
+            &karpenter(api_version, "NodePool", "nodepools"),
+        );
+        let what = format!("change nodepool {}", pool.name);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let object = pools
+                .get(&pool.name)
+                .await
+                .map_err(|e| failed(&format!("read nodepool {}", pool.name), &e))?;
+            let object = serde_json::to_value(&object).map_err(|e| BackendError(e.to_string()))?;
+            let counted = self.usage(&pool.name).await?;
+            let edit = match lever::edit(&object, change, &counted).map_err(BackendError)? {
+                Ok(edit) => edit,
+                unchanged => return Ok(unchanged),
+            };
+            let patch: json_patch::Patch = serde_json::from_value(edit.patch.clone())
+                .map_err(|e| BackendError(e.to_string()))?;
+            match pools
+                .patch(
+                    &pool.name,
+                    &PatchParams::default(),
+                    &Patch::<()>::Json(patch),
+                )
+                .await
+            {
+                Ok(_) => return Ok(Ok(edit)),
+                // The resourceVersion test failed: someone changed the pool meanwhile.
+                Err(e) if matches!(status_code(&e), Some(409 | 422)) && attempts < 3 => {}
+                Err(e) => return Err(failed(&what, &e)),
+            }
+        }
+    }
+
+    /// What NodePool `pool`'s nodes have, added up (cpu, memory), as karpdeck's count of its
+    /// usage where Karpenter has not published one.
+    async fn usage(&self, pool: &str) -> Result<BTreeMap<String, String>, BackendError> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let list = nodes
+            .list_metadata(&ListParams::default().labels(&format!("{}={pool}", labels::NODEPOOL)))
+            .await
+            .map_err(|e| failed(&format!("list the nodes of nodepool {pool}"), &e))?;
+        let names: Vec<String> = list
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect();
+        let mut total = Resources::default();
+        for name in names {
+            let Some(node) = nodes
+                .get_opt(&name)
+                .await
+                .map_err(|e| failed(&format!("read node {name}"), &e))?
+            else {
+                continue;
+            };
+            for (r, q) in node.status.and_then(|s| s.capacity).unwrap_or_default() {
+                if let Ok(q) = Quantity::parse(&q.0) {
+                    let mut one = Resources::default();
+                    one.set(&r, &q);
+                    total.add_assign(&one);
+                }
+            }
+        }
+        Ok(total.to_quantity_map())
     }
 
     /// The UID of the pod of that name if it is bound to `node` now: a pod of the same name

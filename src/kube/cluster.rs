@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::act::{Actor, Ask};
+use super::lever::Unchanged;
 use super::watch::Watching;
 use super::{Connection, Contexts, LiveError, Target};
 use crate::catalog::Catalog;
@@ -20,7 +21,7 @@ use crate::engine::drain::DrainOptions;
 use crate::engine::launch::NodeClaimPlan;
 use crate::exec::backend::pods_to_move;
 use crate::exec::{Backend, BackendError, BoundPod, ClaimState, Eviction};
-use crate::model::Snapshot;
+use crate::model::{HoldChange, Snapshot};
 
 /// Events kept for the console (Karpenter's and the workflow's), newest last.
 const MAX_EVENTS: usize = 5000;
@@ -453,5 +454,29 @@ impl Backend for LiveCluster {
     async fn node_gone(&mut self, node: &str) -> Result<bool, BackendError> {
         self.refresh();
         Ok(!self.snapshot().nodes.iter().any(|n| n.name == node))
+    }
+
+    async fn change_hold(
+        &mut self,
+        pool: &str,
+        change: &HoldChange,
+    ) -> Result<String, BackendError> {
+        let pool = self
+            .snapshot()
+            .nodepool(pool)
+            .cloned()
+            .ok_or_else(|| BackendError(format!("nodepool {pool} is gone")))?;
+        Ok(match self.actor()?.change_hold(&pool, change).await? {
+            Ok(edit) => format!("{} → {}", edit.before.describe(), edit.after.describe()),
+            Err(Unchanged::AlreadyHeld(h)) => {
+                format!(
+                    "already {} by {} since {}",
+                    h.kind.as_str(),
+                    h.by,
+                    h.since.format("%H:%M:%S")
+                )
+            }
+            Err(Unchanged::NotHeld(kind)) => format!("was not {}", kind.as_str()),
+        })
     }
 }

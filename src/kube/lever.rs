@@ -12,23 +12,13 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::model::{Hold, HoldKind};
+use crate::model::{Hold, HoldChange as Change, HoldKind};
 
 /// The annotation that keeps the fields the holds changed, as they were before the first.
 pub const ORIGINAL_ANNOTATION: &str = "karpdeck.io/original";
 
 /// The resources whose limits supervision pins: every instance type needs both.
 const PINNED: [&str; 2] = ["cpu", "memory"];
-
-/// A change to karpdeck's holds on one NodePool.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    /// Take this hold.
-    Take(Hold),
-    /// Let go of the hold of this kind, whoever holds it (a new process releases what a
-    /// killed one held).
-    Release(HoldKind),
-}
 
 /// The fields a hold changes, as JSON (`None`: absent).
 #[derive(Debug, Clone, PartialEq)]

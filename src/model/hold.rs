@@ -75,6 +75,16 @@ impl Hold {
     }
 }
 
+/// A change to karpdeck's holds on one NodePool.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HoldChange {
+    /// Take this hold.
+    Take(Hold),
+    /// Let go of the hold of this kind, whoever holds it (a new process releases what a
+    /// killed one held).
+    Release(HoldKind),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

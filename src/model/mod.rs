@@ -23,7 +23,7 @@ pub use affinity::{
     HostPort, LabelSelector, NodeAffinity, PodAffinityTerm, SelectorOp, TopologySpread,
     WeightedPodAffinityTerm,
 };
-pub use hold::{Hold, HoldKind};
+pub use hold::{Hold, HoldChange, HoldKind};
 pub use limits::{LimitBreach, Limits};
 pub use node::{CapacityType, Node};
 pub use nodeclaim::NodeClaim;

@@ -10,6 +10,23 @@ use super::{apply, Rig};
 /// The rig's `viewer`, allowed to read everything and to change nothing, opens the console:
 /// drain is refused before it is proposed, naming what is missing, and help shows it disabled.
 pub fn a_user_who_may_not_evict_sees_drain_disabled(rig: &Rig, rt: &tokio::runtime::Runtime) {
+    as_reader(rig, rt, || {
+        let session = rig.console("access", "console --context rig-viewer", 40);
+        let screen = session.wait_for("ip-172-31-55-131");
+        assert!(screen.contains("context rig-viewer"), "{screen}");
+        session.keys(&["d"]);
+        session.wait_for(
+            "not permitted: context rig-viewer may not patch nodes, create pods/eviction",
+        );
+        session.keys(&["?"]);
+        // Waited for, not read once: tmux may catch the help box half drawn.
+        let help = session.wait_for("Propose draining the selected node. — not permitted");
+        assert!(help.contains("keys (any key closes)"), "{help}");
+    });
+}
+
+/// Run `f` while the rig's `viewer` may read everything (and change nothing).
+pub fn as_reader<T>(rig: &Rig, rt: &tokio::runtime::Runtime, f: impl FnOnce() -> T) -> T {
     let role = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": {"name": "karpdeck-reader"},
@@ -23,22 +40,37 @@ pub fn a_user_who_may_not_evict_sees_drain_disabled(rig: &Rig, rt: &tokio::runti
     });
     rt.block_on(apply::create(&rig.client, &role, false));
     rt.block_on(apply::create(&rig.client, &binding, false));
-    let session = rig.console("access", "console --context rig-viewer", 40);
-    let screen = session.wait_for("ip-172-31-55-131");
-    assert!(screen.contains("context rig-viewer"), "{screen}");
-    session.keys(&["d"]);
-    session.wait_for("not permitted: context rig-viewer may not patch nodes, create pods/eviction");
-    session.keys(&["?"]);
-    // Waited for, not read once: tmux may catch the help box half drawn.
-    let help = session.wait_for("Propose draining the selected node. — not permitted");
-    assert!(help.contains("keys (any key closes)"), "{help}");
-    drop(session);
+    // The apiserver's authorizer learns of the binding from its own watch, a moment later.
+    let review = json!({
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "metadata": {},
+        "spec": {"user": "viewer", "resourceAttributes": {
+            "verb": "list", "group": "karpenter.sh", "resource": "nodepools"}},
+    });
+    let reviews: Api<DynamicObject> = Api::all_with(rig.client.clone(), &apply::resource(&review));
+    let allowed = || -> Result<(), String> {
+        let r: DynamicObject = serde_json::from_value(review.clone()).unwrap();
+        let answer = rt
+            .block_on(reviews.create(&Default::default(), &r))
+            .map_err(|e| e.to_string())?;
+        match answer.data["status"]["allowed"].as_bool() {
+            Some(true) => Ok(()),
+            _ => Err(answer.data["status"].to_string()),
+        }
+    };
+    super::wait_until(
+        rt,
+        std::time::Duration::from_secs(30),
+        "viewer may read",
+        allowed,
+    );
+    let out = f();
     for object in [&binding, &role] {
         let api: Api<DynamicObject> = Api::all_with(rig.client.clone(), &apply::resource(object));
         let name = object["metadata"]["name"].as_str().unwrap();
         rt.block_on(api.delete(name, &DeleteParams::default()))
             .unwrap();
     }
+    out
 }
 
 /// A console session in `--read-only`, with the keys for every action, makes not one mutating

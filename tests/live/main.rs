@@ -13,6 +13,7 @@ mod access;
 mod act;
 mod apply;
 mod drain;
+mod hold;
 mod kubelet;
 #[path = "../support/output.rs"]
 mod output;
@@ -94,6 +95,10 @@ fn main() {
             without_karpenter_the_cluster_still_opens,
         ),
         ("evictions_arrive_as_asked", act::evictions_arrive_as_asked),
+        (
+            "holds_change_only_what_they_say_and_come_off_exactly",
+            hold::holds_change_only_what_they_say_and_come_off_exactly,
+        ),
         (
             "an_approved_drain_runs_through_the_api",
             drain::an_approved_drain_runs_through_the_api,
