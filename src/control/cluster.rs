@@ -31,6 +31,14 @@ pub trait Cluster: Backend + Send {
         None
     }
 
+    /// Why karpdeck cannot hold NodePools here (supervise, freeze), if it cannot: a simulated
+    /// cluster has no NodePool objects to change.
+    fn hold_refusal(&self) -> Option<String> {
+        Some(
+            "freeze and supervise change a live cluster's NodePools; this one is simulated (its Karpenter is already supervised: karpdeck proposes, you approve)".into(),
+        )
+    }
+
     /// The permissions karpdeck's actions need that the user lacks here (none in a simulation).
     fn denied(&self) -> std::collections::BTreeSet<super::Permission> {
         std::collections::BTreeSet::new()

@@ -15,7 +15,7 @@ use super::observe::Observer;
 use super::permission;
 use super::replan::Replan;
 use crate::engine::interruption::{respond, InterruptionEvent, MessageKind};
-use crate::exec::action::Refusal;
+use crate::exec::action::{Refusal, Step};
 use crate::exec::journal::{Journal, Outcome};
 use crate::exec::{Action, ActionKind, ApprovalError, Executor, Note, Settings, State};
 use crate::model::Snapshot;
@@ -125,6 +125,11 @@ impl<C: Cluster> Supervisor<C> {
         self.observer.as_ref()
     }
 
+    /// Who approves, where the journal is, whether read-only.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// Approve every new proposal as it is made (or stop doing so).
     pub fn set_approve_all(&mut self, on: bool) {
         self.approve_all = on;
@@ -188,6 +193,11 @@ impl<C: Cluster> Supervisor<C> {
             return Err(Refusal(format!(
                 "not offered: it needs a new node, and {why}"
             )));
+        }
+        // Nor a hold where there are no NodePool objects to change (a simulation).
+        let holds = action.steps.iter().any(|s| matches!(s, Step::Hold { .. }));
+        if let Some(why) = self.cluster.hold_refusal().filter(|_| holds) {
+            return Err(Refusal(format!("not offered: {why}")));
         }
         if let Some((node, other)) = self.holder(&action, |x| !x.state().is_final()) {
             return Err(Refusal(format!(

@@ -313,6 +313,13 @@ impl Cluster for LiveCluster {
         Some(self.watching.store.has_karpenter())
     }
 
+    fn hold_refusal(&self) -> Option<String> {
+        self.actor
+            .as_ref()
+            .err()
+            .map(|why| format!("context {}: {why}", self.conn.context))
+    }
+
     fn denied(&self) -> BTreeSet<Permission> {
         self.denied.clone()
     }

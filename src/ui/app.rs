@@ -16,6 +16,7 @@ use super::theme::Theme;
 use super::world::{Interest, World};
 use crate::control::{Cluster, Supervisor};
 use crate::exec::{ActionKind, PlanStatus, State};
+use crate::model::HoldKind;
 
 /// The views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -528,6 +529,7 @@ impl App {
                 .map(|n| n.name.clone())
                 .collect(),
             "ctx" => self.world.contexts.clone(),
+            "supervise" | "release" => self.world.pools.iter().map(|p| p.name.clone()).collect(),
             "approve" | "reject" | "cancel" => self
                 .world
                 .plans
@@ -694,6 +696,14 @@ impl App {
                 self.status = format!("switching to context {name}…");
             }
             ["replace", node] => self.propose(Proposal::Replace, node),
+            ["freeze"] => self.hold(HoldKind::Freeze, true, &[]),
+            ["unfreeze"] => self.hold(HoldKind::Freeze, false, &[]),
+            ["supervise", pools @ ..] if !pools.is_empty() => {
+                self.hold(HoldKind::Supervise, true, pools)
+            }
+            ["release", pools @ ..] if !pools.is_empty() => {
+                self.hold(HoldKind::Supervise, false, pools)
+            }
             [name] => match View::parse(name) {
                 Some(v) => {
                     self.switch(v);
@@ -918,10 +928,17 @@ impl App {
         let destructive: Vec<&PlanStatus> = waiting
             .iter()
             .copied()
+            // Holds on NodePools change Karpenter's settings, restorably, and move no pod.
             .filter(|x| {
                 !matches!(
                     x.action().kind,
-                    ActionKind::ScaleOut | ActionKind::Cordon | ActionKind::Uncordon
+                    ActionKind::ScaleOut
+                        | ActionKind::Cordon
+                        | ActionKind::Uncordon
+                        | ActionKind::Supervise
+                        | ActionKind::Release
+                        | ActionKind::Freeze
+                        | ActionKind::Unfreeze
                 )
             })
             .collect();
@@ -999,6 +1016,14 @@ impl App {
         }
         self.link.send(Command::Propose(kind, node.to_string()));
         self.status = format!("working out the plan for {node}…");
+    }
+
+    /// Propose taking (or releasing) karpdeck's hold on NodePools (every one when `pools` is
+    /// empty); it opens in the Plans view once made, like any action.
+    fn hold(&mut self, kind: HoldKind, take: bool, pools: &[&str]) {
+        let pools: Vec<String> = pools.iter().map(|p| p.to_string()).collect();
+        self.link.send(Command::Hold { kind, take, pools });
+        self.status = "working out the change to the nodepools…".into();
     }
 
     /// Why the user may not run `kind` here (`context C may not create pods/eviction`), if so.
@@ -1155,6 +1180,10 @@ pub const COMMANDS: &[&str] = &[
     "lose-zone ",
     "lose-spot",
     "lose-offering ",
+    "supervise ",
+    "release ",
+    "freeze",
+    "unfreeze",
     "ctx",
     "help",
     "quit",

@@ -15,8 +15,9 @@ use crate::control::{Cluster, Permission, Supervisor};
 use crate::engine::drain::{drain_plan, DrainOptions};
 use crate::engine::replace::replacement_plan;
 use crate::exec::action::Refusal;
+use crate::exec::executor::holder;
 use crate::exec::{Action, ApprovalError};
-use crate::model::Snapshot;
+use crate::model::{HoldKind, Snapshot};
 
 /// The console's drain flags unless the operator gives others: DaemonSet pods stay (kubectl's
 /// `--ignore-daemonsets`), everything else a drain cannot safely move needs its own flag.
@@ -79,6 +80,16 @@ pub enum Command {
     Cancel(String),
     /// Propose an action on a node.
     Propose(Proposal, String),
+    /// Propose taking (`take`) or releasing a hold of `kind` on NodePools (all when none are
+    /// named).
+    Hold {
+        /// Supervision or the freeze.
+        kind: HoldKind,
+        /// Take it, else release it.
+        take: bool,
+        /// The NodePools.
+        pools: Vec<String>,
+    },
     /// Preview a what-if (`scale …`, `lose-zone …`): nothing changes.
     WhatIf(String),
     /// Approve everything karpdeck proposes from now on (the headless `--approve-all`).
@@ -134,8 +145,9 @@ impl Link {
     pub fn spawn<C: Cluster + 'static>(sup: Supervisor<C>) -> std::io::Result<(Link, Arc<World>)> {
         let (commands, inbox) = unbounded_channel();
         let (outbox, updates) = unbounded_channel();
+        // With I/O: a live cluster's acting calls open their connections on this runtime.
         let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
+            .enable_all()
             .build()?;
         let thread = std::thread::Builder::new()
             .name("karpdeck-cluster".into())
@@ -433,6 +445,19 @@ impl<C: Cluster> Driver<C> {
                 } else {
                     format!("{plan} is not running")
                 })
+            }
+            Command::Hold { kind, take, pools } => {
+                let by = holder(&self.sup.settings().user);
+                match self
+                    .sup
+                    .submit(move |id, s| Action::hold(id, s, kind, take, &pools, &by))
+                {
+                    Ok(id) => Reply::Proposed(id),
+                    Err(e) => {
+                        changed = false;
+                        Reply::Status(e.to_string())
+                    }
+                }
             }
             Command::Propose(kind, node) => {
                 // Cordon or uncordon as the operator saw the node: planned again at approval,

@@ -64,6 +64,7 @@ roles! {
     badge_fg: "Badge text.",
     badge_read_only: "The READ-ONLY badge.",
     badge_mode: "The mode badge.",
+    badge_hold: "The FROZEN badge: karpdeck holds Karpenter back.",
     gauge: "Gauges and bars.",
 }
 

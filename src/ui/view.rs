@@ -181,6 +181,10 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         first.push(Span::styled(" READ-ONLY ", t.badge(t.badge_read_only)));
         first.push(Span::raw(" "));
     }
+    if let Some(line) = frozen(w) {
+        first.push(Span::styled(" FROZEN ", t.badge(t.badge_hold)));
+        first.push(Span::styled(format!(" {line}  "), t.fg(t.badge_hold)));
+    }
     if w.simulated {
         first.push(Span::styled(
             format!(
@@ -622,6 +626,24 @@ fn draw_pools(f: &mut Frame, app: &App, area: Rect) {
                 ));
             }
             lines.extend(p.budgets.iter().map(|b| Line::from(format!("  {b}"))));
+            if !p.holds.is_empty() {
+                lines.push(Line::from(Span::styled("karpdeck's holds", t.title())));
+                for h in &p.holds {
+                    lines.push(Line::from(Span::styled(
+                        format!(
+                            "  {} by {} since {}",
+                            h.kind.as_str(),
+                            h.by,
+                            h.since.format("%Y-%m-%d %H:%M")
+                        ),
+                        t.fg(t.badge_hold),
+                    )));
+                }
+                lines.push(Line::from(Span::styled(
+                    "  does NOT stop: expiry, Spot interruption, node repair, manual deletion",
+                    t.fg(t.warn),
+                )));
+            }
             lines
         }
     };
@@ -631,6 +653,24 @@ fn draw_pools(f: &mut Frame, app: &App, area: Rect) {
             .block(block(t, " the nodepool ".into())),
         detail,
     );
+}
+
+/// The freeze as the header says it: since when, by whom, on how many NodePools.
+fn frozen(w: &super::world::World) -> Option<String> {
+    let holds: Vec<&crate::model::Hold> = w
+        .pools
+        .iter()
+        .flat_map(|p| p.holds.iter())
+        .filter(|h| h.kind == crate::model::HoldKind::Freeze)
+        .collect();
+    let first = holds.iter().min_by_key(|h| h.since)?;
+    Some(format!(
+        "since {} by {} ({} of {} nodepools)",
+        first.since.format("%H:%M"),
+        first.by,
+        holds.len(),
+        w.pools.len()
+    ))
 }
 
 /// The tree's top level: each NodePool, then `-` for nodes no NodePool manages.

@@ -113,6 +113,8 @@ pub struct PoolRow {
     pub consolidation: String,
     /// Spot pools (type × zone) of its nodes.
     pub spot_pools: usize,
+    /// karpdeck's holds on it (supervised, frozen).
+    pub holds: Vec<crate::model::Hold>,
 }
 
 /// One Spot pool (instance type × zone) the cluster runs on.
@@ -591,6 +593,7 @@ fn pool_rows(s: &Snapshot, now: DateTime<Utc>) -> Vec<PoolRow> {
                 budgets,
                 consolidation,
                 spot_pools,
+                holds: pool.holds.clone(),
             }
         })
         .collect()

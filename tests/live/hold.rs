@@ -158,6 +158,42 @@ pub fn holds_change_only_what_they_say_and_come_off_exactly(
     ok(run(rig, "bob", &["release", "hold-general", "--yes"]));
     assert_eq!(read("hold-general"), before[0]);
 
+    // The console does the same through its palette: proposed, approved, shown in the header.
+    let session = rig.console("hold", "console", 40);
+    session.wait_for("hold-general");
+    for (command, frozen) in [(":freeze", true), (":unfreeze", false)] {
+        session.keys(&[command, "Enter"]);
+        session.wait_for("proposed: review it");
+        session.keys(&["a"]);
+        session.wait_for("press y to approve");
+        session.keys(&["y"]);
+        let started = std::time::Instant::now();
+        loop {
+            let screen = session.screen();
+            let header = screen.lines().next().unwrap_or_default().to_string();
+            // Both pools frozen as the watch shows them, before the next proposal is built.
+            if header.contains("(2 of 2 nodepools)") == frozen
+                && header.contains(" FROZEN ") == frozen
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "{command}: the header never changed:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let budgets = &read("hold-batch")["spec"]["disruption"]["budgets"];
+        assert_eq!(
+            budgets == &json!([{"nodes": "0"}]),
+            frozen,
+            "{command}: {budgets}"
+        );
+    }
+    drop(session);
+    assert_eq!(read("hold-general"), before[0]);
+    assert_eq!(read("hold-batch"), before[1]);
+
     // Each change is in the journal, approved and done.
     let journal = ok(run(rig, "bob", &["journal"]));
     for action in ["freeze", "supervise", "unfreeze", "release"] {
