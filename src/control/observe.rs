@@ -13,7 +13,7 @@ use crate::engine::disruption::DisruptionKind;
 use crate::engine::launch::NodeClaimPlan;
 use crate::engine::plan::{plan, Strategy};
 use crate::engine::scheduling::Options;
-use crate::model::Snapshot;
+use crate::model::{HoldKind, Snapshot};
 
 /// How long a prediction waits to come true: Karpenter batches pods for up to 10 s, and
 /// validates a consolidation for 15 s before acting.
@@ -316,8 +316,17 @@ impl Observer {
         let s = cluster.snapshot();
         // What is expected, and whether it is part of a disruption.
         let mut expected: Vec<(Expectation, bool)> = Vec::new();
+        // Karpenter stands aside in a supervised NodePool: karpdeck proposes there instead.
+        let supervised = |pool: Option<&str>| {
+            pool.and_then(|p| s.nodepool(p))
+                .is_some_and(|p| p.hold(HoldKind::Supervise).is_some())
+        };
         if let Some(plan) = cluster.provisioning_plan() {
-            for c in &plan.nodeclaims {
+            for c in plan
+                .nodeclaims
+                .iter()
+                .filter(|c| !supervised(Some(&c.claim.nodepool)))
+            {
                 expected.push((Expectation::launch(c), false));
             }
         }
@@ -334,11 +343,12 @@ impl Observer {
             };
             expected.push((interrupted, false));
         }
-        let disruptions = if disruption {
+        let mut disruptions = if disruption {
             cluster.disruption_actions()
         } else {
             Vec::new()
         };
+        disruptions.retain(|a| !a.nodes.iter().any(|&n| supervised(s.nodes[n].nodepool())));
         if let Some(a) = disruptions.first() {
             // A replacement's NodeClaims come first: they are the same move.
             for c in &a.replacements {

@@ -17,8 +17,8 @@ pub type Builder = Arc<dyn Fn(String, &Snapshot) -> Result<Action, Refusal> + Se
 pub enum Replan {
     /// The operator's own action (drain, cordon, replace): their builder, run again.
     Operator(Builder),
-    /// karpdeck's scale-out for the pods pending now.
-    ScaleOut,
+    /// karpdeck's scale-out for the pods pending now, from these NodePools.
+    ScaleOut(super::supervisor::Scope),
     /// karpdeck's disruption of these nodes: the engine's move for them now, if it still
     /// makes one.
     Disruption(BTreeSet<String>),
@@ -28,7 +28,7 @@ impl std::fmt::Debug for Replan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Replan::Operator(_) => f.write_str("Operator"),
-            Replan::ScaleOut => f.write_str("ScaleOut"),
+            Replan::ScaleOut(scope) => f.debug_tuple("ScaleOut").field(scope).finish(),
             Replan::Disruption(nodes) => f.debug_tuple("Disruption").field(nodes).finish(),
         }
     }
@@ -40,10 +40,11 @@ impl Replan {
         let s = cluster.snapshot();
         match self {
             Replan::Operator(build) => build(id, s),
-            Replan::ScaleOut => cluster
-                .provisioning_plan()
-                .map(|plan| Action::scale_out(id, &plan))
-                .ok_or_else(|| Refusal("no pod is pending any more".into())),
+            Replan::ScaleOut(scope) => {
+                super::supervisor::within(cluster.provisioning_plan(), scope)
+                    .map(|plan| Action::scale_out(id, &plan))
+                    .ok_or_else(|| Refusal("no pod is pending any more".into()))
+            }
             Replan::Disruption(nodes) => cluster
                 .disruption_actions()
                 .into_iter()

@@ -15,10 +15,12 @@ use super::observe::Observer;
 use super::permission;
 use super::replan::Replan;
 use crate::engine::interruption::{respond, InterruptionEvent, MessageKind};
+use crate::engine::plan::Plan;
 use crate::exec::action::{Refusal, Step};
+use crate::exec::executor::holder;
 use crate::exec::journal::{Journal, Outcome};
 use crate::exec::{Action, ActionKind, ApprovalError, Executor, Note, Settings, State};
-use crate::model::Snapshot;
+use crate::model::{HoldKind, Snapshot};
 
 /// How long a rejected proposal is not proposed again.
 pub const REJECTION_BACKOFF: Duration = Duration::minutes(5);
@@ -452,7 +454,14 @@ impl<C: Cluster> Supervisor<C> {
             // Observed, Karpenter answers its notices and makes its moves itself.
             self.answer_notices();
             if pass {
-                self.pass();
+                self.pass(&None);
+            }
+        } else if pass {
+            // Observed, but for the NodePools this operator supervises: there karpdeck
+            // proposes what Karpenter would do.
+            let mine = self.supervised();
+            if !mine.is_empty() {
+                self.pass(&Some(mine));
             }
         }
         for i in 0..self.executors.len() {
@@ -631,9 +640,22 @@ impl<C: Cluster> Supervisor<C> {
             .any(|(k, t, until)| *k == kind && t == targets && *until > now)
     }
 
+    /// The NodePools this operator supervises on an observed cluster (their holds name them).
+    fn supervised(&self) -> BTreeSet<String> {
+        let me = holder(&self.settings.user);
+        self.cluster
+            .snapshot()
+            .nodepools
+            .iter()
+            .filter(|p| p.hold(HoldKind::Supervise).is_some_and(|h| h.by == me))
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
     /// karpdeck's pass: unless one of its proposals is still waiting for the operator, propose
-    /// Karpenter's next move — a scale-out, else one disruption of nodes no other action holds.
-    fn pass(&mut self) {
+    /// Karpenter's next move — a scale-out, else one disruption of nodes no other action holds —
+    /// within `scope`'s NodePools (`None`: the whole cluster, as a supervised simulation).
+    fn pass(&mut self, scope: &Scope) {
         let mine = |x: &Executor| self.proposed.contains(&x.action().id);
         let waiting = |x: &Executor| mine(x) && x.state() == State::Previewed;
         if self.executors.iter().any(waiting) {
@@ -644,8 +666,11 @@ impl<C: Cluster> Supervisor<C> {
         if self.executors.iter().any(Executor::launching) {
             return;
         }
-        if let Some(plan) = self.cluster.provisioning_plan() {
-            self.propose_engine_move(Action::scale_out(String::new(), &plan), Replan::ScaleOut);
+        if let Some(plan) = within(self.cluster.provisioning_plan(), scope) {
+            self.propose_engine_move(
+                Action::scale_out(String::new(), &plan),
+                Replan::ScaleOut(scope.clone()),
+            );
             return;
         }
         // Disruption waits until karpdeck's own actions are done changing the cluster.
@@ -661,7 +686,12 @@ impl<C: Cluster> Supervisor<C> {
                 .iter()
                 .map(|&n| snapshot.nodes[n].name.clone())
                 .collect();
-            names.iter().all(|n| !busy.contains(n))
+            let in_scope = a
+                .nodes
+                .iter()
+                .all(|&n| in_scope(scope, snapshot.nodes[n].nodepool()));
+            in_scope
+                && names.iter().all(|n| !busy.contains(n))
                 && !self.recently_rejected(a.kind.into(), &names)
         }) else {
             return;
@@ -704,6 +734,26 @@ impl<C: Cluster> Supervisor<C> {
         let plan = self.plan_id();
         Action::interruption(plan, self.cluster.snapshot(), r)
     }
+}
+
+/// The NodePools karpdeck proposes for: `None` for every one.
+pub type Scope = Option<BTreeSet<String>>;
+
+/// Whether a node of NodePool `pool` (`None`: no NodePool's) is within `scope`.
+fn in_scope(scope: &Scope, pool: Option<&str>) -> bool {
+    match scope {
+        None => true,
+        Some(pools) => pool.is_some_and(|p| pools.contains(p)),
+    }
+}
+
+/// The part of a provisioning plan within `scope`: its NodeClaims from those NodePools (none
+/// left: no plan).
+pub fn within(plan: Option<Plan>, scope: &Scope) -> Option<Plan> {
+    let mut plan = plan?;
+    plan.nodeclaims
+        .retain(|c| in_scope(scope, Some(&c.claim.nodepool)));
+    (!plan.nodeclaims.is_empty()).then_some(plan)
 }
 
 #[cfg(test)]

@@ -5,14 +5,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::error::ConvertError;
-use super::field::Field;
+use super::field::{Field, Origin};
 use crate::model::duration::parse_go_duration;
+use crate::model::hold::ORIGINAL_ANNOTATION;
 use crate::model::pdb::IntOrPercent;
 use crate::model::{
     Budget, ConsolidationPolicy, DisruptionReason, KubeletConfig, NodeClass, NodePool, NodePoolApi,
     Resources,
 };
 use crate::model::{Hold, HoldKind, Limits};
+use serde_json::Value;
 
 use super::constraints::{opt_resources, requirements, taints};
 use super::meta::Meta;
@@ -176,7 +178,7 @@ pub fn nodepool(api: NodePoolApi, meta: Meta, root: &Field) -> Result<NodePool, 
     };
 
     let meta_holds = meta.annotations;
-    Ok(NodePool {
+    NodePool {
         name: meta.name,
         api,
         weight: weight(&spec)?,
@@ -197,7 +199,36 @@ pub fn nodepool(api: NodePoolApi, meta: Meta, root: &Field) -> Result<NodePool, 
         kubelet: tspec.get("kubelet").map(|k| kubelet(&k)).transpose()?,
         static_replicas: spec.opt_int("replicas")?,
         holds: holds(&meta_holds, root)?,
-    })
+    }
+    .as_meant(&meta_holds)
+}
+
+impl NodePool {
+    /// A supervised pool as its operator configured it: supervision pins its limits and zeroes
+    /// its budgets on the object only so that Karpenter stands aside, while karpdeck's own
+    /// proposals there keep to the limits and budgets kept in the annotation (the budgets stay
+    /// at zero while the pool is also frozen).
+    fn as_meant(mut self, annotations: &BTreeMap<String, String>) -> Result<Self, ConvertError> {
+        let Some(kept) = annotations.get(ORIGINAL_ANNOTATION) else {
+            return Ok(self);
+        };
+        if self.hold(HoldKind::Supervise).is_none() {
+            return Ok(self);
+        }
+        let origin = Origin {
+            file: format!("annotation {ORIGINAL_ANNOTATION}"),
+            position: String::new(),
+            object: format!("NodePool {}", self.name),
+        };
+        let value: Value = serde_json::from_str(kept)
+            .map_err(|e| origin.error("", format!("not the JSON karpdeck writes: {e}")))?;
+        let root = Field::root(&value, &origin);
+        self.limits = limits(root.get("limits"))?;
+        if self.hold(HoldKind::Freeze).is_none() {
+            self.budgets = budgets(&root)?;
+        }
+        Ok(self)
+    }
 }
 
 /// karpdeck's holds, from the NodePool's annotations.

@@ -14,8 +14,7 @@ use serde_json::{json, Value};
 
 use crate::model::{Hold, HoldChange as Change, HoldKind};
 
-/// The annotation that keeps the fields the holds changed, as they were before the first.
-pub const ORIGINAL_ANNOTATION: &str = "karpdeck.io/original";
+pub use crate::model::hold::ORIGINAL_ANNOTATION;
 
 /// The resources whose limits supervision pins: every instance type needs both.
 const PINNED: [&str; 2] = ["cpu", "memory"];

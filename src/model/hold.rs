@@ -5,6 +5,10 @@
 
 use chrono::{DateTime, Utc};
 
+/// The annotation that keeps the fields karpdeck's holds changed (limits, disruption budgets),
+/// as they were before the first, as JSON.
+pub const ORIGINAL_ANNOTATION: &str = "karpdeck.io/original";
+
 /// What a hold stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HoldKind {

@@ -15,9 +15,11 @@ mod apply;
 mod drain;
 mod hold;
 mod kubelet;
+mod launcher;
 #[path = "../support/output.rs"]
 mod output;
 mod populate;
+mod scaleout;
 #[path = "../support/tmux.rs"]
 mod tmux;
 
@@ -102,6 +104,10 @@ fn main() {
         (
             "an_approved_drain_runs_through_the_api",
             drain::an_approved_drain_runs_through_the_api,
+        ),
+        (
+            "an_approved_scale_out_launches_and_the_pods_land",
+            scaleout::an_approved_scale_out_launches_and_the_pods_land,
         ),
     ];
     let args: Vec<String> = std::env::args().skip(1).collect();
