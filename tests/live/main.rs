@@ -601,6 +601,35 @@ fn without_karpenter_the_cluster_still_opens(rig: &Rig, rt: &tokio::runtime::Run
             .len(),
         3
     );
+    // Karpenter's CRDs back, as the rig installs them, for the tests that follow.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/live/fixtures/crds");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let crd: CustomResourceDefinition =
+            serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+        names.push(crd.metadata.name.clone().unwrap());
+        rt.block_on(crds.create(&Default::default(), &crd)).unwrap();
+    }
+    wait_until(
+        rt,
+        Duration::from_secs(30),
+        "Karpenter's CRDs established",
+        || {
+            for name in &names {
+                let crd = rt.block_on(crds.get(name)).map_err(|e| e.to_string())?;
+                let established = crd
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True");
+                if !established {
+                    return Err(format!("{name} not established"));
+                }
+            }
+            Ok(())
+        },
+    );
 }
 
 fn watchers_reconnect_after_an_apiserver_outage(rig: &Rig, rt: &tokio::runtime::Runtime) {
