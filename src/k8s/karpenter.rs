@@ -200,7 +200,7 @@ pub fn nodepool(api: NodePoolApi, meta: Meta, root: &Field) -> Result<NodePool, 
         static_replicas: spec.opt_int("replicas")?,
         holds: holds(&meta_holds, root)?,
     }
-    .as_meant(&meta_holds)
+    .meant(&meta_holds)
 }
 
 impl NodePool {
@@ -208,7 +208,7 @@ impl NodePool {
     /// its budgets on the object only so that Karpenter stands aside, while karpdeck's own
     /// proposals there keep to the limits and budgets kept in the annotation (the budgets stay
     /// at zero while the pool is also frozen).
-    fn as_meant(mut self, annotations: &BTreeMap<String, String>) -> Result<Self, ConvertError> {
+    fn meant(mut self, annotations: &BTreeMap<String, String>) -> Result<Self, ConvertError> {
         let Some(kept) = annotations.get(ORIGINAL_ANNOTATION) else {
             return Ok(self);
         };
