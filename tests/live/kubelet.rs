@@ -1,7 +1,8 @@
 //! Stands in for the kubelets of the nodes it registers, which cannot run here: it registers
 //! each Node with its capacity, keeps its Ready condition's heartbeat fresh (so the real node
-//! lifecycle controller leaves it Ready), reports pods bound to it Running and Ready, and
-//! finishes pods being deleted once their grace period has passed. It decides nothing else.
+//! lifecycle controller leaves it Ready), reports pods bound to it Running and then Ready (at
+//! once, or after a set delay as containers' readiness probes would), and finishes pods being
+//! deleted once their grace period has passed. It decides nothing else.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 pub struct Kubelets {
     client: Client,
     nodes: Arc<Mutex<BTreeSet<String>>>,
+    ready_after: Arc<Mutex<Duration>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -29,12 +31,19 @@ impl Kubelets {
     /// Start playing the kubelets (of no node yet).
     pub fn start(client: Client) -> Self {
         let nodes: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-        let task = tokio::spawn(run(client.clone(), nodes.clone()));
+        let ready_after: Arc<Mutex<Duration>> = Arc::default();
+        let task = tokio::spawn(run(client.clone(), nodes.clone(), ready_after.clone()));
         Self {
             client,
             nodes,
+            ready_after,
             task,
         }
+    }
+
+    /// Report pods Ready this long after they start Running (until changed again).
+    pub fn set_ready_after(&self, delay: Duration) {
+        *self.ready_after.lock().unwrap() = delay;
     }
 
     /// Register a node as its kubelet would on boot: the Node object with the given metadata,
@@ -92,13 +101,18 @@ fn conditions(now: DateTime<Utc>) -> Value {
     ])
 }
 
-async fn run(client: Client, nodes: Arc<Mutex<BTreeSet<String>>>) {
+async fn run(
+    client: Client,
+    nodes: Arc<Mutex<BTreeSet<String>>>,
+    ready_after: Arc<Mutex<Duration>>,
+) {
     let node_api: Api<Node> = Api::all(client.clone());
     let pods_all: Api<Pod> = Api::all(client.clone());
     let mut last_heartbeat = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(TICK).await;
         let mine = nodes.lock().unwrap().clone();
+        let delay = *ready_after.lock().unwrap();
         if last_heartbeat.elapsed() >= HEARTBEAT {
             last_heartbeat = tokio::time::Instant::now();
             for name in &mine {
@@ -130,17 +144,36 @@ async fn run(client: Client, nodes: Arc<Mutex<BTreeSet<String>>>) {
                 }
                 continue;
             }
-            let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-            if phase != Some("Running") {
-                let t = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+            let status = pod.status.as_ref();
+            let phase = status.and_then(|s| s.phase.as_deref());
+            let ready = status
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            let started = status.and_then(|s| s.start_time.as_ref()).map(|t| t.0);
+            let now = Utc::now();
+            let t = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+            let update = if phase != Some("Running") {
+                // Started now; Ready at once only without a delay.
+                let ready = if delay.is_zero() { "True" } else { "False" };
+                Some((t.clone(), ready))
+            } else if !ready
+                && started.is_some_and(|s| {
+                    s + k8s_openapi::jiff::SignedDuration::try_from(delay).unwrap() <= api_now()
+                })
+            {
+                Some((started.unwrap().to_string(), "True"))
+            } else {
+                None
+            };
+            if let Some((start, ready)) = update {
                 let status = json!({"status": {
                     "phase": "Running",
-                    "startTime": t,
+                    "startTime": start,
                     "conditions": [
                         {"type": "PodScheduled", "status": "True", "lastTransitionTime": t},
                         {"type": "Initialized", "status": "True", "lastTransitionTime": t},
-                        {"type": "ContainersReady", "status": "True", "lastTransitionTime": t},
-                        {"type": "Ready", "status": "True", "lastTransitionTime": t},
+                        {"type": "ContainersReady", "status": ready, "lastTransitionTime": t},
+                        {"type": "Ready", "status": ready, "lastTransitionTime": t},
                     ],
                 }});
                 let _ = api

@@ -12,6 +12,7 @@
 mod access;
 mod act;
 mod apply;
+mod bulk;
 mod drain;
 mod hold;
 mod kubelet;
@@ -108,6 +109,10 @@ fn main() {
         (
             "an_approved_scale_out_launches_and_the_pods_land",
             scaleout::an_approved_scale_out_launches_and_the_pods_land,
+        ),
+        (
+            "twenty_nodes_drain_under_budgets",
+            bulk::twenty_nodes_drain_under_budgets,
         ),
     ];
     let args: Vec<String> = std::env::args().skip(1).collect();

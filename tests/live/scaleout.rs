@@ -1,24 +1,30 @@
 //! A scale-out on the real apiserver, end to end: a NodePool karpdeck supervises, pods the real
-//! scheduler finds unschedulable, karpdeck's proposal for them, approval, NodeClaims with the
-//! plan's requirements created through the API, the launcher stand-in making their nodes, and
-//! the scheduler binding the pods there.
+//! scheduler finds unschedulable, karpdeck's proposal for them, found stale when more pods come
+//! before approval and planned again, approval, NodeClaims with the plan's requirements created
+//! through the API, the launcher stand-in making their nodes, and the scheduler binding the
+//! pods there.
 
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::ListParams;
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::Api;
 use serde_json::json;
 
 use karpdeck::control::{Cluster, Supervisor};
 use karpdeck::exec::executor::holder;
-use karpdeck::exec::{Action, ActionKind, Settings, State};
+use karpdeck::exec::{Action, ActionKind, ApprovalError, Settings, State};
 use karpdeck::kube::cluster::LiveCluster;
 use karpdeck::model::HoldKind;
 
 use super::{apply, launcher, wait_until, Rig};
 
 const NS: &str = "grow";
+
+fn apps(rig: &Rig) -> Api<Deployment> {
+    Api::namespaced(rig.client.clone(), NS)
+}
 
 pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::runtime::Runtime) {
     rt.block_on(async {
@@ -146,6 +152,31 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
         std::thread::sleep(Duration::from_millis(250));
     };
     assert_eq!(plan.targets, vec!["grow".to_string()]);
+    // Before approval, more pods come: the plan made for 3 is stale, never run as proposed.
+    rt.block_on(apps(rig).patch(
+        "grow",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 5}})),
+    ))
+    .unwrap();
+    let started = Instant::now();
+    while sup.cluster().pending_pods() < 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "5 pods never pending"
+        );
+        sup.refresh();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let plan = match sup.approve(&plan.id) {
+        Err(ApprovalError::Stale {
+            replanned: Some(new),
+            ..
+        }) => sup.executor(&new).unwrap().action().clone(),
+        other => panic!("the plan for 3 pods was not found stale: {other:?}"),
+    };
+    let pods: usize = plan.launches.iter().map(|c| c.claim.pods.len()).sum();
+    assert_eq!(pods, 5, "the new plan serves every pending pod");
     sup.approve(&plan.id).unwrap();
     run(&mut sup, &plan.id, true);
     // The NodeClaims carry the plan's requirements.
@@ -174,7 +205,7 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
     }
     // The real scheduler binds the pods to the new nodes.
     let pods: Api<Pod> = Api::namespaced(rig.client.clone(), NS);
-    let placed = wait_until(rt, Duration::from_secs(60), "grow pods running", || {
+    let placed = wait_until(rt, Duration::from_secs(60), "5 grow pods running", || {
         let list = rt
             .block_on(pods.list(&ListParams::default()))
             .map_err(|e| e.to_string())?;
@@ -184,7 +215,7 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
             .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
             .filter_map(|p| p.spec.as_ref()?.node_name.clone())
             .collect();
-        if running.len() == 3 {
+        if running.len() == 5 {
             Ok(running)
         } else {
             Err(format!("{running:?}"))
@@ -195,7 +226,7 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
         "{placed:?}"
     );
     println!(
-        "  (scale-out: {} nodeclaim(s) for 3 pods, launched and bound)",
+        "  (scale-out: {} nodeclaim(s) for 5 pods, launched and bound)",
         plan.launches.len()
     );
     // Karpenter gets the pool back as it was.
