@@ -47,11 +47,22 @@ pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
         journal: if view.is_some() { None } else { journal_path },
     };
     let mut app = console::app(
-        |settings| Supervisor::observing(cluster, settings, first_free_plan(&earlier)),
+        |settings| {
+            let mut sup = Supervisor::observing(cluster, settings, first_free_plan(&earlier));
+            sup.found_unfinished(&earlier);
+            sup
+        },
         source,
         &options,
     )
     .map_err(|e| Failure::failed(format!("cannot start the console: {e}")))?;
+    let unfinished: Vec<String> = earlier.unfinished().iter().map(|u| u.label()).collect();
+    if !unfinished.is_empty() {
+        app.status = format!(
+            "journal: {} unfinished when karpdeck stopped; what each left is in the events; :resume PLAN plans it again",
+            unfinished.join(", ")
+        );
+    }
     let Some(view) = view else {
         return console::run(app).map_err(Failure::failed);
     };

@@ -158,12 +158,13 @@ fn print_journal(out: &mut String, path: &std::path::Path, j: &Journal) {
     for u in j.unfinished() {
         let _ = writeln!(
             out,
-            "UNFINISHED plan {}, approved by {} at {}: {} step(s) done, last {}. It will not be re-run; resume it from the console or `karpdeck journal --abandon {}`.",
+            "UNFINISHED plan {}, approved by {} at {}: {} step(s) done, last {}. It will not be re-run: `:resume {}` in the console plans it again from the cluster as it is, or `karpdeck journal --abandon {}`.",
             u.label(),
             u.first.user,
             u.first.time.format("%Y-%m-%dT%H:%M:%SZ"),
             u.steps_done,
             describe(&u.last),
+            u.first.plan,
             u.first.plan
         );
     }

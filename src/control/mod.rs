@@ -7,6 +7,7 @@ pub mod event;
 pub mod observe;
 pub mod permission;
 pub mod replan;
+pub mod resume;
 pub mod signals;
 pub mod supervisor;
 

@@ -18,7 +18,7 @@ use crate::engine::interruption::{respond, InterruptionEvent, MessageKind};
 use crate::engine::plan::Plan;
 use crate::exec::action::{Refusal, Step};
 use crate::exec::executor::holder;
-use crate::exec::journal::{Journal, Outcome};
+use crate::exec::journal::{Journal, Outcome, Unfinished};
 use crate::exec::{Action, ActionKind, ApprovalError, Executor, Note, Settings, State};
 use crate::model::{HoldKind, Snapshot};
 
@@ -45,6 +45,10 @@ pub struct Supervisor<C> {
     observer: Option<Observer>,
     /// How each proposal is planned again at approval, and when it was made.
     replans: BTreeMap<String, (Replan, DateTime<Utc>)>,
+    /// Plans an earlier karpdeck left unfinished on this cluster, and whether what they left
+    /// has been reported (once the cluster is synced).
+    unfinished: Vec<Unfinished>,
+    unfinished_reported: bool,
 }
 
 /// The nodes karpdeck's own plans act on (approved or done) and the NodeClaims they created:
@@ -119,6 +123,95 @@ impl<C: Cluster> Supervisor<C> {
             rejected: Vec::new(),
             observer,
             replans: BTreeMap::new(),
+            unfinished: Vec::new(),
+            unfinished_reported: false,
+        }
+    }
+
+    /// Take in the plans an earlier run left unfinished in `journal` on this cluster's context:
+    /// once the cluster is synced, each is reported with what it left there (see
+    /// [`super::resume::leftovers`]), and [`Self::resume`] plans it again.
+    pub fn found_unfinished(&mut self, journal: &Journal) {
+        let context = self.cluster.context();
+        self.unfinished = journal
+            .unfinished()
+            .into_iter()
+            .filter(|u| u.first.context == context)
+            .collect();
+        self.unfinished_reported = false;
+    }
+
+    /// Plans left unfinished by an earlier run, not yet resumed.
+    pub fn unfinished(&self) -> &[Unfinished] {
+        &self.unfinished
+    }
+
+    /// Plan an unfinished plan again from the cluster as it is now, as a new proposal (its id
+    /// returned) to preview and approve; the journal records that the old one was resumed as
+    /// the new one.
+    pub fn resume(&mut self, plan: &str) -> Result<String, Refusal> {
+        let i = self
+            .unfinished
+            .iter()
+            .position(|u| u.first.plan == plan)
+            .ok_or_else(|| Refusal(format!("{plan} is not a plan left unfinished here")))?;
+        let by = holder(&self.settings.user);
+        let build = super::resume::replan(&self.unfinished[i], &by)?;
+        let id = self.submit(move |id, s| build(id, s))?;
+        let u = self.unfinished.remove(i);
+        if let Some(path) = &self.settings.journal {
+            let entry = crate::exec::journal::Entry {
+                time: self.cluster.now(),
+                context: u.first.context.clone(),
+                user: self.settings.user.clone(),
+                plan: u.first.plan.clone(),
+                action: u.first.action.clone(),
+                targets: u.first.targets.clone(),
+                outcome: Outcome::Resumed,
+                step: None,
+                detail: Some(format!(
+                    "planned again from the cluster as it is, as {id} (after {} step(s) done)",
+                    u.steps_done
+                )),
+            };
+            if let Err(e) = crate::exec::journal::append(path, &entry) {
+                // The new plan stands; the old one stays unfinished in the journal, said so.
+                self.cluster.emit(
+                    EventKind::PlanFailed,
+                    format!("plan {plan}: cannot record that it was resumed as {id}: {e}"),
+                    vec![plan.to_string(), id.clone()],
+                );
+            }
+        }
+        Ok(id)
+    }
+
+    /// Report, once the cluster is synced, what each unfinished plan left on it.
+    fn report_unfinished(&mut self) {
+        if self.unfinished_reported || !self.cluster.synced() {
+            return;
+        }
+        self.unfinished_reported = true;
+        let lines: Vec<(String, Vec<String>)> = self
+            .unfinished
+            .iter()
+            .map(|u| {
+                let left = super::resume::leftovers(self.cluster.snapshot(), u);
+                let plan = &u.first.plan;
+                let message = format!(
+                    "plan {} left unfinished by an earlier karpdeck after {} step(s): {}; :resume {plan} plans it again from the cluster as it is, `karpdeck journal --abandon {plan}` lets it go",
+                    u.label(),
+                    u.steps_done,
+                    left.join("; ")
+                );
+                let objects = std::iter::once(plan.clone())
+                    .chain(u.first.targets.iter().cloned())
+                    .collect();
+                (message, objects)
+            })
+            .collect();
+        for (message, objects) in lines {
+            self.cluster.emit(EventKind::PlanFailed, message, objects);
         }
     }
 
@@ -449,6 +542,7 @@ impl<C: Cluster> Supervisor<C> {
                 o.predict(&self.cluster, &operated, pass);
             }
         }
+        self.report_unfinished();
         self.withdraw_stale();
         if self.observer.is_none() {
             // Observed, Karpenter answers its notices and makes its moves itself.
@@ -542,7 +636,7 @@ impl<C: Cluster> Supervisor<C> {
                 }
                 Outcome::Done => EventKind::PlanDone,
                 Outcome::Cancelled => EventKind::PlanCancelled,
-                Outcome::Failed | Outcome::Abandoned => EventKind::PlanFailed,
+                Outcome::Failed | Outcome::Abandoned | Outcome::Resumed => EventKind::PlanFailed,
             };
             let mut message = format!("plan {} {}", n.plan, n.outcome.as_str());
             if let Some(step) = &n.step {

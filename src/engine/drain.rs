@@ -24,6 +24,15 @@ pub struct DrainOptions {
     pub disable_eviction: bool,
 }
 
+/// An operator's drain flags unless they give others (the console's, a resumed drain's): DaemonSet pods stay (kubectl's
+/// `--ignore-daemonsets`), everything else a drain cannot safely move needs its own flag.
+pub const OPERATOR_DRAIN: DrainOptions = DrainOptions {
+    ignore_daemonsets: true,
+    delete_emptydir_data: false,
+    force: false,
+    disable_eviction: false,
+};
+
 /// How Karpenter drains a node it removes (consolidation, drift, expiry, interruption, replace):
 /// every pod but DaemonSet pods goes, whatever its controller or volumes; PDBs still hold.
 pub const KARPENTER_DRAIN: DrainOptions = DrainOptions {

@@ -36,6 +36,9 @@ pub enum Outcome {
     Cancelled,
     /// The operator chose not to resume a plan found unfinished.
     Abandoned,
+    /// A plan found unfinished was planned again, from the cluster as it is, as another plan
+    /// (the detail names it).
+    Resumed,
 }
 
 impl Outcome {
@@ -51,6 +54,7 @@ impl Outcome {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::Abandoned => "abandoned",
+            Self::Resumed => "resumed",
         }
     }
 
@@ -58,7 +62,7 @@ impl Outcome {
     pub fn is_ending(self) -> bool {
         matches!(
             self,
-            Self::Done | Self::Failed | Self::Cancelled | Self::Abandoned
+            Self::Done | Self::Failed | Self::Cancelled | Self::Abandoned | Self::Resumed
         )
     }
 }

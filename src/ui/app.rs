@@ -9,12 +9,13 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent};
 use tui_tree_widget::{TreeItem, TreeState};
 
-use super::driver::{Command, Link, Proposal, Reply, Update, CONSOLE_DRAIN};
+use super::driver::{Command, Link, Proposal, Reply, Update};
 use super::keymap::{KeyAction, Keymap};
 use super::settings::Warning;
 use super::theme::Theme;
 use super::world::{Interest, World};
 use crate::control::{Cluster, Supervisor};
+use crate::engine::drain::OPERATOR_DRAIN;
 use crate::exec::{ActionKind, PlanStatus, State};
 use crate::model::HoldKind;
 
@@ -696,6 +697,10 @@ impl App {
                 self.status = format!("switching to context {name}…");
             }
             ["replace", node] => self.propose(Proposal::Replace, node),
+            ["resume", plan] => {
+                self.link.send(Command::Resume(plan.to_string()));
+                self.status = format!("planning {plan} again from the cluster as it is…");
+            }
             ["freeze"] => self.hold(HoldKind::Freeze, true, &[]),
             ["unfreeze"] => self.hold(HoldKind::Freeze, false, &[]),
             ["supervise", pools @ ..] if !pools.is_empty() => {
@@ -1093,7 +1098,7 @@ pub const MAX_SPEED: f64 = 240.0;
 pub fn proposal_of(action: KeyAction) -> Option<Proposal> {
     match action {
         KeyAction::Cordon => Some(Proposal::Cordon),
-        KeyAction::Drain => Some(Proposal::Drain(CONSOLE_DRAIN)),
+        KeyAction::Drain => Some(Proposal::Drain(OPERATOR_DRAIN)),
         KeyAction::Replace => Some(Proposal::Replace),
         _ => None,
     }
@@ -1103,7 +1108,7 @@ fn drain_args<'a>(
     args: &[&'a str],
 ) -> Result<(&'a str, crate::engine::drain::DrainOptions), String> {
     let usage = "usage: :drain NODE [--force] [--delete-emptydir-data] [--disable-eviction] [--ignore-daemonsets=false]";
-    let mut options = CONSOLE_DRAIN;
+    let mut options = OPERATOR_DRAIN;
     let mut node = None;
     for arg in args {
         if !arg.starts_with("--") {
@@ -1180,6 +1185,7 @@ pub const COMMANDS: &[&str] = &[
     "lose-zone ",
     "lose-spot",
     "lose-offering ",
+    "resume ",
     "supervise ",
     "release ",
     "freeze",
@@ -1199,7 +1205,7 @@ mod tests {
 
     #[test]
     fn drain_flags_are_kubectls_over_the_console_defaults() {
-        assert_eq!(drain_args(&["n1"]), Ok(("n1", CONSOLE_DRAIN)));
+        assert_eq!(drain_args(&["n1"]), Ok(("n1", OPERATOR_DRAIN)));
         let (node, o) = drain_args(&[
             "--force",
             "n1",

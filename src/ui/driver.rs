@@ -19,15 +19,6 @@ use crate::exec::executor::holder;
 use crate::exec::{Action, ApprovalError};
 use crate::model::{HoldKind, Snapshot};
 
-/// The console's drain flags unless the operator gives others: DaemonSet pods stay (kubectl's
-/// `--ignore-daemonsets`), everything else a drain cannot safely move needs its own flag.
-pub const CONSOLE_DRAIN: DrainOptions = DrainOptions {
-    ignore_daemonsets: true,
-    delete_emptydir_data: false,
-    force: false,
-    disable_eviction: false,
-};
-
 /// An operator action on a node, proposed for approval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proposal {
@@ -80,6 +71,8 @@ pub enum Command {
     Cancel(String),
     /// Propose an action on a node.
     Propose(Proposal, String),
+    /// Plan again a plan an earlier karpdeck left unfinished.
+    Resume(String),
     /// Propose taking (`take`) or releasing a hold of `kind` on NodePools (all when none are
     /// named).
     Hold {
@@ -446,6 +439,13 @@ impl<C: Cluster> Driver<C> {
                     format!("{plan} is not running")
                 })
             }
+            Command::Resume(plan) => match self.sup.resume(&plan) {
+                Ok(id) => Reply::Proposed(id),
+                Err(e) => {
+                    changed = false;
+                    Reply::Status(e.to_string())
+                }
+            },
             Command::Hold { kind, take, pools } => {
                 let by = holder(&self.sup.settings().user);
                 match self

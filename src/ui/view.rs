@@ -898,10 +898,24 @@ fn state_style(t: &Theme, s: State) -> Style {
 fn draw_observed(f: &mut Frame, app: &App, expected: &[(i64, String)], area: Rect) {
     use crate::control::Verdict;
     let t = &app.theme;
-    let mut lines = vec![Line::from(Span::styled(
+    let mut lines = Vec::new();
+    for (plan, left) in &app.world.unfinished {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "unfinished when karpdeck stopped: {plan} — :resume {} plans it again",
+                plan.split(' ').next().unwrap_or_default()
+            ),
+            t.fg(t.warn).add_modifier(Modifier::BOLD),
+        )));
+        lines.extend(
+            left.iter()
+                .map(|l| Line::from(Span::styled(format!("  {l}"), t.fg(t.warn)))),
+        );
+    }
+    lines.push(Line::from(Span::styled(
         "Karpenter acts; karpdeck predicts its next moves every pass and checks what it does",
         t.fg(t.muted),
-    ))];
+    )));
     if expected.is_empty() {
         lines.push(Line::from(Span::raw(
             "next: nothing (no pending pod needs a node, no node to disrupt)",

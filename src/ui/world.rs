@@ -204,6 +204,9 @@ pub struct World {
     pub expected: Option<Vec<(i64, String)>>,
     /// In observe mode: what Karpenter did and what it did not, newest first.
     pub outcomes: Vec<Outcome>,
+    /// Plans an earlier karpdeck left unfinished here: each plan's label and what it left (a
+    /// line per target), until resumed.
+    pub unfinished: Vec<(String, Vec<String>)>,
     /// What a live cluster's Karpenter said last (its events: time and line), newest first.
     pub karpenter_said: Vec<(DateTime<Utc>, String)>,
 }
@@ -419,6 +422,18 @@ impl World {
                     .map(|p| ((now - p.made).num_seconds(), p.expected.summary()))
                     .collect()
             }),
+            unfinished: sup
+                .unfinished()
+                .iter()
+                .map(|u| {
+                    // A cluster still listing would show its nodes as gone.
+                    let left = match sim.synced() {
+                        true => crate::control::resume::leftovers(sim.snapshot(), u),
+                        false => vec!["what it left: once the cluster is read".into()],
+                    };
+                    (u.label(), left)
+                })
+                .collect(),
             karpenter_said: sim
                 .events()
                 .iter()

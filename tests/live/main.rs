@@ -13,6 +13,7 @@ mod access;
 mod act;
 mod apply;
 mod bulk;
+mod crash;
 mod drain;
 mod hold;
 mod kubelet;
@@ -109,6 +110,10 @@ fn main() {
         (
             "an_approved_scale_out_launches_and_the_pods_land",
             scaleout::an_approved_scale_out_launches_and_the_pods_land,
+        ),
+        (
+            "a_drain_killed_midway_is_named_and_resumed",
+            crash::a_drain_killed_midway_is_named_and_resumed,
         ),
         (
             "twenty_nodes_drain_under_budgets",
@@ -222,6 +227,16 @@ fn karpdeck(args: &[&str]) -> Output {
         )
         .output()
         .expect("run karpdeck")
+}
+
+/// `karpdeck ARGS` with the consoles' state directory (their journal); its output.
+fn karpdeck_in(rig: &Rig, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_karpdeck"))
+        .args(args)
+        .env("XDG_STATE_HOME", rig.scratch.join("state"))
+        .output()
+        .expect("run karpdeck");
+    stdout(&out)
 }
 
 fn lab() -> PathBuf {
