@@ -22,8 +22,20 @@ fn journal(test: &str) -> PathBuf {
     dir.join("sim-journal.jsonl")
 }
 
-/// The console over the lab demo plus `extra` YAML.
+/// The console over the lab demo plus `extra` YAML, interruption responses waiting for
+/// approval like any proposal.
 fn console(extra: &str, config: SimConfig, journal: Option<PathBuf>) -> App {
+    console_with(extra, config, journal, true)
+}
+
+/// [`console`], interruption responses run at once by standing policy unless
+/// `approve_interruptions`.
+fn console_with(
+    extra: &str,
+    config: SimConfig,
+    journal: Option<PathBuf>,
+    approve_interruptions: bool,
+) -> App {
     let text = format!("{DEMO_SCENARIO}{extra}");
     let loaded = load_str("demo", &text, &LoadOptions::default(), Catalog::embedded()).unwrap();
     let sim = Sim::at_scenario_time(loaded.snapshot, config, demo_hpas());
@@ -31,6 +43,7 @@ fn console(extra: &str, config: SimConfig, journal: Option<PathBuf>) -> App {
         user: "oncall".into(),
         journal,
         read_only: false,
+        approve_interruptions,
     };
     let sup = Supervisor::new(sim, settings, false, 1);
     let mut warnings = Vec::new();
@@ -54,6 +67,7 @@ fn observing(config: SimConfig) -> App {
         user: "oncall".into(),
         journal: None,
         read_only: false,
+        approve_interruptions: false,
     };
     let sup = Supervisor::observing(sim, settings, 1);
     let mut warnings = Vec::new();
@@ -278,6 +292,7 @@ fn read_only_refuses_approvals_in_the_console() {
         user: "oncall".into(),
         journal: None,
         read_only: true,
+        approve_interruptions: false,
     };
     let sup = Supervisor::new(sim, settings, false, 1);
     let mut w = Vec::new();
@@ -549,6 +564,37 @@ fn capitals_in_the_filter_match_and_selections_follow_their_rows() {
     run(&mut app, 240);
     assert!(app.plan_rows().len() > 1);
     assert_eq!(app.selected_plan().unwrap(), first);
+}
+
+#[test]
+fn an_interruption_response_run_by_policy_is_said_loudly() {
+    let mut app = console_with("", stormy(), None, false);
+    approving(&mut app, 160);
+    for _ in 0..1200 {
+        run(&mut app, 1);
+        let by_policy = app
+            .world
+            .plans
+            .iter()
+            .find(|x| x.policy().is_some() && x.state().is_running())
+            .map(|x| x.action().id.clone());
+        if let Some(id) = by_policy {
+            assert!(
+                app.status.starts_with(&format!("RUN BY POLICY: {id} ")),
+                "{}",
+                app.status
+            );
+            let s = screen(&mut app);
+            let header = s.lines().next().unwrap();
+            assert!(header.contains(" INTERRUPTION "), "{header}");
+            assert!(
+                header.contains(&format!("{id} answering by policy")),
+                "{header}"
+            );
+            return;
+        }
+    }
+    panic!("no interruption answered by policy within 20 minutes");
 }
 
 #[test]

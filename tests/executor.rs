@@ -26,6 +26,7 @@ fn settings(journal: Option<PathBuf>) -> Settings {
         user: "oncall".into(),
         journal,
         read_only: false,
+        approve_interruptions: true,
     }
 }
 
@@ -791,6 +792,54 @@ async fn a_rejected_proposal_is_not_proposed_again_for_five_minutes() {
         sup.executor("p2").unwrap().action().kind.as_str(),
         "scale-out"
     );
+}
+
+#[tokio::test]
+async fn interruption_responses_run_at_once_by_standing_policy() {
+    let dir = std::env::temp_dir().join(format!("karpdeck-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let journal = dir.join("journal.jsonl");
+    let by_policy = Settings {
+        approve_interruptions: false,
+        ..settings(Some(journal.clone()))
+    };
+    // Everything else is approved while the cluster grows, then nothing is: only the policy
+    // may run what comes next.
+    let mut sup = supervised("", stormy(3), true, by_policy);
+    sup.run_for(Duration::minutes(4)).await;
+    sup.set_approve_all(false);
+    let response = loop {
+        sup.step().await;
+        let found = sup.executors().iter().find(|x| {
+            x.action().kind.as_str() == "interruption-response" && x.status().policy().is_some()
+        });
+        if let Some(x) = found {
+            break x.action().id.clone();
+        }
+        assert!(
+            sup.cluster().events().last().unwrap().seconds < 3600.0,
+            "no interruption answered by policy within the hour"
+        );
+    };
+    // Never left waiting for a person; run to its end and journaled as the policy's.
+    sup.run_for(Duration::minutes(3)).await;
+    let x = sup.executor(&response).unwrap();
+    assert_eq!(x.state(), State::Done, "{:?}", x.report());
+    let j = karpdeck::exec::journal::read(&journal).unwrap();
+    let approval = j
+        .entries
+        .iter()
+        .find(|e| e.plan == response && e.outcome == karpdeck::exec::journal::Outcome::Approved)
+        .unwrap();
+    assert!(
+        approval
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("approved by standing policy"),
+        "{approval:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ fn settings() -> Settings {
         user: "oncall".into(),
         journal: None,
         read_only: false,
+        approve_interruptions: false,
     }
 }
 

@@ -45,6 +45,7 @@ pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
         keymap: args.keymap.clone(),
         read_only: args.read_only,
         journal: if view.is_some() { None } else { journal_path },
+        approve_interruptions: args.approve_interruptions,
     };
     let mut app = console::app(
         |settings| {

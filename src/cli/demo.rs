@@ -37,6 +37,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
         } else {
             journal_path.clone()
         },
+        approve_interruptions: args.approve_interruptions,
     };
     let source = match &args.scenario {
         Some(p) => p.display().to_string(),

@@ -149,6 +149,11 @@ pub struct ConsoleArgs {
     /// Refuse every approval: karpdeck observes and previews, and changes nothing.
     #[arg(long)]
     pub read_only: bool,
+    /// Interruption responses wait for approval like any proposal (by default they run at
+    /// once by standing policy: the notice leaves no time to ask).
+    #[arg(long)]
+    pub approve_interruptions: bool,
+
     /// Render one frame of VIEW to stdout once every source has synced, and exit (nodes,
     /// pending, nodepools, tree, spot, plans, journal).
     #[arg(long, value_name = "VIEW")]
@@ -255,6 +260,10 @@ pub struct DemoArgs {
     /// Refuse every approval.
     #[arg(long)]
     pub read_only: bool,
+    /// Interruption responses wait for approval like any proposal (by default they run at
+    /// once by standing policy: the notice leaves no time to ask).
+    #[arg(long)]
+    pub approve_interruptions: bool,
     /// Observe instead of supervise: the simulated Karpenter acts on its own, and karpdeck
     /// predicts each of its moves and matches what it does against them (Plans view).
     #[arg(long)]

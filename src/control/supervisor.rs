@@ -66,6 +66,11 @@ fn operated(executors: &[Executor]) -> BTreeSet<String> {
         .collect()
 }
 
+/// The standing policy that runs interruption responses at once (unless the operator asked to
+/// approve them: `--approve-interruptions`).
+pub const INTERRUPTION_POLICY: &str =
+    "an interruption notice leaves no time to ask (--approve-interruptions waits for a person)";
+
 /// Plan numbers at or above this in a journal are ignored when numbering new plans.
 const MAX_PLAN: u64 = 1_000_000_000;
 
@@ -722,8 +727,33 @@ impl<C: Cluster> Supervisor<C> {
             }
             if let Some(action) = self.interruption_response(&node, kind) {
                 self.proposed.insert(action.id.clone());
-                self.propose(action, None);
+                let id = self.propose(action, None);
+                if !self.settings.approve_interruptions {
+                    self.approve_by_policy(&id);
+                }
             }
+        }
+    }
+
+    /// Run an interruption response at once: the notice leaves no time to ask a person (missed,
+    /// the pods are killed without a drain). Journaled as approved by policy, and said loudly.
+    fn approve_by_policy(&mut self, plan: &str) {
+        let (now, context) = (self.cluster.now(), self.cluster.context());
+        let Some(x) = self.executors.iter_mut().find(|x| x.action().id == plan) else {
+            return;
+        };
+        if x.state() != State::Previewed {
+            // approve_all got there first.
+            return;
+        }
+        match x.approve_by_policy(now, &context, INTERRUPTION_POLICY) {
+            Ok(note) => self.report(vec![note]),
+            // Read-only, or the journal refused: it waits for a person, and the reason is said.
+            Err(e) => self.cluster.emit(
+                EventKind::PlanFailed,
+                format!("plan {plan} not run by policy: {e}; it waits for approval"),
+                vec![plan.to_string()],
+            ),
         }
     }
 

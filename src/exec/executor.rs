@@ -82,6 +82,9 @@ pub struct Settings {
     pub journal: Option<PathBuf>,
     /// Refuse every approval.
     pub read_only: bool,
+    /// Interruption responses wait for a person like any proposal, instead of running at
+    /// once by standing policy.
+    pub approve_interruptions: bool,
 }
 
 impl Settings {
@@ -91,6 +94,7 @@ impl Settings {
             user: local_user(),
             journal,
             read_only: false,
+            approve_interruptions: false,
         }
     }
 }
@@ -209,6 +213,7 @@ enum StepStatus {
 pub struct PlanStatus {
     action: Action,
     state: State,
+    policy: Option<String>,
     progress: (usize, usize),
     next: usize,
     passed_over: Vec<usize>,
@@ -225,6 +230,11 @@ impl PlanStatus {
     /// Where it was.
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// The standing policy it was approved by, if no person approved it.
+    pub fn policy(&self) -> Option<&str> {
+        self.policy.as_deref()
     }
 
     /// Steps finished, out of how many.
@@ -260,6 +270,8 @@ pub struct Executor {
     action: Action,
     settings: Settings,
     state: State,
+    /// The standing policy that approved it, when no person did.
+    policy: Option<String>,
     cancel: CancelToken,
     /// The step to run next.
     next: usize,
@@ -304,6 +316,7 @@ impl Executor {
             caveats: Vec::new(),
             done: Vec::new(),
             report: None,
+            policy: None,
         }
     }
 
@@ -352,6 +365,7 @@ impl Executor {
         PlanStatus {
             action: self.action.clone(),
             state: self.state,
+            policy: self.policy.clone(),
             progress: self.progress(),
             next: self.next,
             passed_over: self.passed_over.clone(),
@@ -376,10 +390,32 @@ impl Executor {
                 state: self.state.as_str(),
             });
         }
-        let note = self.note(Outcome::Approved, None, Some(self.action.summary.clone()));
+        let detail = match &self.policy {
+            Some(policy) => format!(
+                "{} — approved by standing policy: {policy}",
+                self.action.summary
+            ),
+            None => self.action.summary.clone(),
+        };
+        let note = self.note(Outcome::Approved, None, Some(detail));
         self.journal(&note, now, context)?;
         self.state = State::Approved;
         Ok(note)
+    }
+
+    /// Approve the previewed action by standing `policy`, no person asked; journaled so.
+    pub fn approve_by_policy(
+        &mut self,
+        now: DateTime<Utc>,
+        context: &str,
+        policy: &str,
+    ) -> Result<Note, ApprovalError> {
+        self.policy = Some(policy.to_string());
+        let result = self.approve(now, context);
+        if result.is_err() {
+            self.policy = None;
+        }
+        result
     }
 
     /// Reject the previewed action (nothing ran, so nothing is journaled).

@@ -179,6 +179,8 @@ pub struct App {
     interest: Interest,
     /// Plans an approval or rejection was sent for and not answered yet (not offered again).
     answering: BTreeSet<String>,
+    /// Plans run by standing policy the status line has already announced.
+    announced: BTreeSet<String>,
     /// A what-if preview that came back while the operator was typing: opened after.
     whatif: Option<Vec<String>>,
 }
@@ -293,6 +295,7 @@ impl App {
             node_focus: None,
             interest: Interest::default(),
             answering: BTreeSet::new(),
+            announced: BTreeSet::new(),
             whatif: None,
         };
         // Pin the cursor on the first node shown, as every later update does.
@@ -320,6 +323,20 @@ impl App {
     fn refresh(&mut self, world: Arc<World>) {
         let node_row = self.node_selection();
         self.world = world;
+        // A plan no person approved is said loudly, once.
+        let unannounced = self
+            .world
+            .plans
+            .iter()
+            .find(|x| x.policy().is_some() && !self.announced.contains(&x.action().id));
+        if let Some(x) = unannounced {
+            let id = x.action().id.clone();
+            self.status = format!(
+                "RUN BY POLICY: {id} {} (no time to ask; --approve-interruptions waits for you)",
+                x.action().summary
+            );
+            self.announced.insert(id);
+        }
         self.tree_items = None;
         // Only the Journal view shows the file: read it while that is on screen.
         if self.view == View::Journal {

@@ -26,6 +26,8 @@ pub struct ConsoleOptions {
     pub read_only: bool,
     /// The journal file.
     pub journal: Option<PathBuf>,
+    /// `--approve-interruptions`: interruption responses wait for a person.
+    pub approve_interruptions: bool,
 }
 
 /// The settings the console runs with, and what was wrong in the files.
@@ -97,6 +99,7 @@ pub fn app<C: Cluster + 'static>(
     let loaded = load_settings(dir.as_deref(), options);
     let mut settings = Settings::new(options.journal.clone());
     settings.read_only = loaded.read_only;
+    settings.approve_interruptions = options.approve_interruptions;
     App::new(
         sup_of(settings),
         source,

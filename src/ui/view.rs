@@ -181,6 +181,19 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         first.push(Span::styled(" READ-ONLY ", t.badge(t.badge_read_only)));
         first.push(Span::raw(" "));
     }
+    let by_policy: Vec<&str> = w
+        .plans
+        .iter()
+        .filter(|x| x.policy().is_some() && x.state().is_running())
+        .map(|x| x.action().id.as_str())
+        .collect();
+    if !by_policy.is_empty() {
+        first.push(Span::styled(" INTERRUPTION ", t.badge(t.critical)));
+        first.push(Span::styled(
+            format!(" {} answering by policy  ", by_policy.join(", ")),
+            t.fg(t.critical).add_modifier(Modifier::BOLD),
+        ));
+    }
     if let Some(line) = frozen(w) {
         first.push(Span::styled(" FROZEN ", t.badge(t.badge_hold)));
         first.push(Span::styled(format!(" {line}  "), t.fg(t.badge_hold)));

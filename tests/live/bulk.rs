@@ -175,6 +175,7 @@ pub fn twenty_nodes_drain_under_budgets(rig: &Rig, rt: &tokio::runtime::Runtime)
         user: "oncall".into(),
         journal: Some(rig.scratch.join("bulk-journal.jsonl")),
         read_only: false,
+        approve_interruptions: false,
     };
     let mut sup = Supervisor::observing(cluster, settings, 1);
     // Synced, with every bulk pod and the empty nodes seen, and room for every pod.

@@ -126,6 +126,7 @@ pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Ru
         user: "oncall".into(),
         journal: Some(journal.clone()),
         read_only: false,
+        approve_interruptions: false,
     };
     let mut sup = Supervisor::observing(cluster, settings, 1);
     // A lab node running a web pod, whose pods all fit elsewhere. Waited for, not read once:

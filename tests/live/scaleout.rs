@@ -65,6 +65,7 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
         user: "oncall".into(),
         journal: Some(rig.scratch.join("grow-journal.jsonl")),
         read_only: false,
+        approve_interruptions: false,
     };
     let mut sup = Supervisor::observing(cluster, settings, 1);
     let run = |sup: &mut Supervisor<LiveCluster>, id: &str, launching: bool| {
