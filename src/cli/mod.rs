@@ -206,6 +206,10 @@ pub struct SimArgs {
     /// With --supervised: approve every proposal as it is made (each approval is journaled).
     #[arg(long, requires = "supervised")]
     pub approve_all: bool,
+    /// With --supervised: interruption responses wait for approval like any proposal (by
+    /// default they run at once by standing policy).
+    #[arg(long, requires = "supervised")]
+    pub approve_interruptions: bool,
     /// With --supervised: propose draining NODE at the start; repeatable.
     #[arg(long = "drain", value_name = "NODE", requires = "supervised")]
     pub drains: Vec<String>,

@@ -200,12 +200,11 @@ fn supervisor(args: &SimArgs, sim: Sim) -> Result<Supervisor<Sim>, Failure> {
             u.last.step.as_deref().map_or("approved".to_string(), |s| format!("at \"{s}\""))
         );
     }
-    let mut sup = Supervisor::new(
-        sim,
-        Settings::new(path),
-        args.approve_all,
-        first_free_plan(&earlier),
-    );
+    let settings = Settings {
+        approve_interruptions: args.approve_interruptions,
+        ..Settings::new(path)
+    };
+    let mut sup = Supervisor::new(sim, settings, args.approve_all, first_free_plan(&earlier));
     let options = DrainOptions {
         ignore_daemonsets: true,
         delete_emptydir_data: true,
