@@ -603,8 +603,11 @@ async fn interruption_notices_are_answered_before_ec2_reclaims_the_node() {
     assert!(!responses.is_empty(), "seed 3 interrupts a spot node");
     for x in &responses {
         let done = x.done_steps();
+        // Fenced off at once, as Karpenter does: its disruption taint.
         assert!(
-            done.first().is_some_and(|s| s.starts_with("cordon")),
+            done.first().is_some_and(
+                |s| s.starts_with("taint") && s.ends_with("karpenter.sh/disrupted:NoSchedule")
+            ),
             "{done:?}"
         );
         assert_eq!(x.state(), State::Done, "{:?}", x.report());
@@ -621,7 +624,7 @@ async fn interruption_notices_are_answered_before_ec2_reclaims_the_node() {
 }
 
 #[tokio::test]
-async fn replace_launches_waits_cordons_drains_and_deletes_in_that_order() {
+async fn replace_launches_waits_taints_drains_and_deletes_in_that_order() {
     let (mut sup, node) = scaled_demo("", None).await;
     let replaced = node.clone();
     let id = sup
@@ -634,7 +637,7 @@ async fn replace_launches_waits_cordons_drains_and_deletes_in_that_order() {
     assert_eq!(x.state(), State::Done, "{:?}", x.report());
     let done = x.done_steps();
     let at = |prefix: &str| done.iter().position(|s| s.starts_with(prefix)).unwrap();
-    assert_eq!(at("cordon"), 0, "nothing new lands on it meanwhile");
+    assert_eq!(at("taint"), 0, "nothing new lands on it meanwhile");
     assert!(at("launch") < at("wait for nodeclaim"));
     assert!(at("wait for nodeclaim") < at("evict"));
     assert!(at("evict") < at("delete"));
@@ -647,6 +650,48 @@ async fn replace_launches_waits_cordons_drains_and_deletes_in_that_order() {
         .iter()
         .any(|n| n.name == node));
     assert_eq!(sup.cluster().pending_pods(), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_replacement_takes_karpenters_taint_off_again() {
+    let (mut sup, node) = scaled_demo("", None).await;
+    sup.set_approve_all(false);
+    let replaced = node.clone();
+    let id = sup
+        .submit(move |id, s| {
+            let i = s.nodes.iter().position(|n| n.name == replaced).unwrap();
+            Ok(Action::replace(id, s, &replacement_plan(s, i)))
+        })
+        .unwrap();
+    sup.approve(&id).unwrap();
+    let tainted = |sup: &Supervisor<Sim>| {
+        sup.cluster()
+            .snapshot()
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .unwrap()
+            .taints
+            .iter()
+            .any(|t| t.key == "karpenter.sh/disrupted")
+    };
+    while !tainted(&sup) {
+        sup.step().await;
+    }
+    assert!(sup.cancel(&id));
+    let x = run_to_end(&mut sup, &id).await;
+    assert_eq!(x.state(), State::Cancelled);
+    let report = x.report().unwrap().to_string();
+    assert!(
+        !tainted(&sup),
+        "the taint stays only while the node is being removed"
+    );
+    assert!(
+        report.contains(&format!(
+            "{node} is schedulable again (its karpenter.sh/disrupted taint taken off)"
+        )),
+        "{report}"
+    );
 }
 
 #[tokio::test]

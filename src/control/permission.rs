@@ -66,7 +66,7 @@ pub fn needs(action: &Action) -> BTreeSet<Permission> {
         .steps
         .iter()
         .filter_map(|step| match step {
-            Step::Cordon(_) | Step::Uncordon(_) => Some(Permission::PatchNodes),
+            Step::Cordon(_) | Step::Taint(_) | Step::Uncordon(_) => Some(Permission::PatchNodes),
             Step::Evict { .. } | Step::WaitGone { .. } if action.options.disable_eviction => {
                 Some(Permission::DeletePods)
             }

@@ -82,6 +82,9 @@ pub enum Step {
     WaitReady(usize),
     /// Mark the node unschedulable.
     Cordon(String),
+    /// Taint the node `karpenter.sh/disrupted:NoSchedule`, as Karpenter fences a node it
+    /// removes (taken off again if the action stops before the node is gone).
+    Taint(String),
     /// Mark the node schedulable.
     Uncordon(String),
     /// Evict one pod (`namespace/name`) from a node; refusals are retried.
@@ -180,7 +183,11 @@ struct Removal {
 /// pods to exit — and for any pod that landed after the preview — and delete.
 fn removal_steps(snapshot: &Snapshot, plan: &DrainPlan, how: Removal) -> Vec<Step> {
     let launches = plan.new_nodeclaims.len();
-    let mut steps: Vec<Step> = plan.nodes.iter().cloned().map(Step::Cordon).collect();
+    let mut steps: Vec<Step> = plan
+        .nodes
+        .iter()
+        .map(|n| fence(snapshot, n, how.delete))
+        .collect();
     steps.extend((0..launches).map(Step::Launch));
     if how.wait_ready {
         steps.extend((0..launches).map(Step::WaitReady));
@@ -211,6 +218,22 @@ fn removal_steps(snapshot: &Snapshot, plan: &DrainPlan, how: Removal) -> Vec<Ste
         }
     }
     steps
+}
+
+/// How a node is fenced off before its pods move: a Karpenter node that goes gets Karpenter's
+/// disruption taint, as Karpenter's own removals do; a drain that leaves the node, or a node
+/// no NodePool owns, is cordoned, as kubectl does.
+pub fn fence(snapshot: &Snapshot, node: &str, removed: bool) -> Step {
+    let karpenters = snapshot
+        .nodes
+        .iter()
+        .find(|n| n.name == node)
+        .is_some_and(|n| n.nodepool().is_some());
+    if removed && karpenters {
+        Step::Taint(node.to_string())
+    } else {
+        Step::Cordon(node.to_string())
+    }
 }
 
 /// One line per pod of a drain plan: what happens to it and where it lands.
@@ -706,7 +729,9 @@ impl Action {
     /// Nodes the action cordons, drains or deletes.
     pub fn nodes(&self) -> impl Iterator<Item = &str> {
         self.steps.iter().filter_map(|s| match s {
-            Step::Cordon(n) | Step::Uncordon(n) | Step::Delete(n) => Some(n.as_str()),
+            Step::Cordon(n) | Step::Taint(n) | Step::Uncordon(n) | Step::Delete(n) => {
+                Some(n.as_str())
+            }
             _ => None,
         })
     }
@@ -753,6 +778,7 @@ impl Action {
                 )
             }
             Step::Cordon(n) => format!("cordon {n}"),
+            Step::Taint(n) => format!("taint {n} karpenter.sh/disrupted:NoSchedule"),
             Step::Uncordon(n) => format!("uncordon {n}"),
             Step::Evict { pod, node } => {
                 let of_node = |s: &Step| matches!(s, Step::Evict { node: m, .. } if m == node);
@@ -866,7 +892,7 @@ mod tests {
             .steps
             .iter()
             .flat_map(|step| match step {
-                ReplaceStep::Cordon(n) => vec![Step::Cordon(n.clone())],
+                ReplaceStep::Cordon(n) => vec![fence(s, n, true)],
                 ReplaceStep::Launch(i) => vec![Step::Launch(*i)],
                 ReplaceStep::WaitReady(i) => vec![Step::WaitReady(*i)],
                 ReplaceStep::Evict(p) => vec![Step::Evict {

@@ -117,6 +117,14 @@ pub trait Backend {
     /// Whether the node is gone.
     fn node_gone(&mut self, node: &str) -> impl Future<Output = Result<bool, BackendError>> + Send;
 
+    /// Put Karpenter's `karpenter.sh/disrupted:NoSchedule` taint on the node (or take it off);
+    /// `false` if there is no such node.
+    fn set_disrupted(
+        &mut self,
+        node: &str,
+        on: bool,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
+
     /// Take or release karpdeck's hold on NodePool `pool`; what changed, one line. A cluster
     /// without NodePool objects to change refuses.
     fn change_hold(

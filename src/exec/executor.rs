@@ -7,6 +7,7 @@
 //! interruption response evicts all its pods in one poll), and waits by returning, so cancelling
 //! lands between steps and dropping the task mid-way loses nothing the journal does not show.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -683,6 +684,15 @@ impl Executor {
                     return Err(BackendError(format!("node {node} not found")));
                 }
             }
+            Step::Taint(node) => {
+                if b.set_disrupted(&node, true).await? {
+                    StepStatus::Done(None)
+                } else {
+                    self.caveats
+                        .push(format!("{node} was already gone when the action started"));
+                    StepStatus::Done(Some("the node is already gone".into()))
+                }
+            }
             Step::Uncordon(node) => {
                 if !b.set_unschedulable(&node, false).await? {
                     return Err(BackendError(format!("node {node} not found")));
@@ -808,8 +818,15 @@ impl Executor {
         notes: &mut Vec<Note>,
     ) {
         let total = self.action.steps.len();
+        // As Karpenter does when a disruption stops short: the nodes it fenced and did not
+        // remove get their disruption taint taken off.
+        let untainted = if state == State::Done {
+            BTreeMap::new()
+        } else {
+            self.untaint(b).await
+        };
         let leftovers = if self.next < total {
-            self.leftovers(b).await
+            self.leftovers(b, &untainted).await
         } else {
             Vec::new()
         };
@@ -834,11 +851,31 @@ impl Executor {
     /// What a stopped action leaves behind, as the cluster shows it now: nodes it cordoned that
     /// are still there (and what still runs on them), NodeClaims it created that still exist, a
     /// delete not yet confirmed. A check that fails is reported as unknown, never as fine.
-    async fn leftovers<B: Backend>(&self, b: &mut B) -> Vec<String> {
+    async fn leftovers<B: Backend>(
+        &self,
+        b: &mut B,
+        untainted: &BTreeMap<String, Result<(), String>>,
+    ) -> Vec<String> {
         let done = &self.action.steps[..self.next.min(self.action.steps.len())];
         let mut out = Vec::new();
         for step in done {
-            let Step::Cordon(node) = step else { continue };
+            let (node, fenced) = match step {
+                Step::Cordon(node) => (node, "stays cordoned".to_string()),
+                Step::Taint(node) => (
+                    node,
+                    match untainted.get(node) {
+                        Some(Ok(())) => {
+                            "is schedulable again (its karpenter.sh/disrupted taint taken off)"
+                                .into()
+                        }
+                        Some(Err(e)) => format!(
+                            "keeps the karpenter.sh/disrupted taint (could not take it off: {e})"
+                        ),
+                        None => "keeps the karpenter.sh/disrupted taint".into(),
+                    },
+                ),
+                _ => continue,
+            };
             let undone = done
                 .iter()
                 .any(|s| matches!(s, Step::Delete(n) | Step::Uncordon(n) if n == node));
@@ -852,15 +889,14 @@ impl Executor {
             ) {
                 (Ok(true), _) => {}
                 (Ok(false), Ok(pods)) if pods.is_empty() => {
-                    out.push(format!("{node} stays cordoned"));
+                    out.push(format!("{node} {fenced}"));
                 }
-                (Ok(false), Ok(pods)) => out.push(format!(
-                    "{node} stays cordoned with {} pod(s) on it",
-                    pods.len()
+                (Ok(false), Ok(pods)) => {
+                    out.push(format!("{node} {fenced} with {} pod(s) on it", pods.len()))
+                }
+                (Err(e), _) | (_, Err(e)) => out.push(format!(
+                    "{node} {fenced} (could not check what is on it: {e})"
                 )),
-                (Err(e), _) | (_, Err(e)) => {
-                    out.push(format!("{node} may stay cordoned (could not check: {e})"))
-                }
             }
         }
         for claim in self.claims.iter().flatten() {
@@ -874,6 +910,29 @@ impl Executor {
         }
         if let (true, Some(Step::Delete(node))) = (self.issued, self.action.steps.get(self.next)) {
             out.push(format!("delete of {node} requested, not confirmed"));
+        }
+        out
+    }
+
+    /// Take Karpenter's disruption taint off the nodes this action tainted and did not remove;
+    /// how each went.
+    async fn untaint<B: Backend>(&self, b: &mut B) -> BTreeMap<String, Result<(), String>> {
+        let done = &self.action.steps[..self.next.min(self.action.steps.len())];
+        let mut out = BTreeMap::new();
+        for step in done {
+            let Step::Taint(node) = step else { continue };
+            if done
+                .iter()
+                .any(|s| matches!(s, Step::Delete(n) if n == node))
+            {
+                continue;
+            }
+            let result = b
+                .set_disrupted(node, false)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.0);
+            out.insert(node.clone(), result);
         }
         out
     }
@@ -996,6 +1055,10 @@ mod tests {
         }
 
         async fn set_unschedulable(&mut self, node: &str, _: bool) -> Result<bool, BackendError> {
+            Ok(self.nodes.contains(node))
+        }
+
+        async fn set_disrupted(&mut self, node: &str, _: bool) -> Result<bool, BackendError> {
             Ok(self.nodes.contains(node))
         }
 
@@ -1201,10 +1264,11 @@ mod tests {
         poll_until(&mut x, &mut b, |x| x.state().is_final()).await;
         assert_eq!(x.state(), State::Failed);
         assert_eq!(b.pods.len(), 1);
-        assert!(x
-            .report()
-            .unwrap()
-            .contains("left behind: n1 stays cordoned with 1 pod(s) on it"));
+        let report = x.report().unwrap();
+        assert!(
+            report.contains("left behind: n1 stays cordoned with 1 pod(s) on it"),
+            "{report}"
+        );
     }
 
     #[tokio::test]

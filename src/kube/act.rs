@@ -226,6 +226,59 @@ impl Actor {
         )
     }
 
+    /// Put Karpenter's `karpenter.sh/disrupted:NoSchedule` taint on the node, or take it off;
+    /// `false` if there is no such node. The taint list is replaced whole (taints have no merge
+    /// key), so the patch first tests the node's resourceVersion: a node changed meanwhile is
+    /// read again rather than overwritten.
+    pub async fn set_disrupted(&self, node: &str, on: bool) -> Result<bool, BackendError> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let what = format!("taint {node}");
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let Some(n) = nodes
+                .get_opt(node)
+                .await
+                .map_err(|e| failed(&format!("read node {node}"), &e))?
+            else {
+                return Ok(false);
+            };
+            let taints = n
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.clone())
+                .unwrap_or_default();
+            let mut wanted: Vec<Value> = taints
+                .iter()
+                .filter(|t| t.key != labels::DISRUPTED_TAINT)
+                .map(|t| serde_json::to_value(t).unwrap_or_default())
+                .collect();
+            if on {
+                wanted.push(json!({"key": labels::DISRUPTED_TAINT, "effect": "NoSchedule"}));
+            }
+            if wanted.len() == taints.len()
+                && on == taints.iter().any(|t| t.key == labels::DISRUPTED_TAINT)
+            {
+                return Ok(true);
+            }
+            let patch = json!([
+                {"op": "test", "path": "/metadata/resourceVersion", "value": n.metadata.resource_version},
+                {"op": "add", "path": "/spec/taints", "value": wanted},
+            ]);
+            let patch: json_patch::Patch =
+                serde_json::from_value(patch).map_err(|e| BackendError(e.to_string()))?;
+            match nodes
+                .patch(node, &PatchParams::default(), &Patch::<()>::Json(patch))
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(e) if status_code(&e) == Some(404) => return Ok(false),
+                Err(e) if matches!(status_code(&e), Some(409 | 422)) && attempts < 3 => {}
+                Err(e) => return Err(failed(&what, &e)),
+            }
+        }
+    }
+
     /// Take or release a hold on NodePool `pool` (see [`super::lever`]). A pool changed
     /// between the read and the patch is read again, a few times, rather than overwritten.
     pub async fn change_hold(

@@ -463,6 +463,10 @@ impl Backend for LiveCluster {
         Ok(!self.snapshot().nodes.iter().any(|n| n.name == node))
     }
 
+    async fn set_disrupted(&mut self, node: &str, on: bool) -> Result<bool, BackendError> {
+        self.actor()?.set_disrupted(node, on).await
+    }
+
     async fn change_hold(
         &mut self,
         pool: &str,

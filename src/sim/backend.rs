@@ -10,6 +10,7 @@ use crate::engine::drain::DrainOptions;
 use crate::engine::launch::NodeClaimPlan;
 use crate::exec::backend::pods_to_move;
 use crate::exec::{Backend, BackendError, BoundPod, ClaimState, Eviction};
+use crate::model::{labels, Taint, TaintEffect};
 
 impl Backend for Sim {
     fn now(&self) -> DateTime<Utc> {
@@ -53,6 +54,22 @@ impl Backend for Sim {
         };
         n.unschedulable = unschedulable;
         self.bind_due |= !unschedulable;
+        Ok(true)
+    }
+
+    async fn set_disrupted(&mut self, node: &str, on: bool) -> Result<bool, BackendError> {
+        let Some(n) = self.snapshot.nodes.iter_mut().find(|n| n.name == node) else {
+            return Ok(false);
+        };
+        n.taints.retain(|t| t.key != labels::DISRUPTED_TAINT);
+        if on {
+            n.taints.push(Taint::new(
+                labels::DISRUPTED_TAINT,
+                "",
+                TaintEffect::NoSchedule,
+            ));
+        }
+        self.bind_due |= !on;
         Ok(true)
     }
 

@@ -313,3 +313,37 @@ pub fn nodeclaims_are_created_as_karpenter_writes_them(rig: &Rig, rt: &tokio::ru
     rt.block_on(pools.delete("act", &DeleteParams::default()))
         .unwrap();
 }
+
+/// Karpenter's disruption taint goes on a node and comes off again, leaving its other taints
+/// as they were; a node that does not exist is said to be gone.
+pub fn the_disruption_taint_goes_on_and_off(rig: &Rig, rt: &tokio::runtime::Runtime) {
+    let actor = actor(rig, rt);
+    let node = "ip-172-31-75-60.ap-southeast-1.compute.internal";
+    let nodes: Api<Node> = Api::all(rig.client.clone());
+    let taints = || {
+        rt.block_on(nodes.get(node))
+            .unwrap()
+            .spec
+            .unwrap()
+            .taints
+            .unwrap_or_default()
+    };
+    let before = taints();
+    assert!(rt.block_on(actor.set_disrupted(node, true)).unwrap());
+    // Asked twice, it is there once.
+    assert!(rt.block_on(actor.set_disrupted(node, true)).unwrap());
+    let on = taints();
+    assert_eq!(
+        on.iter()
+            .filter(|t| t.key == "karpenter.sh/disrupted" && t.effect == "NoSchedule")
+            .count(),
+        1,
+        "{on:?}"
+    );
+    assert_eq!(on.len(), before.len() + 1);
+    assert!(rt.block_on(actor.set_disrupted(node, false)).unwrap());
+    assert_eq!(taints(), before);
+    assert!(!rt
+        .block_on(actor.set_disrupted("no-such-node", true))
+        .unwrap());
+}

@@ -100,6 +100,10 @@ fn main() {
         ),
         ("evictions_arrive_as_asked", act::evictions_arrive_as_asked),
         (
+            "the_disruption_taint_goes_on_and_off",
+            act::the_disruption_taint_goes_on_and_off,
+        ),
+        (
             "holds_change_only_what_they_say_and_come_off_exactly",
             hold::holds_change_only_what_they_say_and_come_off_exactly,
         ),
