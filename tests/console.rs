@@ -781,7 +781,8 @@ fn an_urgent_drain_passes_over_a_refused_pod_and_says_so_per_pod() {
     key(&mut app, KeyCode::Char('a'));
     typed(&mut app, &node);
     key(&mut app, KeyCode::Enter);
-    run(&mut app, 3);
+    // Cordon, taint, two launches, then the evictions: a step a second.
+    run(&mut app, 5);
     let s = screen(&mut app);
     // The budget refuses nginx; the urgent drain goes on without it and retries it later.
     let short = &nginx[..nginx.len().min(40)];

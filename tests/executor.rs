@@ -603,11 +603,13 @@ async fn interruption_notices_are_answered_before_ec2_reclaims_the_node() {
     assert!(!responses.is_empty(), "seed 3 interrupts a spot node");
     for x in &responses {
         let done = x.done_steps();
-        // Fenced off at once, as Karpenter does: its disruption taint.
+        // Fenced off at once, as Karpenter does: cordoned, and its disruption taint.
         assert!(
-            done.first().is_some_and(
-                |s| s.starts_with("taint") && s.ends_with("karpenter.sh/disrupted:NoSchedule")
-            ),
+            done.first().is_some_and(|s| s.starts_with("cordon"))
+                && done
+                    .get(1)
+                    .is_some_and(|s| s.starts_with("taint")
+                        && s.ends_with("karpenter.sh/disrupted:NoSchedule")),
             "{done:?}"
         );
         assert_eq!(x.state(), State::Done, "{:?}", x.report());
@@ -637,7 +639,12 @@ async fn replace_launches_waits_taints_drains_and_deletes_in_that_order() {
     assert_eq!(x.state(), State::Done, "{:?}", x.report());
     let done = x.done_steps();
     let at = |prefix: &str| done.iter().position(|s| s.starts_with(prefix)).unwrap();
-    assert_eq!(at("taint"), 0, "nothing new lands on it meanwhile");
+    assert_eq!(at("cordon"), 0, "nothing new lands on it meanwhile");
+    assert_eq!(
+        at("taint"),
+        1,
+        "Karpenter's disruption taint, as Karpenter removes nodes"
+    );
     assert!(at("launch") < at("wait for nodeclaim"));
     assert!(at("wait for nodeclaim") < at("evict"));
     assert!(at("evict") < at("delete"));
@@ -687,9 +694,8 @@ async fn a_cancelled_replacement_takes_karpenters_taint_off_again() {
         "the taint stays only while the node is being removed"
     );
     assert!(
-        report.contains(&format!(
-            "{node} is schedulable again (its karpenter.sh/disrupted taint taken off)"
-        )),
+        report.contains(&format!("{node} stays cordoned with"))
+            && report.contains("; its karpenter.sh/disrupted taint taken off"),
         "{report}"
     );
 }

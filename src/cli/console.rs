@@ -34,7 +34,8 @@ pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let view = args.snapshot.as_deref().map(snapshot_view).transpose()?;
     let target = args.live.target();
     let cluster = LiveCluster::open(&target, Catalog::embedded()).map_err(live_failure)?;
-    let source = format!("context {}", cluster.context());
+    let context = cluster.context().to_string();
+    let source = format!("context {context}");
     let journal_path = journal::default_path();
     let earlier = match &journal_path {
         Some(p) => journal::read(p).map_err(Failure::bad_input)?,
@@ -45,7 +46,8 @@ pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
         keymap: args.keymap.clone(),
         read_only: args.read_only,
         journal: if view.is_some() { None } else { journal_path },
-        approve_interruptions: args.approve_interruptions,
+        // Observed, Karpenter answers interruptions itself.
+        approve_interruptions: false,
     };
     let mut app = console::app(
         |settings| {
@@ -57,7 +59,12 @@ pub fn run(args: &ConsoleArgs, out: &mut dyn Write) -> Result<(), Failure> {
         &options,
     )
     .map_err(|e| Failure::failed(format!("cannot start the console: {e}")))?;
-    let unfinished: Vec<String> = earlier.unfinished().iter().map(|u| u.label()).collect();
+    let unfinished: Vec<String> = earlier
+        .unfinished()
+        .iter()
+        .filter(|u| u.first.context == context)
+        .map(|u| u.label())
+        .collect();
     if !unfinished.is_empty() {
         app.status = format!(
             "journal: {} unfinished when karpdeck stopped; what each left is in the events; :resume PLAN plans it again",

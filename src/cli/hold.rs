@@ -56,14 +56,6 @@ pub fn run(
         sup.refresh();
         std::thread::sleep(Duration::from_millis(50));
     }
-    for name in &args.pools {
-        if sup.cluster().snapshot().nodepool(name).is_none() {
-            return Err(Failure::bad_input(format!(
-                "context {}: there is no nodepool {name}",
-                sup.cluster().context()
-            )));
-        }
-    }
     let pools = args.pools.clone();
     let by = holder(&local_user());
     let id = match sup.submit(move |id, s| Action::hold(id, s, kind, take, &pools, &by)) {

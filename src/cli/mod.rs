@@ -149,10 +149,6 @@ pub struct ConsoleArgs {
     /// Refuse every approval: karpdeck observes and previews, and changes nothing.
     #[arg(long)]
     pub read_only: bool,
-    /// Interruption responses wait for approval like any proposal (by default they run at
-    /// once by standing policy: the notice leaves no time to ask).
-    #[arg(long)]
-    pub approve_interruptions: bool,
 
     /// Render one frame of VIEW to stdout once every source has synced, and exit (nodes,
     /// pending, nodepools, tree, spot, plans, journal).

@@ -11,7 +11,7 @@ use crate::engine::replace::replacement_plan;
 use crate::exec::action::Refusal;
 use crate::exec::journal::Unfinished;
 use crate::exec::{Action, ActionKind};
-use crate::model::{HoldKind, OwnerKind, Snapshot};
+use crate::model::{labels, HoldKind, OwnerKind, Snapshot};
 
 /// How many pod names a leftover line lists.
 const NAMED_PODS: usize = 3;
@@ -44,12 +44,18 @@ pub fn leftovers(s: &Snapshot, u: &Unfinished) -> Vec<String> {
                         n - NAMED_PODS
                     ),
                 };
+                let tainted = n.taints.iter().any(|t| t.key == labels::DISRUPTED_TAINT);
                 format!(
-                    "node {t}: {}, {} pod(s) still on it{named}",
+                    "node {t}: {}{}, {} pod(s) still on it{named}",
                     if n.unschedulable {
                         "cordoned"
                     } else {
                         "schedulable"
+                    },
+                    if tainted {
+                        ", karpenter.sh/disrupted taint on"
+                    } else {
+                        ""
                     },
                     pods.len()
                 )

@@ -49,6 +49,9 @@ pub struct Supervisor<C> {
     /// has been reported (once the cluster is synced).
     unfinished: Vec<Unfinished>,
     unfinished_reported: bool,
+    /// Proposals that resume an unfinished plan, and which: the old plan is journaled as
+    /// resumed once the new one is approved (rejected, it stays unfinished).
+    resuming: BTreeMap<String, String>,
 }
 
 /// The nodes karpdeck's own plans act on (approved or done) and the NodeClaims they created:
@@ -130,6 +133,7 @@ impl<C: Cluster> Supervisor<C> {
             replans: BTreeMap::new(),
             unfinished: Vec::new(),
             unfinished_reported: false,
+            resuming: BTreeMap::new(),
         }
     }
 
@@ -152,43 +156,66 @@ impl<C: Cluster> Supervisor<C> {
     }
 
     /// Plan an unfinished plan again from the cluster as it is now, as a new proposal (its id
-    /// returned) to preview and approve; the journal records that the old one was resumed as
-    /// the new one.
+    /// returned) to preview and approve; once that is approved the journal records that the
+    /// old one was resumed as the new one.
     pub fn resume(&mut self, plan: &str) -> Result<String, Refusal> {
-        let i = self
+        let u = self
             .unfinished
             .iter()
-            .position(|u| u.first.plan == plan)
+            .find(|u| u.first.plan == plan)
             .ok_or_else(|| Refusal(format!("{plan} is not a plan left unfinished here")))?;
-        let by = holder(&self.settings.user);
-        let build = super::resume::replan(&self.unfinished[i], &by)?;
-        let id = self.submit(move |id, s| build(id, s))?;
-        let u = self.unfinished.remove(i);
-        if let Some(path) = &self.settings.journal {
-            let entry = crate::exec::journal::Entry {
-                time: self.cluster.now(),
-                context: u.first.context.clone(),
-                user: self.settings.user.clone(),
-                plan: u.first.plan.clone(),
-                action: u.first.action.clone(),
-                targets: u.first.targets.clone(),
-                outcome: Outcome::Resumed,
-                step: None,
-                detail: Some(format!(
-                    "planned again from the cluster as it is, as {id} (after {} step(s) done)",
-                    u.steps_done
-                )),
-            };
-            if let Err(e) = crate::exec::journal::append(path, &entry) {
-                // The new plan stands; the old one stays unfinished in the journal, said so.
-                self.cluster.emit(
-                    EventKind::PlanFailed,
-                    format!("plan {plan}: cannot record that it was resumed as {id}: {e}"),
-                    vec![plan.to_string(), id.clone()],
-                );
-            }
+        let pending = self.resuming.iter().find(|(new, old)| {
+            *old == plan
+                && self
+                    .executor(new)
+                    .is_some_and(|x| x.state() == State::Previewed)
+        });
+        if let Some((new, _)) = pending {
+            return Err(Refusal(format!(
+                "{plan} is already planned again as {new}: approve or reject that"
+            )));
         }
+        let by = holder(&self.settings.user);
+        let build = super::resume::replan(u, &by)?;
+        let id = self.submit(move |id, s| build(id, s))?;
+        self.resuming.insert(id.clone(), plan.to_string());
         Ok(id)
+    }
+
+    /// `plan` was approved: if it resumes an unfinished plan, journal that one as resumed.
+    fn resumed_as(&mut self, plan: &str) {
+        let Some(old) = self.resuming.remove(plan) else {
+            return;
+        };
+        let Some(i) = self.unfinished.iter().position(|u| u.first.plan == old) else {
+            return;
+        };
+        let u = self.unfinished.remove(i);
+        let Some(path) = &self.settings.journal else {
+            return;
+        };
+        let entry = crate::exec::journal::Entry {
+            time: self.cluster.now(),
+            context: u.first.context.clone(),
+            user: self.settings.user.clone(),
+            plan: u.first.plan.clone(),
+            action: u.first.action.clone(),
+            targets: u.first.targets.clone(),
+            outcome: Outcome::Resumed,
+            step: None,
+            detail: Some(format!(
+                "planned again from the cluster as it is, as {plan} (after {} step(s) done)",
+                u.steps_done
+            )),
+        };
+        if let Err(e) = crate::exec::journal::append(path, &entry) {
+            // The new plan stands; the old one stays unfinished in the journal, said so.
+            self.cluster.emit(
+                EventKind::PlanFailed,
+                format!("plan {old}: cannot record that it was resumed as {plan}: {e}"),
+                vec![old.clone(), plan.to_string()],
+            );
+        }
     }
 
     /// Report, once the cluster is synced, what each unfinished plan left on it.
@@ -357,6 +384,12 @@ impl<C: Cluster> Supervisor<C> {
     /// Approve a proposed action; refused while an approved action holds one of its nodes
     /// (interruption responses excepted: the deadline does not wait).
     pub fn approve(&mut self, plan: &str) -> Result<(), ApprovalError> {
+        self.approve_as(plan, None)
+    }
+
+    /// [`Self::approve`], by a person (`policy` None) or by a standing policy, which is
+    /// journaled as such; the same checks either way.
+    fn approve_as(&mut self, plan: &str, policy: Option<&str>) -> Result<(), ApprovalError> {
         let (now, context) = (self.cluster.now(), self.cluster.context());
         let Some(i) = self.executors.iter().position(|x| x.action().id == plan) else {
             return Err(ApprovalError::NotPreviewed {
@@ -385,12 +418,14 @@ impl<C: Cluster> Supervisor<C> {
             Some(e) => Err(e),
             // Read-only refuses without planning anything again.
             None if self.settings.read_only => self.executors[i].approve(now, &context),
-            None => self
-                .recheck(i)
-                .and_then(|()| self.executors[i].approve(now, &context)),
+            None => self.recheck(i).and_then(|()| match policy {
+                Some(policy) => self.executors[i].approve_by_policy(now, &context, policy),
+                None => self.executors[i].approve(now, &context),
+            }),
         };
         if result.is_ok() {
             self.replans.remove(plan);
+            self.resumed_as(plan);
         }
         match result {
             Ok(note) => {
@@ -433,6 +468,9 @@ impl<C: Cluster> Supervisor<C> {
                 self.withdraw(i, &why);
                 if self.proposed.contains(&plan) {
                     self.proposed.insert(id.clone());
+                }
+                if let Some(old) = self.resuming.remove(&plan) {
+                    self.resuming.insert(id.clone(), old);
                 }
                 let approve_all = std::mem::replace(&mut self.approve_all, false);
                 self.propose(fresh, Some(replan));
@@ -550,7 +588,8 @@ impl<C: Cluster> Supervisor<C> {
         self.report_unfinished();
         self.withdraw_stale();
         if self.observer.is_none() {
-            // Observed, Karpenter answers its notices and makes its moves itself.
+            // Supervised: karpdeck answers notices and makes Karpenter's moves (observed,
+            // Karpenter does both itself).
             self.answer_notices();
             if pass {
                 self.pass(&None);
@@ -675,9 +714,33 @@ impl<C: Cluster> Supervisor<C> {
     fn withdraw_stale(&mut self) {
         // Counted (a pass over every pod) only when a scale-out proposal asks.
         let mut pending = None;
+        // Observed, karpdeck proposes only within the pools this operator supervises.
+        let mine = self.observer.is_some().then(|| self.supervised());
         for i in 0..self.executors.len() {
             let x = &self.executors[i];
             if x.state() != State::Previewed {
+                continue;
+            }
+            let released = mine
+                .as_ref()
+                .filter(|_| self.proposed.contains(&x.action().id))
+                .and_then(|mine| {
+                    let s = self.cluster.snapshot();
+                    let launched = x
+                        .action()
+                        .launches
+                        .iter()
+                        .map(|c| c.claim.nodepool.as_str());
+                    let removed = x
+                        .action()
+                        .nodes()
+                        .filter_map(|n| s.nodes.iter().find(|m| m.name == n)?.nodepool());
+                    let mut pools = launched.chain(removed);
+                    pools.find(|p| !mine.contains(*p)).map(str::to_string)
+                })
+                .map(|p| format!("nodepool {p} is no longer supervised"));
+            if let Some(why) = released {
+                self.withdraw(i, &why);
                 continue;
             }
             let gone = x
@@ -738,22 +801,13 @@ impl<C: Cluster> Supervisor<C> {
     /// Run an interruption response at once: the notice leaves no time to ask a person (missed,
     /// the pods are killed without a drain). Journaled as approved by policy, and said loudly.
     fn approve_by_policy(&mut self, plan: &str) {
-        let (now, context) = (self.cluster.now(), self.cluster.context());
-        let Some(x) = self.executors.iter_mut().find(|x| x.action().id == plan) else {
-            return;
-        };
-        if x.state() != State::Previewed {
-            // approve_all got there first.
-            return;
-        }
-        match x.approve_by_policy(now, &context, INTERRUPTION_POLICY) {
-            Ok(note) => self.report(vec![note]),
-            // Read-only, or the journal refused: it waits for a person, and the reason is said.
-            Err(e) => self.cluster.emit(
-                EventKind::PlanFailed,
-                format!("plan {plan} not run by policy: {e}; it waits for approval"),
-                vec![plan.to_string()],
-            ),
+        let waiting = self
+            .executor(plan)
+            .is_some_and(|x| x.state() == State::Previewed);
+        // approve_all may have got there first; a refusal (read-only, the journal) is said as
+        // any approval's is, and the response waits for a person.
+        if waiting {
+            let _ = self.approve_as(plan, Some(INTERRUPTION_POLICY));
         }
     }
 

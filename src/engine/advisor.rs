@@ -198,8 +198,7 @@ pub fn audit(s: &Snapshot) -> Vec<Finding> {
         .filter(|n| n.nodepool().is_some())
         .map(|n| n.name.as_str())
         .collect();
-    let is_karpenter =
-        |p: &Pod| p.labels.get("app.kubernetes.io/name").map(String::as_str) == Some("karpenter");
+    let is_karpenter = |p: &Pod| crate::model::labels::is_karpenter_controller(&p.labels);
     let self_hosted: Vec<String> = s
         .pods
         .iter()

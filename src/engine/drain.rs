@@ -159,7 +159,69 @@ pub struct DrainPlan {
     pub new_nodeclaims: Vec<NodeClaimPlan>,
 }
 
+/// A pod a drain moves that leaves its workload with no running replica, where that matters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastReplica {
+    /// Snapshot pod index.
+    pub pod: usize,
+    /// It is Karpenter's controller: while it is down nothing launches, its own next node
+    /// included.
+    pub karpenter: bool,
+    /// Where it lands.
+    pub landing: Landing,
+}
+
+impl LastReplica {
+    /// One line for previews: the pod, why it matters, where it lands.
+    pub fn describe(&self, s: &Snapshot) -> String {
+        let pod = s.pods[self.pod].key();
+        let landing = match &self.landing {
+            Landing::Existing(n) => format!("it lands on {n}"),
+            Landing::NewNodeClaim(i) => format!(
+                "it can only land on new nodeclaim {}, a node that does not exist yet",
+                i + 1
+            ),
+            Landing::Nowhere | Landing::NotRescheduled => "it has nowhere to go".to_string(),
+        };
+        if self.karpenter {
+            format!("{pod}: the last running replica of Karpenter's controller (nothing launches while it is down); {landing}")
+        } else {
+            format!("{pod}: the last running replica of its workload; {landing}")
+        }
+    }
+}
+
 impl DrainPlan {
+    /// The pods this drain moves that leave their workload (same controller) without a running
+    /// replica elsewhere, where that matters: Karpenter's controller always, anything else when
+    /// it can land only on a node that does not exist yet (or nowhere).
+    pub fn last_replicas(&self, s: &Snapshot) -> Vec<LastReplica> {
+        let drained: HashSet<&str> = self.nodes.iter().map(String::as_str).collect();
+        self.steps
+            .iter()
+            .filter(|st| matches!(st.action, PodAction::Evict | PodAction::Delete))
+            .filter_map(|st| {
+                let pod = &s.pods[st.pod];
+                let owner = pod.owner.as_ref()?;
+                let elsewhere = s.pods.iter().any(|p| {
+                    p.namespace == pod.namespace
+                        && p.owner.as_ref() == Some(owner)
+                        && p.ready
+                        && !p.deleting
+                        && p.node_name.as_deref().is_some_and(|n| !drained.contains(n))
+                });
+                let karpenter = crate::model::labels::is_karpenter_controller(&pod.labels);
+                let new_node_only =
+                    matches!(st.landing, Landing::NewNodeClaim(_) | Landing::Nowhere);
+                (!elsewhere && (karpenter || new_node_only)).then(|| LastReplica {
+                    pod: st.pod,
+                    karpenter,
+                    landing: st.landing.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// Whether nothing blocks it.
     pub fn can_proceed(&self) -> bool {
         !self

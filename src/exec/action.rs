@@ -136,6 +136,10 @@ pub struct Action {
     /// What the operator should know before approving, one line each: where each evicted pod
     /// lands, pods left alone, blockers and the flag that overrides each.
     pub preview: Vec<String>,
+    /// Pods it moves that leave their workload with no running replica where that matters
+    /// (Karpenter's controller; a workload that can only land on a node not there yet), one
+    /// line each: approving needs its own typed confirmation.
+    pub last_replicas: Vec<String>,
 }
 
 /// How a refusal to hold what is held (or release what is not) begins: asking for what
@@ -186,7 +190,7 @@ fn removal_steps(snapshot: &Snapshot, plan: &DrainPlan, how: Removal) -> Vec<Ste
     let mut steps: Vec<Step> = plan
         .nodes
         .iter()
-        .map(|n| fence(snapshot, n, how.delete))
+        .flat_map(|n| fence(snapshot, n, how.delete))
         .collect();
     steps.extend((0..launches).map(Step::Launch));
     if how.wait_ready {
@@ -220,20 +224,28 @@ fn removal_steps(snapshot: &Snapshot, plan: &DrainPlan, how: Removal) -> Vec<Ste
     steps
 }
 
-/// How a node is fenced off before its pods move: a Karpenter node that goes gets Karpenter's
-/// disruption taint, as Karpenter's own removals do; a drain that leaves the node, or a node
-/// no NodePool owns, is cordoned, as kubectl does.
-pub fn fence(snapshot: &Snapshot, node: &str, removed: bool) -> Step {
+/// How a node is fenced off before its pods move: cordoned, as kubectl does; a Karpenter node
+/// that goes also gets Karpenter's disruption taint, as Karpenter's own removals do. The cordon
+/// holds on its own: Karpenter takes its taint off nodes that are not in its own queue.
+pub fn fence(snapshot: &Snapshot, node: &str, removed: bool) -> Vec<Step> {
     let karpenters = snapshot
         .nodes
         .iter()
         .find(|n| n.name == node)
         .is_some_and(|n| n.nodepool().is_some());
+    let mut steps = vec![Step::Cordon(node.to_string())];
     if removed && karpenters {
-        Step::Taint(node.to_string())
-    } else {
-        Step::Cordon(node.to_string())
+        steps.push(Step::Taint(node.to_string()));
     }
+    steps
+}
+
+/// The drain plan's last replicas (see [`DrainPlan::last_replicas`]), one line each.
+fn last_replicas(snapshot: &Snapshot, plan: &DrainPlan) -> Vec<String> {
+    plan.last_replicas(snapshot)
+        .iter()
+        .map(|l| l.describe(snapshot))
+        .collect()
 }
 
 /// One line per pod of a drain plan: what happens to it and where it lands.
@@ -264,8 +276,6 @@ fn drain_preview(snapshot: &Snapshot, plan: &DrainPlan) -> Vec<String> {
         .collect()
 }
 
-/// What a disruption takes from each NodePool's budget, its replacements, and pods left without
-/// a place (forced expiry only).
 /// What taking or releasing a hold does to one NodePool, and what it does not stop.
 fn hold_preview(pool: &NodePool, kind: HoldKind, take: bool) -> Vec<String> {
     let name = &pool.name;
@@ -293,6 +303,8 @@ fn hold_preview(pool: &NodePool, kind: HoldKind, take: bool) -> Vec<String> {
     lines
 }
 
+/// What a disruption takes from each NodePool's budget, its replacements, and pods left without
+/// a place (forced expiry only).
 fn disruption_preview(action: &DisruptionAction) -> Vec<String> {
     let mut lines: Vec<String> = action
         .budget
@@ -361,6 +373,7 @@ impl Action {
                 .collect(),
             options: DrainOptions::default(),
             preview: Vec::new(),
+            last_replicas: Vec::new(),
         }
     }
 
@@ -401,6 +414,7 @@ impl Action {
             steps,
             options: KARPENTER_DRAIN,
             preview: disruption_preview(action),
+            last_replicas: last_replicas(snapshot, &plan),
         }
     }
 
@@ -451,6 +465,7 @@ impl Action {
             steps,
             options: *options,
             preview: drain_preview(snapshot, plan),
+            last_replicas: last_replicas(snapshot, plan),
         })
     }
 
@@ -480,6 +495,7 @@ impl Action {
             steps,
             options: KARPENTER_DRAIN,
             preview: drain_preview(snapshot, &plan.drain),
+            last_replicas: last_replicas(snapshot, &plan.drain),
         }
     }
 
@@ -499,6 +515,7 @@ impl Action {
             steps: vec![step],
             options: DrainOptions::default(),
             preview: Vec::new(),
+            last_replicas: Vec::new(),
         }
     }
 
@@ -556,13 +573,7 @@ impl Action {
             .filter_map(|p| Some((p, p.hold(HoldKind::Supervise)?)))
             .find(|(_, h)| kind == HoldKind::Supervise && take && h.by != by)
         {
-            return Err(Refusal(format!(
-                "nodepool {} is already supervised by {} since {}: `karpdeck release {}` lets go of it",
-                p.name,
-                h.by,
-                h.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                p.name
-            )));
+            return Err(Refusal(h.supervised_refusal(&p.name)));
         }
         let none_to_hold = chosen.is_empty();
         // Taking what is held, or releasing what is not, changes nothing.
@@ -613,6 +624,7 @@ impl Action {
             steps,
             options: DrainOptions::default(),
             preview,
+            last_replicas: Vec::new(),
         })
     }
 
@@ -656,6 +668,8 @@ impl Action {
             steps,
             options: KARPENTER_DRAIN,
             preview: drain_preview(snapshot, plan),
+            // The instance goes at the deadline whatever is approved: nothing to confirm apart.
+            last_replicas: Vec::new(),
         })
     }
 
@@ -820,6 +834,48 @@ mod tests {
     }
 
     #[test]
+    fn draining_every_node_of_karpenters_controller_names_its_last_replicas() {
+        let loaded = crate::scenario::load_str(
+            "demo",
+            crate::sim::DEMO_SCENARIO,
+            &Default::default(),
+            crate::catalog::Catalog::embedded(),
+        )
+        .unwrap();
+        let s = &loaded.snapshot;
+        let node = |prefix: &str| {
+            s.nodes
+                .iter()
+                .position(|n| n.name.starts_with(prefix))
+                .unwrap()
+        };
+        let options = crate::engine::drain::OPERATOR_DRAIN;
+        // One of its two nodes: the other replica keeps running.
+        let one = drain_plan(s, &[node("ip-172-31-75-60")], &options);
+        let drain = |plan: &DrainPlan| {
+            let options = DrainOptions {
+                force: true,
+                delete_emptydir_data: true,
+                ..options
+            };
+            Action::drain("p1".into(), s, plan, &options).unwrap()
+        };
+        assert!(drain(&one).last_replicas.is_empty());
+        // Both: neither replica is left running.
+        let both = drain_plan(
+            s,
+            &[node("ip-172-31-75-60"), node("ip-172-31-82-248")],
+            &options,
+        );
+        let last = drain(&both).last_replicas;
+        assert_eq!(last.len(), 2, "{last:?}");
+        assert!(last
+            .iter()
+            .all(|l| l.starts_with("karpenter/karpenter-7574749b8f-")
+                && l.contains("the last running replica of Karpenter's controller")));
+    }
+
+    #[test]
     fn holds_skip_provisioners_refuse_another_supervisor_and_say_when_nothing_changes() {
         use crate::model::{Hold, NodePoolApi};
         let loaded = crate::scenario::load_str(
@@ -892,7 +948,7 @@ mod tests {
             .steps
             .iter()
             .flat_map(|step| match step {
-                ReplaceStep::Cordon(n) => vec![fence(s, n, true)],
+                ReplaceStep::Cordon(n) => fence(s, n, true),
                 ReplaceStep::Launch(i) => vec![Step::Launch(*i)],
                 ReplaceStep::WaitReady(i) => vec![Step::WaitReady(*i)],
                 ReplaceStep::Evict(p) => vec![Step::Evict {

@@ -110,13 +110,22 @@ pub fn local_user() -> String {
 
 /// Who karpdeck acts for, as the holds it puts on NodePools name them: `user@host`.
 pub fn holder(user: &str) -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{user}@{host}")
+    format!("{user}@{}", host_name())
+}
+
+/// This machine's name as the kernel has it (the same whatever the environment exports),
+/// read once.
+fn host_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        ["/proc/sys/kernel/hostname", "/etc/hostname"]
+            .iter()
+            .find_map(|f| std::fs::read_to_string(f).ok())
+            .map(|h| h.trim().to_string())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into())
+    })
 }
 
 /// Why an approval was refused.
@@ -859,22 +868,13 @@ impl Executor {
         let done = &self.action.steps[..self.next.min(self.action.steps.len())];
         let mut out = Vec::new();
         for step in done {
-            let (node, fenced) = match step {
-                Step::Cordon(node) => (node, "stays cordoned".to_string()),
-                Step::Taint(node) => (
-                    node,
-                    match untainted.get(node) {
-                        Some(Ok(())) => {
-                            "is schedulable again (its karpenter.sh/disrupted taint taken off)"
-                                .into()
-                        }
-                        Some(Err(e)) => format!(
-                            "keeps the karpenter.sh/disrupted taint (could not take it off: {e})"
-                        ),
-                        None => "keeps the karpenter.sh/disrupted taint".into(),
-                    },
+            let Step::Cordon(node) = step else { continue };
+            let taint = match untainted.get(node) {
+                Some(Ok(())) => "; its karpenter.sh/disrupted taint taken off".to_string(),
+                Some(Err(e)) => format!(
+                    "; it keeps the karpenter.sh/disrupted taint (could not take it off: {e})"
                 ),
-                _ => continue,
+                None => String::new(),
             };
             let undone = done
                 .iter()
@@ -889,13 +889,14 @@ impl Executor {
             ) {
                 (Ok(true), _) => {}
                 (Ok(false), Ok(pods)) if pods.is_empty() => {
-                    out.push(format!("{node} {fenced}"));
+                    out.push(format!("{node} stays cordoned{taint}"));
                 }
-                (Ok(false), Ok(pods)) => {
-                    out.push(format!("{node} {fenced} with {} pod(s) on it", pods.len()))
-                }
+                (Ok(false), Ok(pods)) => out.push(format!(
+                    "{node} stays cordoned with {} pod(s) on it{taint}",
+                    pods.len()
+                )),
                 (Err(e), _) | (_, Err(e)) => out.push(format!(
-                    "{node} {fenced} (could not check what is on it: {e})"
+                    "{node} may stay cordoned (could not check: {e}){taint}"
                 )),
             }
         }
@@ -921,9 +922,13 @@ impl Executor {
         let mut out = BTreeMap::new();
         for step in done {
             let Step::Taint(node) = step else { continue };
-            if done
-                .iter()
-                .any(|s| matches!(s, Step::Delete(n) if n == node))
+            // A node whose delete was asked for is going: its taint stays.
+            let deleting = self.issued
+                && matches!(self.action.steps.get(self.next), Some(Step::Delete(n)) if n == node);
+            if deleting
+                || done
+                    .iter()
+                    .any(|s| matches!(s, Step::Delete(n) if n == node))
             {
                 continue;
             }
@@ -1120,6 +1125,7 @@ mod tests {
             steps,
             options: DrainOptions::default(),
             preview: Vec::new(),
+            last_replicas: Vec::new(),
         }
     }
 

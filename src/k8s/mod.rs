@@ -233,7 +233,7 @@ fn karpenter_mark(
     labels: &BTreeMap<String, String>,
     spec: &Field,
 ) -> Result<Option<Option<String>>, ConvertError> {
-    if labels.get("app.kubernetes.io/name").map(String::as_str) != Some("karpenter") {
+    if !crate::model::labels::is_karpenter_controller(labels) {
         return Ok(None);
     }
     Ok(Some(podspec::karpenter_interruption_queue(spec)?))

@@ -19,7 +19,7 @@ use super::lever::{self, Edit, Unchanged};
 use super::Connection;
 use crate::engine::launch::NodeClaimPlan;
 use crate::exec::{BackendError, Eviction};
-use crate::model::{labels, HoldChange, NodePool, NodePoolApi, Quantity, Resources};
+use crate::model::{labels, HoldChange, HoldKind, NodePool, NodePoolApi, Quantity, Resources};
 
 /// The Eviction API's `apiVersion` a server offers for `pods/eviction`: `policy/v1` from
 /// Kubernetes 1.22, `policy/v1beta1` before.
@@ -300,7 +300,17 @@ impl Actor {
                 .await
                 .map_err(|e| failed(&format!("read nodepool {}", pool.name), &e))?;
             let object = serde_json::to_value(&object).map_err(|e| BackendError(e.to_string()))?;
-            let counted = self.usage(&pool.name).await?;
+            // karpdeck's own count only where supervision pins limits and Karpenter has not
+            // published the pool's usage.
+            let published = ["cpu", "memory"]
+                .iter()
+                .all(|r| object.pointer(&format!("/status/resources/{r}")).is_some());
+            let pinning = matches!(change, HoldChange::Take(h) if h.kind == HoldKind::Supervise);
+            let counted = if pinning && !published {
+                self.usage(&pool.name).await?
+            } else {
+                BTreeMap::new()
+            };
             let edit = match lever::edit(&object, change, &counted).map_err(BackendError)? {
                 Ok(edit) => edit,
                 unchanged => return Ok(unchanged),
@@ -328,23 +338,11 @@ impl Actor {
     async fn usage(&self, pool: &str) -> Result<BTreeMap<String, String>, BackendError> {
         let nodes: Api<Node> = Api::all(self.client.clone());
         let list = nodes
-            .list_metadata(&ListParams::default().labels(&format!("{}={pool}", labels::NODEPOOL)))
+            .list(&ListParams::default().labels(&format!("{}={pool}", labels::NODEPOOL)))
             .await
             .map_err(|e| failed(&format!("list the nodes of nodepool {pool}"), &e))?;
-        let names: Vec<String> = list
-            .items
-            .into_iter()
-            .filter_map(|n| n.metadata.name)
-            .collect();
         let mut total = Resources::default();
-        for name in names {
-            let Some(node) = nodes
-                .get_opt(&name)
-                .await
-                .map_err(|e| failed(&format!("read node {name}"), &e))?
-            else {
-                continue;
-            };
+        for node in list.items {
             for (r, q) in node.status.and_then(|s| s.capacity).unwrap_or_default() {
                 if let Ok(q) = Quantity::parse(&q.0) {
                     let mut one = Resources::default();

@@ -126,7 +126,13 @@ pub fn edit(
     let before = Levers::of(pool);
     let original = match annotations.get(ORIGINAL_ANNOTATION) {
         Some(v) => Levers::from_annotation(v).map_err(|e| format!("nodepool {name}: {e}"))?,
-        None => before.clone(),
+        None if holds.is_empty() => before.clone(),
+        // What is there now is karpdeck's pins, not the pool's own settings.
+        None => {
+            return Err(format!(
+                "nodepool {name} carries karpdeck's hold but not {ORIGINAL_ANNOTATION}: its limits and budgets as they were are lost; set them by hand, then remove the karpdeck.io annotations"
+            ))
+        }
     };
     let pinning = match change {
         Change::Take(hold) => {
@@ -135,11 +141,7 @@ pub fn edit(
                     return Ok(Err(Unchanged::AlreadyHeld(held.clone())));
                 }
                 if hold.kind == HoldKind::Supervise {
-                    return Err(format!(
-                        "nodepool {name} is already supervised by {} since {}: `karpdeck release {name}` lets go of it",
-                        held.by,
-                        held.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                    ));
+                    return Err(held.supervised_refusal(&name));
                 }
                 // A freeze is a freeze, whoever declared it first.
                 return Ok(Err(Unchanged::AlreadyHeld(held.clone())));

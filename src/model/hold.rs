@@ -52,6 +52,15 @@ pub struct Hold {
 }
 
 impl Hold {
+    /// Why another karpdeck may not supervise `pool` while this hold is on it.
+    pub fn supervised_refusal(&self, pool: &str) -> String {
+        format!(
+            "nodepool {pool} is already supervised by {} since {}: `karpdeck release {pool}` lets go of it",
+            self.by,
+            self.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    }
+
     /// The annotation's value: who, then when (RFC 3339).
     pub fn value(&self) -> String {
         format!(

@@ -40,6 +40,14 @@ pub const DO_NOT_CONSOLIDATE: &str = "karpenter.sh/do-not-consolidate";
 pub const DISRUPTED_TAINT: &str = "karpenter.sh/disrupted";
 /// Taint on nodes Karpenter launched but has not registered yet.
 pub const UNREGISTERED_TAINT: &str = "karpenter.sh/unregistered";
+/// The Helm chart's name label, `karpenter` on Karpenter's controller pods.
+pub const APP_NAME: &str = "app.kubernetes.io/name";
+
+/// Whether these labels mark Karpenter's controller (its Helm chart's pods).
+pub fn is_karpenter_controller(labels: &std::collections::BTreeMap<String, String>) -> bool {
+    labels.get(APP_NAME).map(String::as_str) == Some("karpenter")
+}
+
 /// Annotation on mirror (static) pods.
 pub const MIRROR_POD: &str = "kubernetes.io/config.mirror";
 /// Pod deletion cost annotation, used in eviction ordering.

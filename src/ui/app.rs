@@ -964,7 +964,10 @@ impl App {
                 )
             })
             .collect();
+        // Evicting a workload's last running replica is its own decision, typed as such.
+        let last_replica = waiting.iter().any(|x| !x.action().last_replicas.is_empty());
         let expect = match (waiting.len(), destructive.first()) {
+            _ if last_replica => LAST_REPLICA_CONFIRMATION.to_string(),
             (_, None) => String::new(),
             (1, Some(x)) => match x.action().targets.as_slice() {
                 [one] => one.clone(),
@@ -1182,6 +1185,9 @@ fn extend(typed: &str, candidates: &[String]) -> Option<String> {
     }
     (common > typed.len()).then(|| first[..common].to_string())
 }
+
+/// What the operator types to approve a plan that evicts a workload's last running replica.
+pub const LAST_REPLICA_CONFIRMATION: &str = "evict the last replica";
 
 /// The `:` commands, for completion and help.
 pub const COMMANDS: &[&str] = &[

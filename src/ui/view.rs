@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, LineGauge, Paragraph, Row, T
 use ratatui::Frame;
 use tui_tree_widget::{Tree, TreeItem};
 
-use super::app::{App, Mode, View, COMMANDS};
+use super::app::{App, Mode, View, COMMANDS, LAST_REPLICA_CONFIRMATION};
 use super::keymap::KeyAction;
 use super::theme::Theme;
 use super::world::{usage_percent, NodeRow, NodeStatus, PodProgress};
@@ -682,7 +682,7 @@ fn frozen(w: &super::world::World) -> Option<String> {
         first.since.format("%H:%M"),
         first.by,
         holds.len(),
-        w.pools.len()
+        w.pools.iter().filter(|p| !p.provisioner).count()
     ))
 }
 
@@ -1101,6 +1101,12 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
     }
     lines.push(Line::from(Span::raw(a.summary.clone())));
     if x.state() == State::Previewed {
+        lines.extend(a.last_replicas.iter().map(|l| {
+            Line::from(Span::styled(
+                format!(" ! LAST REPLICA {l}"),
+                t.fg(t.critical).add_modifier(Modifier::BOLD),
+            ))
+        }));
         lines.extend(
             a.preview
                 .iter()
@@ -1113,16 +1119,23 @@ fn draw_plans(f: &mut Frame, app: &App, area: Rect) {
             Span::raw(a.describe(i)),
         ]));
     }
+    // Scrolled in screen rows, wrapped lines counted as the rows they take: the current step
+    // stays in sight with two rows after it.
+    let width = (detail.width as usize).max(1);
+    let rows = |l: &Line| l.width().div_ceil(width).max(1);
+    let current = lines.len() - a.steps.len() + x.current().min(a.steps.len());
+    let before: usize = lines[..current.min(lines.len())].iter().map(rows).sum();
+    let total: usize = lines.iter().map(rows).sum();
     let visible = detail.height as usize;
-    let skip = (x.current() + 2)
-        .saturating_sub(visible.saturating_sub(2))
-        .min(lines.len().saturating_sub(visible));
-    let lines: Vec<Line> = if skip > 0 {
-        lines.into_iter().skip(skip).collect()
-    } else {
-        lines
-    };
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), detail);
+    let skip = (before + 3)
+        .saturating_sub(visible)
+        .min(total.saturating_sub(visible));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((skip.min(u16::MAX as usize) as u16, 0)),
+        detail,
+    );
 }
 
 /// Each pod of a drain-like action and where it is: waiting, evicting, refused, terminating,
@@ -1348,10 +1361,13 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect) {
             t.fg(t.warn),
         )));
     } else {
+        let prompt = if expect == LAST_REPLICA_CONFIRMATION {
+            "this evicts the last running replica of a workload (below)"
+        } else {
+            "this evicts or deletes"
+        };
         lines.push(Line::from(Span::styled(
-            format!(
-                "this evicts or deletes: type \"{expect}\" and enter to approve, esc to abandon"
-            ),
+            format!("{prompt}: type \"{expect}\" and enter to approve, esc to abandon"),
             t.fg(t.critical),
         )));
         lines.push(Line::from(format!("> {typed}▏")));
@@ -1363,6 +1379,12 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect) {
                 Span::styled(format!("{p} {} ", x.action().kind.as_str()), t.title()),
                 Span::raw(x.action().summary.clone()),
             ]));
+            lines.extend(
+                x.action()
+                    .last_replicas
+                    .iter()
+                    .map(|l| Line::from(Span::styled(format!("  ! {l}"), t.fg(t.critical)))),
+            );
         }
     }
     let r = centred(area, 96, lines.len() as u16 + 4);

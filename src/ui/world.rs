@@ -115,6 +115,8 @@ pub struct PoolRow {
     pub spot_pools: usize,
     /// karpdeck's holds on it (supervised, frozen).
     pub holds: Vec<crate::model::Hold>,
+    /// A v1alpha5 Provisioner: karpdeck cannot hold it.
+    pub provisioner: bool,
 }
 
 /// One Spot pool (instance type × zone) the cluster runs on.
@@ -609,6 +611,7 @@ fn pool_rows(s: &Snapshot, now: DateTime<Utc>) -> Vec<PoolRow> {
                 consolidation,
                 spot_pools,
                 holds: pool.holds.clone(),
+                provisioner: pool.api == crate::model::NodePoolApi::V1alpha5Provisioner,
             }
         })
         .collect()

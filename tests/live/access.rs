@@ -40,6 +40,19 @@ pub fn as_reader<T>(rig: &Rig, rt: &tokio::runtime::Runtime, f: impl FnOnce() ->
     });
     rt.block_on(apply::create(&rig.client, &role, false));
     rt.block_on(apply::create(&rig.client, &binding, false));
+    // Taken back however `f` ends: a failed test must not leave the viewer able to read.
+    struct Revoke<'a>(&'a Rig, &'a tokio::runtime::Runtime, [serde_json::Value; 2]);
+    impl Drop for Revoke<'_> {
+        fn drop(&mut self) {
+            for object in &self.2 {
+                let api: Api<DynamicObject> =
+                    Api::all_with(self.0.client.clone(), &apply::resource(object));
+                let name = object["metadata"]["name"].as_str().unwrap_or_default();
+                let _ = self.1.block_on(api.delete(name, &DeleteParams::default()));
+            }
+        }
+    }
+    let _revoke = Revoke(rig, rt, [binding, role]);
     // The apiserver's authorizer learns of the binding from its own watch, a moment later.
     let review = json!({
         "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "metadata": {},
@@ -63,14 +76,7 @@ pub fn as_reader<T>(rig: &Rig, rt: &tokio::runtime::Runtime, f: impl FnOnce() ->
         "viewer may read",
         allowed,
     );
-    let out = f();
-    for object in [&binding, &role] {
-        let api: Api<DynamicObject> = Api::all_with(rig.client.clone(), &apply::resource(object));
-        let name = object["metadata"]["name"].as_str().unwrap();
-        rt.block_on(api.delete(name, &DeleteParams::default()))
-            .unwrap();
-    }
-    out
+    f()
 }
 
 /// A console session in `--read-only`, with the keys for every action, makes not one mutating

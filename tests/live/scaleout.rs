@@ -128,7 +128,7 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
         }),
         false,
     ));
-    // karpdeck proposes a scale-out for them, once it sees all three pending.
+    // karpdeck proposes a scale-out for them (for as many as it has seen pending).
     let started = Instant::now();
     let plan = loop {
         sup.refresh();
@@ -138,22 +138,16 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
             .iter()
             .find(|x| x.action().kind == ActionKind::ScaleOut && x.state() == State::Previewed);
         if let Some(x) = proposed {
-            let pods: usize = x.action().launches.iter().map(|c| c.claim.pods.len()).sum();
-            if pods == 3 {
-                break x.action().clone();
-            }
-            // Proposed while fewer were pending: rejected, it is asked again for all.
-            let id = x.action().id.clone();
-            sup.reject(&id);
+            break x.action().clone();
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "no scale-out proposed for the 3 pending pods"
+            "no scale-out proposed for the pending pods"
         );
         std::thread::sleep(Duration::from_millis(250));
     };
     assert_eq!(plan.targets, vec!["grow".to_string()]);
-    // Before approval, more pods come: the plan made for 3 is stale, never run as proposed.
+    // Before approval, more pods come: the plan made for fewer is stale, never run as proposed.
     rt.block_on(apps(rig).patch(
         "grow",
         &PatchParams::default(),
@@ -174,7 +168,7 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
             replanned: Some(new),
             ..
         }) => sup.executor(&new).unwrap().action().clone(),
-        other => panic!("the plan for 3 pods was not found stale: {other:?}"),
+        other => panic!("the plan for fewer pods was not found stale: {other:?}"),
     };
     let pods: usize = plan.launches.iter().map(|c| c.claim.pods.len()).sum();
     assert_eq!(pods, 5, "the new plan serves every pending pod");
