@@ -44,6 +44,7 @@ fn console_with(
         journal,
         read_only: false,
         approve_interruptions,
+        read_only_contexts: Default::default(),
     };
     let sup = Supervisor::new(sim, settings, false, 1);
     let mut warnings = Vec::new();
@@ -68,6 +69,7 @@ fn observing(config: SimConfig) -> App {
         journal: None,
         read_only: false,
         approve_interruptions: false,
+        read_only_contexts: Default::default(),
     };
     let sup = Supervisor::observing(sim, settings, 1);
     let mut warnings = Vec::new();
@@ -293,6 +295,7 @@ fn read_only_refuses_approvals_in_the_console() {
         journal: None,
         read_only: true,
         approve_interruptions: false,
+        read_only_contexts: Default::default(),
     };
     let sup = Supervisor::new(sim, settings, false, 1);
     let mut w = Vec::new();
@@ -449,6 +452,44 @@ fn snapshot_renders_one_frame_and_bad_views_are_refused() {
         err.trim(),
         "karpdeck: error: --snapshot everything: not a view (one of nodes, pending, nodepools, tree, spot, plans, journal)"
     );
+}
+
+#[test]
+fn a_context_can_be_read_only_on_its_own() {
+    let dir = std::env::temp_dir().join(format!("karpdeck-console-ctx-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "[contexts.prod]\nread_only = true\n[contexts.sim]\nread_only = true\n[contexts.dev]\nread_only = \"no\"\n",
+    )
+    .unwrap();
+    let loaded = karpdeck::ui::console::load_settings(
+        Some(&dir),
+        &karpdeck::ui::console::ConsoleOptions::default(),
+    );
+    assert!(!loaded.read_only);
+    assert_eq!(
+        loaded.read_only_contexts.iter().collect::<Vec<_>>(),
+        ["prod", "sim"]
+    );
+    let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.0.clone()).collect();
+    assert_eq!(
+        warnings,
+        [format!(
+            "{}: contexts.dev.read_only: \"no\" has the wrong type; ignored",
+            dir.join("config.toml").display()
+        )]
+    );
+    // The simulator's context is `sim`: there every approval is refused, and none offered.
+    let sim = karpdeck::sim::demo(quiet(), &LoadOptions::default()).unwrap();
+    let settings = Settings {
+        read_only_contexts: loaded.read_only_contexts.clone(),
+        ..Settings::new(None)
+    };
+    let sup = Supervisor::new(sim, settings, false, 1);
+    assert!(sup.read_only());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

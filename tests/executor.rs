@@ -27,6 +27,7 @@ fn settings(journal: Option<PathBuf>) -> Settings {
         journal,
         read_only: false,
         approve_interruptions: true,
+        read_only_contexts: Default::default(),
     }
 }
 
@@ -852,6 +853,7 @@ async fn interruption_responses_run_at_once_by_standing_policy() {
     let journal = dir.join("journal.jsonl");
     let by_policy = Settings {
         approve_interruptions: false,
+        read_only_contexts: Default::default(),
         ..settings(Some(journal.clone()))
     };
     // Everything else is approved while the cluster grows, then nothing is: only the policy

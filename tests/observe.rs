@@ -13,6 +13,7 @@ fn settings() -> Settings {
         journal: None,
         read_only: false,
         approve_interruptions: false,
+        read_only_contexts: Default::default(),
     }
 }
 

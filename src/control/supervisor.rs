@@ -252,6 +252,14 @@ impl<C: Cluster> Supervisor<C> {
         self.observer.as_ref()
     }
 
+    /// The settings an action runs with here: read-only where this context is.
+    fn executor_settings(&self) -> Settings {
+        Settings {
+            read_only: self.read_only(),
+            ..self.settings.clone()
+        }
+    }
+
     /// Who approves, where the journal is, whether read-only.
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -270,6 +278,10 @@ impl<C: Cluster> Supervisor<C> {
     /// Whether approvals are refused.
     pub fn read_only(&self) -> bool {
         self.settings.read_only
+            || self
+                .settings
+                .read_only_contexts
+                .contains(&self.cluster.context())
     }
 
     /// The cluster.
@@ -372,7 +384,7 @@ impl<C: Cluster> Supervisor<C> {
                 .collect(),
         );
         self.executors
-            .push(Executor::new(action, self.settings.clone()));
+            .push(Executor::new(action, self.executor_settings()));
         if self.approve_all {
             // The journal may refuse (read-only, unwritable): the plan then stays proposed and
             // the refusal is in the event stream.
@@ -417,7 +429,7 @@ impl<C: Cluster> Supervisor<C> {
         let result = match forbidden.or(conflict) {
             Some(e) => Err(e),
             // Read-only refuses without planning anything again.
-            None if self.settings.read_only => self.executors[i].approve(now, &context),
+            None if self.read_only() => self.executors[i].approve(now, &context),
             None => self.recheck(i).and_then(|()| match policy {
                 Some(policy) => self.executors[i].approve_by_policy(now, &context, policy),
                 None => self.executors[i].approve(now, &context),

@@ -86,6 +86,9 @@ pub struct Settings {
     /// Interruption responses wait for a person like any proposal, instead of running at
     /// once by standing policy.
     pub approve_interruptions: bool,
+    /// Contexts where every approval is refused, as if `read_only` (config.toml's
+    /// `[contexts.NAME] read_only = true`).
+    pub read_only_contexts: std::collections::BTreeSet<String>,
 }
 
 impl Settings {
@@ -96,6 +99,7 @@ impl Settings {
             journal,
             read_only: false,
             approve_interruptions: false,
+            read_only_contexts: Default::default(),
         }
     }
 }

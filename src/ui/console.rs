@@ -38,6 +38,8 @@ pub struct Loaded {
     pub keymap: Keymap,
     /// Read-only (flag or config).
     pub read_only: bool,
+    /// Contexts config.toml makes read-only (`[contexts.NAME] read_only = true`).
+    pub read_only_contexts: std::collections::BTreeSet<String>,
     /// Problems found, each naming file and key.
     pub warnings: Vec<Warning>,
 }
@@ -52,13 +54,41 @@ pub fn load_settings(dir: Option<&std::path::Path>, options: &ConsoleOptions) ->
     let mut theme_name = "default".to_string();
     let mut keymap_name = "default".to_string();
     let mut read_only = false;
+    let mut read_only_contexts = std::collections::BTreeSet::new();
     if let Some((file, text)) = read("config.toml", &mut warnings) {
         for (key, value) in parse_table(&file, &text, &mut warnings) {
             match (key.as_str(), &value) {
+                ("contexts", toml::Value::Table(contexts)) => {
+                    for (name, table) in contexts {
+                        let at = format!("contexts.{name}");
+                        let Some(table) = table.as_table() else {
+                            warnings.push(Warning::new(&file, &at, "not a table; ignored"));
+                            continue;
+                        };
+                        for (k, v) in table {
+                            match (k.as_str(), v) {
+                                ("read_only", toml::Value::Boolean(true)) => {
+                                    read_only_contexts.insert(name.clone());
+                                }
+                                ("read_only", toml::Value::Boolean(false)) => {}
+                                ("read_only", _) => warnings.push(Warning::new(
+                                    &file,
+                                    &format!("{at}.read_only"),
+                                    format!("{v} has the wrong type; ignored"),
+                                )),
+                                _ => warnings.push(Warning::new(
+                                    &file,
+                                    &format!("{at}.{k}"),
+                                    "unknown key; ignored",
+                                )),
+                            }
+                        }
+                    }
+                }
                 ("theme", toml::Value::String(s)) => theme_name = s.clone(),
                 ("keymap", toml::Value::String(s)) => keymap_name = s.clone(),
                 ("read_only", toml::Value::Boolean(b)) => read_only = *b,
-                ("theme" | "keymap" | "read_only", _) => warnings.push(Warning::new(
+                ("theme" | "keymap" | "read_only" | "contexts", _) => warnings.push(Warning::new(
                     &file,
                     &key,
                     format!("{value} has the wrong type; ignored"),
@@ -85,6 +115,7 @@ pub fn load_settings(dir: Option<&std::path::Path>, options: &ConsoleOptions) ->
         theme,
         keymap,
         read_only: read_only || options.read_only,
+        read_only_contexts,
         warnings,
     }
 }
@@ -99,6 +130,7 @@ pub fn app<C: Cluster + 'static>(
     let loaded = load_settings(dir.as_deref(), options);
     let mut settings = Settings::new(options.journal.clone());
     settings.read_only = loaded.read_only;
+    settings.read_only_contexts = loaded.read_only_contexts.clone();
     settings.approve_interruptions = options.approve_interruptions;
     App::new(
         sup_of(settings),

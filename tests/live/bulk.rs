@@ -176,6 +176,7 @@ pub fn twenty_nodes_drain_under_budgets(rig: &Rig, rt: &tokio::runtime::Runtime)
         journal: Some(rig.scratch.join("bulk-journal.jsonl")),
         read_only: false,
         approve_interruptions: false,
+        read_only_contexts: Default::default(),
     };
     let mut sup = Supervisor::observing(cluster, settings, 1);
     // Synced, with every bulk pod and the empty nodes seen, and room for every pod.

@@ -127,6 +127,7 @@ pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Ru
         journal: Some(journal.clone()),
         read_only: false,
         approve_interruptions: false,
+        read_only_contexts: Default::default(),
     };
     let mut sup = Supervisor::observing(cluster, settings, 1);
     // A lab node running a web pod, whose pods all fit elsewhere. Waited for, not read once:

@@ -66,6 +66,7 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
         journal: Some(rig.scratch.join("grow-journal.jsonl")),
         read_only: false,
         approve_interruptions: false,
+        read_only_contexts: Default::default(),
     };
     let mut sup = Supervisor::observing(cluster, settings, 1);
     let run = |sup: &mut Supervisor<LiveCluster>, id: &str, launching: bool| {
