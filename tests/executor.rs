@@ -123,6 +123,16 @@ async fn run_to_end<'a>(sup: &'a mut Supervisor<Sim>, id: &str) -> &'a Executor 
     sup.executor(id).unwrap()
 }
 
+/// Propose replacing `node`; the plan id.
+fn propose_replace(sup: &mut Supervisor<Sim>, node: &str) -> String {
+    let replaced = node.to_string();
+    sup.submit(move |id, s| {
+        let i = s.nodes.iter().position(|n| n.name == replaced).unwrap();
+        Ok(Action::replace(id, s, &replacement_plan(s, i)))
+    })
+    .unwrap()
+}
+
 /// `namespace/name` of the pods on the node, DaemonSet pods aside.
 fn pods_on(sup: &Supervisor<Sim>, node: &str) -> Vec<String> {
     sup.cluster()
@@ -629,13 +639,7 @@ async fn interruption_notices_are_answered_before_ec2_reclaims_the_node() {
 #[tokio::test]
 async fn replace_launches_waits_taints_drains_and_deletes_in_that_order() {
     let (mut sup, node) = scaled_demo("", None).await;
-    let replaced = node.clone();
-    let id = sup
-        .submit(move |id, s| {
-            let i = s.nodes.iter().position(|n| n.name == replaced).unwrap();
-            Ok(Action::replace(id, s, &replacement_plan(s, i)))
-        })
-        .unwrap();
+    let id = propose_replace(&mut sup, &node);
     let x = run_to_end(&mut sup, &id).await;
     assert_eq!(x.state(), State::Done, "{:?}", x.report());
     let done = x.done_steps();
@@ -664,13 +668,7 @@ async fn replace_launches_waits_taints_drains_and_deletes_in_that_order() {
 async fn a_cancelled_replacement_takes_karpenters_taint_off_again() {
     let (mut sup, node) = scaled_demo("", None).await;
     sup.set_approve_all(false);
-    let replaced = node.clone();
-    let id = sup
-        .submit(move |id, s| {
-            let i = s.nodes.iter().position(|n| n.name == replaced).unwrap();
-            Ok(Action::replace(id, s, &replacement_plan(s, i)))
-        })
-        .unwrap();
+    let id = propose_replace(&mut sup, &node);
     sup.approve(&id).unwrap();
     let tainted = |sup: &Supervisor<Sim>| {
         sup.cluster()

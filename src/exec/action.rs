@@ -826,6 +826,17 @@ impl Action {
 mod tests {
     use super::*;
 
+    /// The lab demo as loaded.
+    fn demo() -> crate::scenario::Loaded {
+        crate::scenario::load_str(
+            "demo",
+            crate::sim::DEMO_SCENARIO,
+            &Default::default(),
+            crate::catalog::Catalog::embedded(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn summaries_name_a_few_nodes() {
         let names: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
@@ -835,13 +846,7 @@ mod tests {
 
     #[test]
     fn draining_every_node_of_karpenters_controller_names_its_last_replicas() {
-        let loaded = crate::scenario::load_str(
-            "demo",
-            crate::sim::DEMO_SCENARIO,
-            &Default::default(),
-            crate::catalog::Catalog::embedded(),
-        )
-        .unwrap();
+        let loaded = demo();
         let s = &loaded.snapshot;
         let node = |prefix: &str| {
             s.nodes
@@ -878,13 +883,7 @@ mod tests {
     #[test]
     fn holds_skip_provisioners_refuse_another_supervisor_and_say_when_nothing_changes() {
         use crate::model::{Hold, NodePoolApi};
-        let loaded = crate::scenario::load_str(
-            "demo",
-            crate::sim::DEMO_SCENARIO,
-            &Default::default(),
-            crate::catalog::Catalog::embedded(),
-        )
-        .unwrap();
+        let loaded = demo();
         let mut s = loaded.snapshot;
         s.nodepools[0].api = NodePoolApi::V1;
         let mut pool = s.nodepools[0].clone();
@@ -929,13 +928,7 @@ mod tests {
     #[test]
     fn a_replace_runs_the_engine_plans_steps_in_its_order() {
         use crate::engine::replace::{replacement_plan, Step as ReplaceStep};
-        let loaded = crate::scenario::load_str(
-            "demo",
-            crate::sim::DEMO_SCENARIO,
-            &Default::default(),
-            crate::catalog::Catalog::embedded(),
-        )
-        .unwrap();
+        let loaded = demo();
         let s = &loaded.snapshot;
         let node = s
             .nodes

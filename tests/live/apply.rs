@@ -197,3 +197,65 @@ fn cluster_scoped(ar: &ApiResource) -> bool {
             | "ClusterRoleBinding"
     )
 }
+
+/// A Deployment of nginx pods under a PodDisruptionBudget of maxUnavailable 1, as the drain
+/// tests run them.
+pub struct Budgeted<'a> {
+    /// Namespace (made if missing).
+    pub namespace: &'a str,
+    /// The Deployment, its `app` label and its budget.
+    pub name: &'a str,
+    /// Replicas.
+    pub replicas: usize,
+    /// What the pod spec says about where pods go (`nodeSelector`, `affinity`).
+    pub placement: Value,
+    /// Each pod's CPU and memory requests.
+    pub requests: (&'a str, &'a str),
+    /// `terminationGracePeriodSeconds`.
+    pub grace: i64,
+}
+
+impl Budgeted<'_> {
+    /// Create the namespace, the Deployment and its budget.
+    pub async fn create(&self, client: &Client) {
+        let (ns, app) = (self.namespace, self.name);
+        create(
+            client,
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+            true,
+        )
+        .await;
+        let mut spec = json!({
+            "terminationGracePeriodSeconds": self.grace,
+            "containers": [{"name": "c", "image": "nginx", "resources": {"requests": {
+                "cpu": self.requests.0, "memory": self.requests.1}}}],
+        });
+        if let (Some(spec), Some(placement)) = (spec.as_object_mut(), self.placement.as_object()) {
+            spec.extend(placement.clone());
+        }
+        create(
+            client,
+            &json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": app, "namespace": ns},
+                "spec": {
+                    "replicas": self.replicas,
+                    "selector": {"matchLabels": {"app": app}},
+                    "template": {"metadata": {"labels": {"app": app}}, "spec": spec},
+                },
+            }),
+            false,
+        )
+        .await;
+        create(
+            client,
+            &json!({
+                "apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget",
+                "metadata": {"name": app, "namespace": ns},
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": app}}},
+            }),
+            false,
+        )
+        .await;
+    }
+}

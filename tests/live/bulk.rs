@@ -13,12 +13,11 @@ use kube::api::ListParams;
 use kube::Api;
 use serde_json::json;
 
-use karpdeck::control::{Cluster, EventKind, Supervisor};
+use karpdeck::control::{Cluster, EventKind};
 use karpdeck::engine::drain::{drain_plan, DrainOptions};
-use karpdeck::exec::{Action, Settings, State};
-use karpdeck::kube::cluster::LiveCluster;
+use karpdeck::exec::Action;
 
-use super::{apply, wait_until, Rig};
+use super::{apply, observed, run_plan, wait_until, Rig};
 
 const NS: &str = "bulk";
 const DEPLOYMENTS: usize = 25;
@@ -84,45 +83,16 @@ pub fn twenty_nodes_drain_under_budgets(rig: &Rig, rt: &tokio::runtime::Runtime)
     rig.kubelets.set_ready_after(READY_AFTER);
     let full = register(rig, rt, "bulk-a", NODES);
     rt.block_on(async {
-        apply::create(
-            &rig.client,
-            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
-            true,
-        )
-        .await;
         for d in 0..DEPLOYMENTS {
-            let app = format!("d{d:02}");
-            apply::create(
-                &rig.client,
-                &json!({
-                    "apiVersion": "apps/v1", "kind": "Deployment",
-                    "metadata": {"name": app, "namespace": NS},
-                    "spec": {
-                        "replicas": REPLICAS,
-                        "selector": {"matchLabels": {"app": app}},
-                        "template": {
-                            "metadata": {"labels": {"app": app}},
-                            "spec": {
-                                "nodeSelector": {"bulk": "true"},
-                                "terminationGracePeriodSeconds": 1,
-                                "containers": [{"name": "c", "image": "nginx",
-                                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}],
-                            },
-                        },
-                    },
-                }),
-                false,
-            )
-            .await;
-            apply::create(
-                &rig.client,
-                &json!({
-                    "apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget",
-                    "metadata": {"name": app, "namespace": NS},
-                    "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": app}}},
-                }),
-                false,
-            )
+            apply::Budgeted {
+                namespace: NS,
+                name: &format!("d{d:02}"),
+                replicas: REPLICAS,
+                placement: json!({"nodeSelector": {"bulk": "true"}}),
+                requests: ("100m", "128Mi"),
+                grace: 1,
+            }
+            .create(&rig.client)
             .await;
         }
     });
@@ -164,21 +134,7 @@ pub fn twenty_nodes_drain_under_budgets(rig: &Rig, rt: &tokio::runtime::Runtime)
         })
     };
 
-    let target = rig.target();
-    let cluster = std::thread::spawn(move || {
-        LiveCluster::open(&target, karpdeck::catalog::Catalog::embedded())
-    })
-    .join()
-    .unwrap()
-    .unwrap();
-    let settings = Settings {
-        user: "oncall".into(),
-        journal: Some(rig.scratch.join("bulk-journal.jsonl")),
-        read_only: false,
-        approve_interruptions: false,
-        read_only_contexts: Default::default(),
-    };
-    let mut sup = Supervisor::observing(cluster, settings, 1);
+    let mut sup = observed(rig, "bulk-journal.jsonl");
     // Synced, with every bulk pod and the empty nodes seen, and room for every pod.
     let started = Instant::now();
     let drained = full.clone();
@@ -223,24 +179,13 @@ pub fn twenty_nodes_drain_under_budgets(rig: &Rig, rt: &tokio::runtime::Runtime)
         .count();
     assert_eq!(evictions, total);
     sup.approve(&id).unwrap();
-    let started = Instant::now();
-    loop {
-        sup.refresh();
-        rt.block_on(sup.tick());
-        let x = sup.executor(&id).unwrap();
-        if x.state().is_final() {
-            assert_eq!(x.state(), State::Done, "{:?}", x.report());
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(900),
-            "the drain is still {} after 15 minutes: {:?}",
-            x.state().as_str(),
-            x.current_step()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let took = started.elapsed();
+    let took = run_plan(
+        &mut sup,
+        rt,
+        &id,
+        (Duration::from_secs(900), Duration::from_millis(50)),
+        || {},
+    );
     watching.store(false, std::sync::atomic::Ordering::Relaxed);
     rt.block_on(watcher).unwrap();
     rig.kubelets.set_ready_after(Duration::ZERO);

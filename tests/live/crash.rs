@@ -45,46 +45,17 @@ fn ready_on(pods: &[Pod]) -> Vec<String> {
 
 pub fn a_drain_killed_midway_is_named_and_resumed(rig: &Rig, rt: &tokio::runtime::Runtime) {
     register(rig, rt, "crash-a");
-    rt.block_on(async {
-        apply::create(
-            &rig.client,
-            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
-            true,
-        )
-        .await;
-        apply::create(
-            &rig.client,
-            &json!({
-                "apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": "slow", "namespace": NS},
-                "spec": {
-                    "replicas": 4,
-                    "selector": {"matchLabels": {"app": "slow"}},
-                    "template": {
-                        "metadata": {"labels": {"app": "slow"}},
-                        "spec": {
-                            "nodeSelector": {"crash": "true"},
-                            "terminationGracePeriodSeconds": 1,
-                            "containers": [{"name": "c", "image": "nginx",
-                                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}],
-                        },
-                    },
-                },
-            }),
-            false,
-        )
-        .await;
-        apply::create(
-            &rig.client,
-            &json!({
-                "apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget",
-                "metadata": {"name": "slow", "namespace": NS},
-                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "slow"}}},
-            }),
-            false,
-        )
-        .await;
-    });
+    rt.block_on(
+        apply::Budgeted {
+            namespace: NS,
+            name: "slow",
+            replicas: 4,
+            placement: json!({"nodeSelector": {"crash": "true"}}),
+            requests: ("100m", "64Mi"),
+            grace: 1,
+        }
+        .create(&rig.client),
+    );
     let pods: Api<Pod> = Api::namespaced(rig.client.clone(), NS);
     let list = || {
         rt.block_on(pods.list(&ListParams::default()))

@@ -10,12 +10,11 @@ use kube::api::ListParams;
 use kube::Api;
 use serde_json::json;
 
-use karpdeck::control::{Cluster, Supervisor};
+use karpdeck::control::Cluster;
 use karpdeck::engine::drain::{drain_plan, DrainOptions};
-use karpdeck::exec::{Action, Settings, State};
-use karpdeck::kube::cluster::LiveCluster;
+use karpdeck::exec::Action;
 
-use super::{apply, scale_nginx, wait_until, Rig};
+use super::{apply, observed, run_plan, scale_nginx, wait_until, Rig};
 
 const NS: &str = "drain";
 
@@ -31,51 +30,22 @@ const OPTIONS: DrainOptions = DrainOptions {
 pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Runtime) {
     // Room for everything the drained node runs.
     scale_nginx(rig, rt, 1);
-    rt.block_on(async {
-        apply::create(
-            &rig.client,
-            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
-            true,
-        )
-        .await;
-        apply::create(
-            &rig.client,
-            &json!({
-                "apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": "web", "namespace": NS},
-                "spec": {
-                    "replicas": 3,
-                    "selector": {"matchLabels": {"app": "web"}},
-                    "template": {
-                        "metadata": {"labels": {"app": "web"}},
-                        "spec": {
-                            // One per node: which node is drained does not hang on where the
-                            // scheduler happened to put them.
-                            "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-                                {"labelSelector": {"matchLabels": {"app": "web"}},
-                                 "topologyKey": "kubernetes.io/hostname"}
-                            ]}},
-                            "terminationGracePeriodSeconds": 2,
-                            "containers": [{"name": "c", "image": "nginx",
-                                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
-                        },
-                    },
-                },
-            }),
-            false,
-        )
-        .await;
-        apply::create(
-            &rig.client,
-            &json!({
-                "apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget",
-                "metadata": {"name": "web", "namespace": NS},
-                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}},
-            }),
-            false,
-        )
-        .await;
-    });
+    rt.block_on(
+        apply::Budgeted {
+            namespace: NS,
+            name: "web",
+            replicas: 3,
+            // One per node: which node is drained does not hang on where the scheduler
+            // happened to put them.
+            placement: json!({"affinity": {"podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": {"app": "web"}},
+                     "topologyKey": "kubernetes.io/hostname"}]}}}),
+            requests: ("10m", "16Mi"),
+            grace: 2,
+        }
+        .create(&rig.client),
+    );
     let pods: Api<Pod> = Api::namespaced(rig.client.clone(), NS);
     let running = || -> Result<Vec<(String, String)>, String> {
         let list = rt
@@ -114,22 +84,8 @@ pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Ru
         },
     })));
     // The cluster as karpdeck sees it, opened as the console opens it (off this runtime).
-    let target = rig.target();
-    let cluster = std::thread::spawn(move || {
-        LiveCluster::open(&target, karpdeck::catalog::Catalog::embedded())
-    })
-    .join()
-    .unwrap()
-    .unwrap();
     let journal = rig.scratch.join("drain-journal.jsonl");
-    let settings = Settings {
-        user: "oncall".into(),
-        journal: Some(journal.clone()),
-        read_only: false,
-        approve_interruptions: false,
-        read_only_contexts: Default::default(),
-    };
-    let mut sup = Supervisor::observing(cluster, settings, 1);
+    let mut sup = observed(rig, "drain-journal.jsonl");
     // A lab node running a web pod, whose pods all fit elsewhere. Waited for, not read once:
     // the spare node joins Ready before the node controller lifts its not-ready taint, and
     // until then the engine rightly sees no room on it.
@@ -189,27 +145,17 @@ pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Ru
         })
         .unwrap_or_else(|e| panic!("drain {node}: {e}"));
     sup.approve(&id).unwrap();
-    let started = Instant::now();
-    loop {
-        sup.refresh();
-        rt.block_on(sup.tick());
-        let x = sup.executor(&id).unwrap();
-        if x.state().is_final() {
-            assert_eq!(x.state(), State::Done, "{:?}", x.report());
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(150),
-            "the drain is still {}: {:?}",
-            x.state().as_str(),
-            x.report()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let took = run_plan(
+        &mut sup,
+        rt,
+        &id,
+        (Duration::from_secs(150), Duration::from_millis(250)),
+        || {},
+    );
     println!(
         "  (drain of {node} with {} web pod(s): {:.1} s)",
         on_node.len(),
-        started.elapsed().as_secs_f64()
+        took.as_secs_f64()
     );
     // The node is cordoned and holds no web pod; the ReplicaSet has its three back elsewhere.
     let n = rt

@@ -41,6 +41,9 @@ use kube::{Api, Client, Config};
 use serde_json::{json, Value};
 
 use karpdeck::catalog::Catalog;
+use karpdeck::control::Supervisor;
+use karpdeck::exec::{Settings, State};
+use karpdeck::kube::cluster::LiveCluster;
 use kubelet::Kubelets;
 
 /// The moment every plan here is made at, so node ages do not depend on when the test runs.
@@ -231,6 +234,52 @@ fn karpdeck(args: &[&str]) -> Output {
         )
         .output()
         .expect("run karpdeck")
+}
+
+/// The rig's cluster opened as the console opens it (off this runtime), observed by the
+/// workflow acting as `oncall`, journaling to `journal` in the scratch directory.
+fn observed(rig: &Rig, journal: &str) -> Supervisor<LiveCluster> {
+    let target = rig.target();
+    let cluster = std::thread::spawn(move || LiveCluster::open(&target, Catalog::embedded()))
+        .join()
+        .unwrap()
+        .unwrap();
+    let settings = Settings {
+        user: "oncall".into(),
+        journal: Some(rig.scratch.join(journal)),
+        ..Settings::new(None)
+    };
+    Supervisor::observing(cluster, settings, 1)
+}
+
+/// Tick the workflow every `pause` until plan `id` ends — Done, within `limit` — with `each`
+/// (a stand-in's turn) every round; how long it took.
+fn run_plan(
+    sup: &mut Supervisor<LiveCluster>,
+    rt: &tokio::runtime::Runtime,
+    id: &str,
+    (limit, pause): (Duration, Duration),
+    mut each: impl FnMut(),
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        sup.refresh();
+        rt.block_on(sup.tick());
+        each();
+        let x = sup.executor(id).unwrap();
+        if x.state().is_final() {
+            assert_eq!(x.state(), State::Done, "{:?}", x.report());
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{id} is still {} after {limit:?}: at {:?}; {:?}",
+            x.state().as_str(),
+            x.current_step(),
+            x.report()
+        );
+        std::thread::sleep(pause);
+    }
 }
 
 /// `karpdeck ARGS` with the consoles' state directory (their journal); its output.

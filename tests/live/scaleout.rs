@@ -12,13 +12,12 @@ use kube::api::{ListParams, Patch, PatchParams};
 use kube::Api;
 use serde_json::json;
 
-use karpdeck::control::{Cluster, Supervisor};
+use karpdeck::control::Cluster;
 use karpdeck::exec::executor::holder;
-use karpdeck::exec::{Action, ActionKind, ApprovalError, Settings, State};
-use karpdeck::kube::cluster::LiveCluster;
+use karpdeck::exec::{Action, ActionKind, ApprovalError, State};
 use karpdeck::model::HoldKind;
 
-use super::{apply, launcher, wait_until, Rig};
+use super::{apply, launcher, observed, run_plan, wait_until, Rig};
 
 const NS: &str = "grow";
 
@@ -54,43 +53,8 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
         )
         .await;
     });
-    let target = rig.target();
-    let cluster = std::thread::spawn(move || {
-        LiveCluster::open(&target, karpdeck::catalog::Catalog::embedded())
-    })
-    .join()
-    .unwrap()
-    .unwrap();
-    let settings = Settings {
-        user: "oncall".into(),
-        journal: Some(rig.scratch.join("grow-journal.jsonl")),
-        read_only: false,
-        approve_interruptions: false,
-        read_only_contexts: Default::default(),
-    };
-    let mut sup = Supervisor::observing(cluster, settings, 1);
-    let run = |sup: &mut Supervisor<LiveCluster>, id: &str, launching: bool| {
-        let started = Instant::now();
-        loop {
-            sup.refresh();
-            rt.block_on(sup.tick());
-            if launching {
-                rt.block_on(launcher::launch(rig));
-            }
-            let x = sup.executor(id).unwrap();
-            if x.state().is_final() {
-                assert_eq!(x.state(), State::Done, "{:?}", x.report());
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(90),
-                "{id} still {}: {:?}",
-                x.state().as_str(),
-                x.report()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
+    let mut sup = observed(rig, "grow-journal.jsonl");
+    let limits = (Duration::from_secs(90), Duration::from_millis(200));
     // Wait until the pool is seen, then supervise it (as `karpdeck supervise grow` does).
     let by = holder("oncall");
     let started = Instant::now();
@@ -106,7 +70,7 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
         std::thread::sleep(Duration::from_millis(200));
     };
     sup.approve(&id).unwrap();
-    run(&mut sup, &id, false);
+    run_plan(&mut sup, rt, &id, limits, || {});
     // Pods only the supervised pool can take.
     rt.block_on(apply::create(
         &rig.client,
@@ -174,7 +138,9 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
     let pods: usize = plan.launches.iter().map(|c| c.claim.pods.len()).sum();
     assert_eq!(pods, 5, "the new plan serves every pending pod");
     sup.approve(&plan.id).unwrap();
-    run(&mut sup, &plan.id, true);
+    run_plan(&mut sup, rt, &plan.id, limits, || {
+        rt.block_on(launcher::launch(rig));
+    });
     // The NodeClaims carry the plan's requirements.
     let claims = rt
         .block_on(
@@ -231,6 +197,6 @@ pub fn an_approved_scale_out_launches_and_the_pods_land(rig: &Rig, rt: &tokio::r
         .submit(move |id, s| Action::hold(id, s, HoldKind::Supervise, false, &pools, &by))
         .unwrap();
     sup.approve(&release).unwrap();
-    run(&mut sup, &release, false);
+    run_plan(&mut sup, rt, &release, limits, || {});
     assert!(sup.cluster().synced());
 }
