@@ -123,6 +123,28 @@ async fn run_to_end<'a>(sup: &'a mut Supervisor<Sim>, id: &str) -> &'a Executor 
     sup.executor(id).unwrap()
 }
 
+/// Step the simulation until an interruption response that `wanted` says is the one appears
+/// (within the hour); its plan id.
+async fn next_interruption(
+    sup: &mut Supervisor<Sim>,
+    wanted: impl Fn(&Executor) -> bool,
+) -> String {
+    loop {
+        sup.step().await;
+        let found = sup
+            .executors()
+            .iter()
+            .find(|x| x.action().kind.as_str() == "interruption-response" && wanted(x));
+        if let Some(x) = found {
+            return x.action().id.clone();
+        }
+        assert!(
+            sup.cluster().events().last().unwrap().seconds < 3600.0,
+            "no such interruption response within the hour"
+        );
+    }
+}
+
 /// Propose replacing `node`; the plan id.
 fn propose_replace(sup: &mut Supervisor<Sim>, node: &str) -> String {
     let replaced = node.to_string();
@@ -859,19 +881,7 @@ async fn interruption_responses_run_at_once_by_standing_policy() {
     let mut sup = supervised("", stormy(3), true, by_policy);
     sup.run_for(Duration::minutes(4)).await;
     sup.set_approve_all(false);
-    let response = loop {
-        sup.step().await;
-        let found = sup.executors().iter().find(|x| {
-            x.action().kind.as_str() == "interruption-response" && x.status().policy().is_some()
-        });
-        if let Some(x) = found {
-            break x.action().id.clone();
-        }
-        assert!(
-            sup.cluster().events().last().unwrap().seconds < 3600.0,
-            "no interruption answered by policy within the hour"
-        );
-    };
+    let response = next_interruption(&mut sup, |x| x.status().policy().is_some()).await;
     // Never left waiting for a person; run to its end and journaled as the policy's.
     sup.run_for(Duration::minutes(3)).await;
     let x = sup.executor(&response).unwrap();
@@ -898,19 +908,7 @@ async fn an_interruption_response_left_unapproved_is_withdrawn_when_ec2_takes_th
     let mut sup = supervised("", stormy(3), true, settings(None));
     sup.run_for(Duration::minutes(4)).await;
     sup.set_approve_all(false);
-    let response = loop {
-        sup.step().await;
-        let found = sup.executors().iter().find(|x| {
-            x.state() == State::Previewed && x.action().kind.as_str() == "interruption-response"
-        });
-        if let Some(x) = found {
-            break x.action().id.clone();
-        }
-        assert!(
-            sup.cluster().events().last().unwrap().seconds < 3600.0,
-            "no interruption within the hour"
-        );
-    };
+    let response = next_interruption(&mut sup, |x| x.state() == State::Previewed).await;
     sup.run_for(Duration::minutes(3)).await;
     let x = sup.executor(&response).unwrap();
     assert_eq!(x.state(), State::Withdrawn);

@@ -17,6 +17,7 @@ use karpdeck::control::{Cluster, EventKind};
 use karpdeck::engine::drain::{drain_plan, DrainOptions};
 use karpdeck::exec::Action;
 
+use super::kubelet::empty_node;
 use super::{apply, observed, run_plan, wait_until, Rig};
 
 const NS: &str = "bulk";
@@ -38,18 +39,13 @@ fn register(rig: &Rig, rt: &tokio::runtime::Runtime, prefix: &str, count: usize)
     (0..count)
         .map(|i| {
             let name = format!("{prefix}-{i:02}");
-            rt.block_on(rig.kubelets.register(&json!({
-                "metadata": {"name": name, "labels": {
-                    "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                    "kubernetes.io/arch": "arm64", "topology.kubernetes.io/zone": "ap-southeast-1b",
-                    "node.kubernetes.io/instance-type": "m6g.4xlarge", "bulk": "true",
-                }},
-                "spec": {},
-                "status": {
-                    "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"},
-                    "allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110"},
-                },
-            })));
+            rt.block_on(rig.kubelets.register(&empty_node(
+                &name,
+                "ap-southeast-1b",
+                "m6g.4xlarge",
+                ("16", "64Gi"),
+                "bulk",
+            )));
             name
         })
         .collect()

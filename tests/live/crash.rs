@@ -9,24 +9,20 @@ use kube::api::ListParams;
 use kube::Api;
 use serde_json::json;
 
+use super::kubelet::empty_node;
 use super::{apply, karpdeck_in, tmux, wait_until, Rig};
 
 const NS: &str = "crash";
 
 /// Register an empty node the crash pods (and only they) go to.
 fn register(rig: &Rig, rt: &tokio::runtime::Runtime, name: &str) {
-    rt.block_on(rig.kubelets.register(&json!({
-        "metadata": {"name": name, "labels": {
-            "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-            "kubernetes.io/arch": "arm64", "topology.kubernetes.io/zone": "ap-southeast-1c",
-            "node.kubernetes.io/instance-type": "m6g.xlarge", "crash": "true",
-        }},
-        "spec": {},
-        "status": {
-            "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"},
-            "allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"},
-        },
-    })));
+    rt.block_on(rig.kubelets.register(&empty_node(
+        name,
+        "ap-southeast-1c",
+        "m6g.xlarge",
+        ("4", "16Gi"),
+        "crash",
+    )));
 }
 
 /// Where each crash pod is, of those Ready.

@@ -81,6 +81,29 @@ impl Kubelets {
     }
 }
 
+/// An empty arm64 node as the tests register it: its name as hostname, `zone`, `instance_type`
+/// with `cpu` and `memory`, 110 pods, and one more label (`key`: "true") pods can select.
+pub fn empty_node(
+    name: &str,
+    zone: &str,
+    instance_type: &str,
+    (cpu, memory): (&str, &str),
+    key: &str,
+) -> Value {
+    json!({
+        "metadata": {"name": name, "labels": {
+            "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "arm64", "topology.kubernetes.io/zone": zone,
+            "node.kubernetes.io/instance-type": instance_type, key: "true",
+        }},
+        "spec": {},
+        "status": {
+            "capacity": {"cpu": cpu, "memory": memory, "pods": "110"},
+            "allocatable": {"cpu": cpu, "memory": memory, "pods": "110"},
+        },
+    })
+}
+
 impl Drop for Kubelets {
     fn drop(&mut self) {
         self.task.abort();
