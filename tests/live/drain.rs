@@ -1,7 +1,8 @@
 //! A drain approved on the real apiserver, run by karpdeck's executor through the Kubernetes
-//! API: cordon, one eviction per step through the Eviction API (a budget's refusals retried),
-//! the real ReplicaSet controller recreating each pod and the real scheduler binding it
-//! elsewhere, and the node left cordoned and empty.
+//! API: found stale when the node its preview lands a pod on is taken away before approval,
+//! planned again, then cordon, one eviction per step through the Eviction API (a budget's
+//! refusals retried), the real ReplicaSet controller recreating each pod and the real scheduler
+//! binding it elsewhere, and the node left cordoned and empty.
 
 use std::time::{Duration, Instant};
 
@@ -11,12 +12,18 @@ use kube::Api;
 use serde_json::json;
 
 use karpdeck::control::Cluster;
+use karpdeck::control::Supervisor;
 use karpdeck::engine::drain::{drain_plan, DrainOptions};
-use karpdeck::exec::Action;
+use karpdeck::exec::{Action, State};
+use karpdeck::kube::cluster::LiveCluster;
 
+use super::kubelet::empty_node;
 use super::{apply, observed, run_plan, scale_nginx, wait_until, Rig};
 
 const NS: &str = "drain";
+
+/// The empty nodes the drained pods may land on.
+const SPARES: [&str; 2] = ["spare-a", "spare-b"];
 
 /// The options an operator drains with (kubectl drain --ignore-daemonsets
 /// --delete-emptydir-data).
@@ -70,19 +77,16 @@ pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Ru
         }
     };
     let placed = wait_until(rt, Duration::from_secs(60), "web running", running);
-    // An empty node joins: what the drained node runs has somewhere to go.
-    rt.block_on(rig.kubelets.register(&json!({
-        "metadata": {"name": "spare", "labels": {
-            "kubernetes.io/hostname": "spare", "kubernetes.io/os": "linux",
-            "kubernetes.io/arch": "arm64", "topology.kubernetes.io/zone": "ap-southeast-1a",
-            "node.kubernetes.io/instance-type": "m6g.4xlarge",
-        }},
-        "spec": {},
-        "status": {
-            "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"},
-            "allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110"},
-        },
-    })));
+    // Two empty nodes join: what the drained node runs has somewhere to go.
+    for spare in SPARES {
+        rt.block_on(rig.kubelets.register(&empty_node(
+            spare,
+            "ap-southeast-1a",
+            "m6g.4xlarge",
+            ("16", "64Gi"),
+            "spare",
+        )));
+    }
     // The cluster as karpdeck sees it, opened as the console opens it (off this runtime).
     let journal = rig.scratch.join("drain-journal.jsonl");
     let mut sup = observed(rig, "drain-journal.jsonl");
@@ -105,7 +109,7 @@ pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Ru
                     refused.err(),
                     s.nodes
                         .iter()
-                        .find(|m| m.name == "spare")
+                        .find(|m| m.name.starts_with("spare-"))
                         .map(|m| (m.ready, &m.taints))
                 )),
             }
@@ -144,6 +148,49 @@ pub fn an_approved_drain_runs_through_the_api(rig: &Rig, rt: &tokio::runtime::Ru
             Action::drain(id, s, &drain_plan(s, &[i], &OPTIONS), &OPTIONS)
         })
         .unwrap_or_else(|e| panic!("drain {node}: {e}"));
+    // Before approval, the node the preview lands the web pod on is taken away: the plan is
+    // stale, never run as proposed; the one planned again lands on the other spare.
+    let lands_on = |sup: &Supervisor<LiveCluster>, id: &str| -> String {
+        let preview = &sup.executor(id).unwrap().action().preview;
+        SPARES
+            .iter()
+            .find(|spare| {
+                preview
+                    .iter()
+                    .any(|l| l.contains("/web-") && l.ends_with(&format!("lands on {spare}")))
+            })
+            .unwrap_or_else(|| panic!("the web pod lands on no spare: {preview:?}"))
+            .to_string()
+    };
+    let reclaimed = lands_on(&sup, &id);
+    let nodes: Api<Node> = Api::all(rig.client.clone());
+    rt.block_on(nodes.delete(&reclaimed, &Default::default()))
+        .unwrap();
+    let started = Instant::now();
+    while sup
+        .cluster()
+        .snapshot()
+        .nodes
+        .iter()
+        .any(|n| n.name == reclaimed)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{reclaimed} still seen"
+        );
+        sup.refresh();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stale = id;
+    let id = match sup.approve(&stale) {
+        Err(karpdeck::exec::ApprovalError::Stale {
+            replanned: Some(new),
+            ..
+        }) => new,
+        other => panic!("the drain landing on {reclaimed} was not found stale: {other:?}"),
+    };
+    assert_eq!(sup.executor(&stale).unwrap().state(), State::Withdrawn);
+    assert_ne!(lands_on(&sup, &id), reclaimed);
     sup.approve(&id).unwrap();
     let took = run_plan(
         &mut sup,
