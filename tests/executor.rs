@@ -145,6 +145,16 @@ async fn next_interruption(
     }
 }
 
+/// The node of that name in the cluster now.
+fn node_named<'a>(sup: &'a Supervisor<Sim>, name: &str) -> &'a karpdeck::model::Node {
+    sup.cluster()
+        .snapshot()
+        .nodes
+        .iter()
+        .find(|n| n.name == name)
+        .unwrap()
+}
+
 /// Propose replacing `node`; the plan id.
 fn propose_replace(sup: &mut Supervisor<Sim>, node: &str) -> String {
     let replaced = node.to_string();
@@ -693,12 +703,7 @@ async fn a_cancelled_replacement_takes_karpenters_taint_off_again() {
     let id = propose_replace(&mut sup, &node);
     sup.approve(&id).unwrap();
     let tainted = |sup: &Supervisor<Sim>| {
-        sup.cluster()
-            .snapshot()
-            .nodes
-            .iter()
-            .find(|n| n.name == node)
-            .unwrap()
+        node_named(sup, &node)
             .taints
             .iter()
             .any(|t| t.key == "karpenter.sh/disrupted")
@@ -726,15 +731,7 @@ async fn cordon_and_uncordon_are_actions_too() {
     let path = journal_path("cordon");
     let mut sup = demo("", false, settings(Some(path.clone())));
     let node = sup.cluster().snapshot().nodes[0].name.clone();
-    let unschedulable = |sup: &Supervisor<Sim>| {
-        sup.cluster()
-            .snapshot()
-            .nodes
-            .iter()
-            .find(|n| n.name == node)
-            .unwrap()
-            .unschedulable
-    };
+    let unschedulable = |sup: &Supervisor<Sim>| node_named(sup, &node).unschedulable;
     let cordon = sup
         .submit({
             let node = node.clone();
