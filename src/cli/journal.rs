@@ -59,7 +59,7 @@ pub fn run(args: &JournalArgs) -> Result<String, Failure> {
                     "steps_done": u.steps_done,
                     "last": u.last,
                 })).collect::<Vec<_>>(),
-                "torn_tail": j.torn_tail.is_some(),
+                "torn_lines": j.torn.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         });
         let mut s = serde_json::to_string_pretty(&v).map_err(Failure::bad_input)?;
@@ -132,7 +132,7 @@ fn abandon(read: &[(PathBuf, Journal)], plan: &str) -> Result<String, Failure> {
     ))
 }
 
-/// One journal as text: its entries, a torn last line, and the plans it left unfinished.
+/// One journal as text: its entries, its torn lines, and the plans it left unfinished.
 fn print_journal(out: &mut String, path: &std::path::Path, j: &Journal) {
     let _ = writeln!(out, "journal {}", path.display());
     if j.entries.is_empty() {
@@ -149,10 +149,11 @@ fn print_journal(out: &mut String, path: &std::path::Path, j: &Journal) {
             e.subject()
         );
     }
-    if j.torn_tail.is_some() {
+    for (line, _) in &j.torn {
         let _ = writeln!(
             out,
-            "warning: the last line was cut short (karpdeck stopped while writing it) and is ignored"
+            "warning: {}:{line}: cut short (karpdeck stopped while writing it); skipped",
+            path.display()
         );
     }
     for u in j.unfinished() {

@@ -147,24 +147,47 @@ pub fn append(path: &Path, entry: &Entry) -> Result<(), JournalError> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .read(true)
         .open(path)
         .map_err(|e| fail(format!("cannot open for appending: {e}")))?;
+    // A line cut short (a process killed mid-write, a full disk) is closed first: this entry
+    // starts a line of its own, and the torn one stays a line apart that readers skip.
+    if !ends_with_newline(&mut file).map_err(|e| fail(format!("cannot read: {e}")))? {
+        line.insert(0, '\n');
+    }
     file.write_all(line.as_bytes())
         .and_then(|()| file.sync_data())
         .map_err(|e| fail(format!("cannot write: {e}")))
 }
+
+/// Whether the file is empty or ends with a newline.
+fn ends_with_newline(file: &mut std::fs::File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    if file.metadata()?.len() == 0 {
+        return Ok(true);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
+/// The start of every entry karpdeck writes (`time` is its first field).
+const ENTRY_START: &str = "{\"time\":";
 
 /// A journal as read back.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Journal {
     /// Every complete line, in order.
     pub entries: Vec<Entry>,
-    /// A last line cut short (the process died while writing it), if any: ignored.
-    pub torn_tail: Option<String>,
+    /// Lines cut short (a process died while writing them), by line number: skipped.
+    pub torn: Vec<(usize, String)>,
 }
 
-/// Read a journal; a missing file is an empty journal. A malformed line is an error naming it,
-/// except a last line without its newline, which is a write the process did not finish.
+/// Read a journal; a missing file is an empty journal. A line cut short — an entry whose JSON
+/// ends early, wherever it is — is a write a process did not finish: skipped and listed in
+/// [`Journal::torn`]; an entry an older karpdeck appended onto such a line is kept. Any other
+/// malformed line is an error naming it.
 pub fn read(path: &Path) -> Result<Journal, JournalError> {
     let file = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
@@ -184,16 +207,18 @@ pub fn read(path: &Path) -> Result<Journal, JournalError> {
 /// Parse journal text; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Journal, JournalError> {
     let mut journal = Journal::default();
-    let complete = text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
+    for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<Entry>(line) {
             Ok(e) => journal.entries.push(e),
-            Err(_) if i + 1 == lines.len() && !complete => {
-                journal.torn_tail = Some(line.to_string());
+            Err(e) if e.is_eof() => journal.torn.push((i + 1, line.to_string())),
+            // Written whole onto a torn line (before appends started lines of their own).
+            Err(_) if recovered(line).is_some() => {
+                let (torn, entry) = recovered(line).expect("just checked");
+                journal.torn.push((i + 1, torn.to_string()));
+                journal.entries.push(entry);
             }
             Err(e) => {
                 return Err(JournalError {
@@ -205,6 +230,13 @@ pub fn parse(file: &str, text: &str) -> Result<Journal, JournalError> {
         }
     }
     Ok(journal)
+}
+
+/// An entry written whole after a torn one on the same line: the torn part and the entry.
+fn recovered(line: &str) -> Option<(&str, Entry)> {
+    let at = line.rfind(ENTRY_START).filter(|&at| at > 0)?;
+    let entry = serde_json::from_str::<Entry>(&line[at..]).ok()?;
+    Some((&line[..at], entry))
 }
 
 /// A plan whose last journal line is not an ending: it was executing (or approved) when
@@ -328,12 +360,56 @@ mod tests {
     }
 
     #[test]
+    fn after_a_torn_line_the_next_append_starts_a_line_and_nothing_whole_is_lost() {
+        let dir = std::env::temp_dir().join(format!("karpdeck-torn-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("journal.jsonl");
+        append(&path, &entry("p1", Outcome::Approved, None)).unwrap();
+        // Killed mid-write: the line ends without its newline.
+        let whole =
+            serde_json::to_string(&entry("p1", Outcome::StepStarted, Some("cordon n1"))).unwrap();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&whole[..whole.len() / 2]);
+        std::fs::write(&path, &text).unwrap();
+        append(&path, &entry("p2", Outcome::Approved, None)).unwrap();
+        append(&path, &entry("p2", Outcome::Done, None)).unwrap();
+        let j = read(&path).unwrap();
+        let plans: Vec<(&str, Outcome)> = j
+            .entries
+            .iter()
+            .map(|e| (e.plan.as_str(), e.outcome))
+            .collect();
+        assert_eq!(
+            plans,
+            [
+                ("p1", Outcome::Approved),
+                ("p2", Outcome::Approved),
+                ("p2", Outcome::Done)
+            ]
+        );
+        assert_eq!(j.torn.len(), 1);
+        assert_eq!(j.torn[0].0, 2);
+        // A journal an older karpdeck poisoned (an entry appended onto the torn line) reads too.
+        let poisoned = format!(
+            "{}{}\n",
+            &whole[..whole.len() / 2],
+            serde_json::to_string(&entry("p3", Outcome::Approved, None)).unwrap()
+        );
+        let j = parse("j", &poisoned).unwrap();
+        assert_eq!(j.entries.len(), 1);
+        assert_eq!(j.entries[0].plan, "p3");
+        assert_eq!(j.torn.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_torn_last_line_is_ignored_but_a_bad_middle_line_is_an_error() {
         let good = serde_json::to_string(&entry("p", Outcome::Approved, None)).unwrap();
         let torn = format!("{good}\n{{\"time\":\"2023");
         let j = parse("j", &torn).unwrap();
         assert_eq!(j.entries.len(), 1);
-        assert!(j.torn_tail.is_some());
+        assert_eq!(j.torn.len(), 1);
         let bad = format!("{good}\nnot json\n{good}\n");
         let e = parse("j.jsonl", &bad).unwrap_err();
         assert_eq!(e.line, Some(2));
