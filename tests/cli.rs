@@ -583,3 +583,46 @@ fn kubeconfig_files_merge_as_kubectl_merges_them() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// A pod's grace period is input: one beyond any clock's reach is taken as ten years (a drain
+/// that evicts it runs, no overflow panic), and a negative one is refused naming the field.
+#[test]
+fn grace_periods_from_input_are_bounded() {
+    let lab = std::fs::read_to_string(scenario("seed-lab.yaml")).unwrap();
+    let pod = |grace: &str| {
+        format!(
+            "\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: forever\n  namespace: default\n  ownerReferences:\n  - apiVersion: apps/v1\n    kind: ReplicaSet\n    name: forever-1\n    controller: true\n    uid: uid-forever-1\nspec:\n  terminationGracePeriodSeconds: {grace}\n  containers:\n  - name: c\n    image: example/img\n    resources:\n      requests:\n        cpu: 100m\n  nodeName: ip-172-31-55-131.ap-southeast-1.compute.internal\nstatus:\n  phase: Running\n  conditions:\n  - type: Ready\n    status: 'True'\n"
+        )
+    };
+    let dir = scratch_dir();
+    let huge = dir.join("grace-huge.yaml");
+    std::fs::write(&huge, format!("{lab}{}", pod("9223372036854775807"))).unwrap();
+    let out = karpdeck(&[
+        "sim",
+        "--scenario",
+        huge.to_str().unwrap(),
+        "--supervised",
+        "--approve-all",
+        "--drain",
+        "ip-172-31-55-131.ap-southeast-1.compute.internal",
+        "--duration",
+        "3m",
+        "--journal",
+        dir.join("grace-journal.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let negative = dir.join("grace-negative.yaml");
+    std::fs::write(&negative, format!("{lab}{}", pod("-5"))).unwrap();
+    let out = karpdeck(&["plan", "--scenario", negative.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec.terminationGracePeriodSeconds") && err.contains("-5 is negative"),
+        "{err}"
+    );
+}

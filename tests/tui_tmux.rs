@@ -73,3 +73,42 @@ fn assert_journal_has_the_drain(path: &Path) {
     );
     assert!(j.unfinished().is_empty(), "quitting closes running plans");
 }
+
+/// A panic on the cluster thread (injected) ends the console at once: the terminal is given
+/// back, one line says what happened, and the exit status is 101 — never a frozen screen.
+#[test]
+fn a_panic_on_the_cluster_thread_restores_the_terminal_and_exits() {
+    let dir = std::env::temp_dir().join(format!("karpdeck-tmux-panic-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = format!("karpdeck-panic-{}", std::process::id());
+    let command = format!(
+        "KARPDECK_FAULT=panic XDG_STATE_HOME={d} XDG_CONFIG_HOME={d} {bin} demo; echo EXITED $?; sleep 60",
+        d = dir.display(),
+        bin = env!("CARGO_BIN_EXE_karpdeck"),
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "120",
+        "-y",
+        "36",
+        &command,
+    ]);
+    let session = Session(name);
+    // Drawn first, then the fault a second in.
+    session.wait_for("karpdeck demo: lab cluster");
+    let s = session.wait_for("EXITED 101");
+    assert!(
+        s.contains("karpdeck: internal error: injected fault (KARPDECK_FAULT=panic)"),
+        "{s}"
+    );
+    assert!(
+        !s.contains('┌') && !s.contains("karpdeck demo: lab cluster"),
+        "the terminal is back to the shell:\n{s}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -135,6 +135,23 @@ fn volumes(spec: &Field) -> Result<PodVolumes, ConvertError> {
     Ok(out)
 }
 
+/// The longest grace period karpdeck takes as given (ten years): longer ones are valid in
+/// Kubernetes, and mean "as good as forever" here, without overflowing any clock.
+pub const MAX_GRACE_SECONDS: i64 = 10 * 365 * 24 * 3600;
+
+/// `terminationGracePeriodSeconds` (default 30): negative is refused, as the API refuses it;
+/// beyond [`MAX_GRACE_SECONDS`] it is taken as that.
+fn grace_period(spec: &Field) -> Result<i64, ConvertError> {
+    let Some(f) = spec.get("terminationGracePeriodSeconds") else {
+        return Ok(30);
+    };
+    let seconds = f.int()?;
+    if seconds < 0 {
+        return Err(f.error(format!("{seconds} is negative")));
+    }
+    Ok(seconds.min(MAX_GRACE_SECONDS))
+}
+
 /// The do-not-disrupt annotation. A value that is neither `"true"` nor a duration is ignored, as
 /// Karpenter ignores it (it only emits an event).
 fn do_not_disrupt(meta: &Meta) -> Option<DoNotDisrupt> {
@@ -242,7 +259,7 @@ pub fn pod(meta: Meta, spec: &Field, status: Option<&Field>) -> Result<Pod, Conv
         topology_spread: topology_spread(spec)?,
         host_ports: host_ports(&all_containers)?,
         volumes: volumes(spec)?,
-        termination_grace_seconds: spec.opt_int("terminationGracePeriodSeconds")?.unwrap_or(30),
+        termination_grace_seconds: grace_period(spec)?,
         scheduling_gated: !spec.list("schedulingGates")?.is_empty(),
         memory_limit_above_request: memory_burst,
         pdbs: Vec::new(),

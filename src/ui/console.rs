@@ -192,9 +192,40 @@ pub fn run(mut app: App) -> std::io::Result<()> {
             )));
         }
     };
+    on_panic_restore_and_exit();
     let result = runtime.block_on(event_loop(&mut terminal, &mut app));
     ratatui::restore();
     result
+}
+
+/// A panic on any thread ends karpdeck at once: the terminal is given back, one line says what
+/// happened and where the journal stands, and the process exits 101. Nothing here takes the
+/// stdout lock (the drawing thread may hold it), so it cannot hang on a frozen screen.
+fn on_panic_restore_and_exit() {
+    std::panic::set_hook(Box::new(|info| {
+        let _ = crossterm::terminal::disable_raw_mode();
+        if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+            let _ = crossterm::execute!(
+                tty,
+                crossterm::terminal::LeaveAlternateScreen,
+                crossterm::cursor::Show
+            );
+        }
+        let what = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "karpdeck: internal error: {what}{at}; plans that were running are left unfinished in the journal (karpdeck journal)"
+        );
+        std::process::exit(101);
+    }));
 }
 
 async fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> std::io::Result<()> {

@@ -250,6 +250,9 @@ struct Driver<C> {
     published: Option<std::time::Instant>,
 }
 
+/// Set to `panic`, the cluster side panics a second after it starts (the crash tests' fault).
+pub const FAULT_VAR: &str = "KARPDECK_FAULT";
+
 async fn drive<C: Cluster>(
     sup: Supervisor<C>,
     mut inbox: UnboundedReceiver<Command>,
@@ -275,7 +278,13 @@ async fn drive<C: Cluster>(
     // A live cluster's workflow beats once a wall second.
     let mut beat = tokio::time::interval(WallDuration::from_secs(1));
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // Fault injection for the crash tests: the cluster side dies a second in.
+    let fault = std::env::var(FAULT_VAR).is_ok_and(|v| v == "panic");
+    let started = tokio::time::Instant::now();
     while open {
+        if fault && started.elapsed() >= WallDuration::from_secs(1) {
+            panic!("injected fault ({FAULT_VAR}=panic)");
+        }
         tokio::select! {
             c = inbox.recv() => match c {
                 Some(c) => {
