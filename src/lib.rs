@@ -6,6 +6,7 @@ pub mod cli;
 pub mod control;
 pub mod engine;
 pub mod exec;
+pub mod input;
 pub mod k8s;
 pub mod kube;
 pub mod logging;

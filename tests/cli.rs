@@ -626,3 +626,39 @@ fn grace_periods_from_input_are_bounded() {
         "{err}"
     );
 }
+
+/// Only regular files are read: `/dev/zero` and a FIFO are refused at once, naming the file.
+#[test]
+fn devices_and_pipes_are_refused_as_scenarios() {
+    let out = karpdeck(&["plan", "--scenario", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/dev/zero: cannot read: not a regular file"),
+        "{err}"
+    );
+    let fifo = scratch_dir().join("scenario.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_karpdeck"))
+        .args(["plan", "--scenario", fifo.to_str().unwrap()])
+        .env("XDG_STATE_HOME", scratch_dir().join("state"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("karpdeck blocked reading a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(2));
+    let _ = std::fs::remove_file(&fifo);
+}

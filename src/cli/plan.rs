@@ -307,7 +307,7 @@ pub fn run(args: &PlanArgs) -> Result<String, Failure> {
         });
     }
     if let Some(path) = &args.event {
-        let text = std::fs::read_to_string(path)
+        let text = crate::input::read_text(path)
             .map_err(|e| Failure::bad_input(format!("{}: cannot read: {e}", path.display())))?;
         events.push(
             parse_event(&text)

@@ -63,9 +63,9 @@ pub fn load_file(
     options: &LoadOptions,
     catalog: Arc<Catalog>,
 ) -> Result<Loaded, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
+    let text = crate::input::read_text(path).map_err(|message| ScenarioError::Io {
         file: path.display().to_string(),
-        message: e.to_string(),
+        message,
     })?;
     load_str(&path.display().to_string(), &text, options, catalog)
 }
