@@ -662,3 +662,45 @@ fn devices_and_pipes_are_refused_as_scenarios() {
     assert_eq!(status.code(), Some(2));
     let _ = std::fs::remove_file(&fifo);
 }
+
+/// Values karpdeck cannot honour are refused with one line and exit 2, never planned around:
+/// a region the catalog lacks, a negative limit, a limit naming no resource.
+#[test]
+fn unusable_values_are_refused() {
+    let lab = scenario("seed-lab.yaml");
+    for (args, says) in [
+        (
+            vec!["plan", "--scenario", lab.as_str(), "--region", "nope-1"],
+            "--region nope-1: not in the embedded catalog",
+        ),
+        (
+            vec!["sim", "--region", "nope-1", "--duration", "1m"],
+            "--region nope-1: not in the embedded catalog",
+        ),
+        (
+            vec![
+                "plan",
+                "--scenario",
+                lab.as_str(),
+                "--set-limit",
+                "default:cpu=-5",
+            ],
+            "a limit cannot be negative",
+        ),
+        (
+            vec![
+                "plan",
+                "--scenario",
+                lab.as_str(),
+                "--set-limit",
+                "default:=5",
+            ],
+            "a part is empty",
+        ),
+    ] {
+        let out = karpdeck(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

@@ -68,7 +68,15 @@ impl WhatIf {
         let (resource, q) = rest
             .split_once('=')
             .ok_or("expected POOL:RESOURCE=QUANTITY, e.g. default:cpu=100")?;
+        if pool.is_empty() || resource.is_empty() {
+            return Err(
+                "expected POOL:RESOURCE=QUANTITY, e.g. default:cpu=100 (a part is empty)".into(),
+            );
+        }
         let q = Quantity::parse(q).map_err(|e| e.to_string())?;
+        if q.is_negative() {
+            return Err(format!("{resource}: a limit cannot be negative"));
+        }
         let mut one = Resources::default();
         one.set(resource, &q);
         Ok(Self::SetLimit {
@@ -171,5 +179,24 @@ impl WhatIf {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_must_name_its_parts_and_not_be_negative() {
+        assert!(WhatIf::parse_limit("default:cpu=100").is_ok());
+        assert!(WhatIf::parse_limit("default:cpu=-5")
+            .unwrap_err()
+            .contains("negative"));
+        assert!(WhatIf::parse_limit("default:=5")
+            .unwrap_err()
+            .contains("a part is empty"));
+        assert!(WhatIf::parse_limit(":cpu=5")
+            .unwrap_err()
+            .contains("a part is empty"));
     }
 }

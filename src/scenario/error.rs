@@ -40,4 +40,12 @@ pub enum ScenarioError {
         /// What is wrong.
         message: String,
     },
+    /// `--region` names a region the embedded catalog does not have.
+    #[error("--region {region}: not in the embedded catalog (one of {known})")]
+    UnknownRegion {
+        /// The argument as given.
+        region: String,
+        /// The catalog's regions.
+        known: String,
+    },
 }

@@ -101,6 +101,17 @@ pub fn finish(
     options: &LoadOptions,
     source: &str,
 ) -> Result<Loaded, ScenarioError> {
+    // A region the operator names must be one karpdeck can price (an inferred one only warns).
+    if let Some(r) = options
+        .region
+        .as_ref()
+        .filter(|r| snapshot.catalog.region(r).is_none())
+    {
+        return Err(ScenarioError::UnknownRegion {
+            region: r.clone(),
+            known: snapshot.catalog.regions().collect::<Vec<_>>().join(", "),
+        });
+    }
     let scaled = expand::apply_scales(&mut snapshot, &options.scales)?;
     let replica_changes = expand::expand_workloads(&mut snapshot, &scaled)?;
     snapshot.link_pdbs();
