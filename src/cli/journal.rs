@@ -108,21 +108,16 @@ fn abandon(read: &[(PathBuf, Journal)], plan: &str) -> Result<String, Failure> {
             )))
         }
     };
-    let entry = Entry {
-        time: Utc::now(),
-        context: u.first.context.clone(),
-        user: crate::exec::executor::local_user(),
-        plan: plan.to_string(),
-        action: u.first.action.clone(),
-        targets: u.first.targets.clone(),
-        outcome: Outcome::Abandoned,
-        step: None,
-        detail: Some(format!(
+    let entry = u.ending(
+        Outcome::Abandoned,
+        &crate::exec::executor::local_user(),
+        Utc::now(),
+        format!(
             "abandoned after {} step(s); last: {}",
             u.steps_done,
             describe(&u.last)
-        )),
-    };
+        ),
+    );
     journal::append(path, &entry).map_err(Failure::failed)?;
     Ok(format!(
         "plan {plan} marked abandoned in {}; nothing was re-run. Check {} by hand: {}\n",

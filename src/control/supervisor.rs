@@ -194,20 +194,15 @@ impl<C: Cluster> Supervisor<C> {
         let Some(path) = &self.settings.journal else {
             return;
         };
-        let entry = crate::exec::journal::Entry {
-            time: self.cluster.now(),
-            context: u.first.context.clone(),
-            user: self.settings.user.clone(),
-            plan: u.first.plan.clone(),
-            action: u.first.action.clone(),
-            targets: u.first.targets.clone(),
-            outcome: Outcome::Resumed,
-            step: None,
-            detail: Some(format!(
+        let entry = u.ending(
+            Outcome::Resumed,
+            &self.settings.user,
+            self.cluster.now(),
+            format!(
                 "planned again from the cluster as it is, as {plan} (after {} step(s) done)",
                 u.steps_done
-            )),
-        };
+            ),
+        );
         if let Err(e) = crate::exec::journal::append(path, &entry) {
             // The new plan stands; the old one stays unfinished in the journal, said so.
             self.cluster.emit(

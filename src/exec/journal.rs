@@ -252,6 +252,27 @@ pub struct Unfinished {
 }
 
 impl Unfinished {
+    /// The line that ends this plan: `outcome` (abandoned, resumed) by `user` at `time`.
+    pub fn ending(
+        &self,
+        outcome: Outcome,
+        user: &str,
+        time: DateTime<Utc>,
+        detail: String,
+    ) -> Entry {
+        Entry {
+            time,
+            context: self.first.context.clone(),
+            user: user.to_string(),
+            plan: self.first.plan.clone(),
+            action: self.first.action.clone(),
+            targets: self.first.targets.clone(),
+            outcome,
+            step: None,
+            detail: Some(detail),
+        }
+    }
+
     /// `p3 (drain node-a, node-b)`: the plan, its action and its targets.
     pub fn label(&self) -> String {
         format!(

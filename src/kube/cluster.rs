@@ -89,6 +89,14 @@ impl LiveCluster {
         &self.conn.context
     }
 
+    /// NodePool `name` as the watchers have it now, or that it is gone.
+    fn nodepool(&self, name: &str) -> Result<crate::model::NodePool, BackendError> {
+        self.snapshot()
+            .nodepool(name)
+            .cloned()
+            .ok_or_else(|| BackendError(format!("nodepool {name} is gone")))
+    }
+
     /// The API calls that act on the cluster, or why the server offers none.
     fn actor(&self) -> Result<&Actor, BackendError> {
         self.actor
@@ -346,11 +354,7 @@ impl Backend for LiveCluster {
         plan: &str,
         claim: &NodeClaimPlan,
     ) -> Result<String, BackendError> {
-        let pool = self
-            .snapshot()
-            .nodepool(&claim.claim.nodepool)
-            .cloned()
-            .ok_or_else(|| BackendError(format!("nodepool {} is gone", claim.claim.nodepool)))?;
+        let pool = self.nodepool(&claim.claim.nodepool)?;
         self.actor()?.create_nodeclaim(&pool, claim, plan).await
     }
 
@@ -472,11 +476,7 @@ impl Backend for LiveCluster {
         pool: &str,
         change: &HoldChange,
     ) -> Result<String, BackendError> {
-        let pool = self
-            .snapshot()
-            .nodepool(pool)
-            .cloned()
-            .ok_or_else(|| BackendError(format!("nodepool {pool} is gone")))?;
+        let pool = self.nodepool(pool)?;
         Ok(match self.actor()?.change_hold(&pool, change).await? {
             Ok(edit) => format!("{} → {}", edit.before.describe(), edit.after.describe()),
             Err(Unchanged::AlreadyHeld(h)) => {
